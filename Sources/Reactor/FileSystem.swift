@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Resolves paths the way the kernel sees them.
+public enum RealPath {
+    /// The absolute path with links, `.` and `..` resolved; nil if it does not exist.
+    public static func resolve(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}
+
+/// Whole-file reads and crash-safe writes.
+public enum FileContents {
+    /// Reads the whole file, refusing one larger than `limit` bytes.
+    public static func read(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
+        let file = try ReadOnlyFile(path: path)
+        guard let status = try FileStatus.of(path) else { throw SystemError(errno: ENOENT, operation: "stat", path: path) }
+        guard status.size <= Int64(limit) else { throw SystemError(errno: EFBIG, operation: "read", path: path) }
+        var bytes = [UInt8](repeating: 0, count: Int(status.size))
+        let result = bytes.withUnsafeMutableBytes { buffer in
+            Result { () throws(SystemError) -> Int in try file.read(into: buffer, at: 0) }
+        }
+        bytes.removeLast(bytes.count - (try result.get()))
+        return bytes
+    }
+
+    /// Writes `bytes` to `path` so a crash leaves the old file or the new one, never half of one:
+    /// a temporary file beside it is written, fsynced and renamed over it (DESIGN §6).
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(SystemError) {
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SystemError(errno: errno, operation: "create", path: temporary) }
+        var failure: SystemError?
+        bytes.withUnsafeBytes { buffer in
+            var done = 0
+            while done < buffer.count {
+                let count = write(fd, buffer.baseAddress! + done, buffer.count - done)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    failure = SystemError(errno: errno, operation: "write", path: temporary)
+                    return
+                }
+                done += count
+            }
+        }
+        if failure == nil && fsync(fd) != 0 { failure = SystemError(errno: errno, operation: "fsync", path: temporary) }
+        close(fd)
+        if failure == nil && rename(temporary, path) != 0 {
+            failure = SystemError(errno: errno, operation: "rename", path: path)
+        }
+        if let failure {
+            unlink(temporary)
+            throw failure
+        }
+        syncDirectory(of: path)
+    }
+
+    /// fsyncs the directory holding `path` so the rename itself survives a crash.
+    private static func syncDirectory(of path: String) {
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+}

@@ -1,0 +1,122 @@
+/// One file of a torrent.
+public struct TorrentFile: Equatable, Sendable {
+    /// Path components below the torrent's name directory; empty for a single-file torrent.
+    public let path: [String]
+    /// The file's size in bytes.
+    public let length: Int64
+    /// BEP 47 attributes (`p` padding, `x` executable, `h` hidden, `l` symlink), empty if none.
+    public let attributes: String
+
+    /// A file at `path` of `length` bytes.
+    public init(path: [String], length: Int64, attributes: String = "") {
+        self.path = path
+        self.length = length
+        self.attributes = attributes
+    }
+
+    /// Whether this is a BEP 47 padding file, whose bytes are zeros and never stored.
+    public var isPadding: Bool { attributes.contains("p") }
+}
+
+/// The `info` dictionary: what the info hash covers.
+public struct TorrentInfo: Equatable, Sendable {
+    /// The suggested name of the file (single-file) or top directory (multi-file).
+    public let name: String
+    /// Bytes per piece.
+    public let pieceLength: Int
+    /// The concatenated 20-byte SHA-1 of every piece.
+    public let pieceHashes: [UInt8]
+    /// The files in torrent order; one entry with an empty path for a single-file torrent.
+    public let files: [TorrentFile]
+    /// Whether the torrent was given as a single file (`length`) rather than a list (`files`).
+    public let isSingleFile: Bool
+    /// BEP 27: peers only from the torrent's trackers.
+    public let isPrivate: Bool
+    /// The `source` tag private trackers use to make cross-seeded torrents distinct.
+    public let source: String?
+    /// Byte-stream arithmetic over the files.
+    public let layout: FileLayout
+
+    /// The number of pieces.
+    public var pieceCount: Int { pieceHashes.count / 20 }
+    /// The total size of all files.
+    public var totalLength: Int64 { layout.totalLength }
+
+    /// The expected SHA-1 of `piece`.
+    public func hash(of piece: PieceIndex) -> ArraySlice<UInt8> {
+        pieceHashes[piece.value * 20..<piece.value * 20 + 20]
+    }
+
+    /// A file's path relative to the download directory, starting with the torrent's name.
+    public func relativePath(of file: FileIndex) -> [String] {
+        isSingleFile ? [name] : [name] + files[file.value].path
+    }
+}
+
+/// A parsed .torrent file (BEP 3, with BEP 12 tiers, BEP 19 web seeds and BEP 27 private flag).
+public struct Metainfo: Sendable {
+    /// The `info` dictionary.
+    public let info: TorrentInfo
+    /// The exact bencoded bytes of `info` as received, from which the info hash is computed.
+    public let infoBytes: [UInt8]
+    /// SHA-1 of `infoBytes`.
+    public let infoHash: InfoHash
+    /// Tracker tiers: `announce-list` if present, else `announce` as one tier.
+    public let trackerTiers: [[String]]
+    /// BEP 19 web seed URLs.
+    public let webSeeds: [String]
+    /// Free text.
+    public let comment: String?
+    /// The program that made the torrent.
+    public let createdBy: String?
+    /// Seconds since 1970 when the torrent was made.
+    public let creationDate: Int64?
+
+    /// All tracker URLs, tier by tier.
+    public var trackers: [String] { trackerTiers.flatMap { $0 } }
+
+    /// Parses and validates a .torrent file.
+    ///
+    /// - Parameters:
+    ///   - bytes: the whole file.
+    ///   - sha1: computes a SHA-1 digest (supplied by the caller: this module does no hashing).
+    public init(
+        bencoded bytes: [UInt8], sha1: (ArraySlice<UInt8>) -> [UInt8], limits: BencodeLimits = .default
+    ) throws(MetainfoError) {
+        let decoded: (value: BencodeValue, spans: [[UInt8]: Range<Int>])
+        do { decoded = try Bencode.decodeWithSpans(bytes, limits: limits) } catch { throw .bencode(error) }
+        guard let top = decoded.value.dictionaryValue else { throw .notADictionary }
+        guard let infoValue = top["info"] else { throw .missingKey("info") }
+        guard let infoDictionary = infoValue.dictionaryValue, let span = decoded.spans[Array("info".utf8)] else {
+            throw .wrongType(key: "info", expected: "a dictionary")
+        }
+        info = try TorrentInfo(parsing: infoDictionary)
+        infoBytes = Array(bytes[span])
+        guard let hash = InfoHash(bytes: sha1(bytes[span])) else {
+            preconditionFailure("the sha1 function must return 20 bytes")
+        }
+        infoHash = hash
+        trackerTiers = Metainfo.tiers(in: top)
+        webSeeds = Metainfo.strings(top["url-list"])
+        comment = top["comment"]?.stringValue
+        createdBy = top["created by"]?.stringValue
+        creationDate = top["creation date"]?.integerValue
+    }
+
+    /// BEP 12: `announce-list` wins over `announce`; entries that are not strings are skipped.
+    private static func tiers(in top: BencodeDictionary) -> [[String]] {
+        let listed = (top["announce-list"]?.listValue ?? []).map { strings($0) }.filter { !$0.isEmpty }
+        if !listed.isEmpty { return listed }
+        if let announce = top["announce"]?.stringValue, !announce.isEmpty { return [[announce]] }
+        return []
+    }
+
+    /// A string or a list of strings, as `url-list` may be either (BEP 19).
+    private static func strings(_ value: BencodeValue?) -> [String] {
+        switch value {
+        case .bytes?: return value?.stringValue.map { $0.isEmpty ? [] : [$0] } ?? []
+        case .list(let items)?: return items.compactMap { $0.stringValue }.filter { !$0.isEmpty }
+        default: return []
+        }
+    }
+}

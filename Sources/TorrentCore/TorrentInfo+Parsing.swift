@@ -1,0 +1,129 @@
+extension TorrentInfo {
+    /// The largest piece length accepted: a whole piece is held in memory to hash it.
+    public static let maxPieceLength = 1 << 30
+
+    /// Validates an `info` dictionary (BEP 3; BEP 27 `private`; BEP 47 `attr`).
+    init(parsing info: BencodeDictionary) throws(MetainfoError) {
+        let rawName = try Self.required(info, "name").bytesValue
+        guard let rawName else { throw .wrongType(key: "name", expected: "a string") }
+        let name = String(decoding: rawName, as: UTF8.self)
+        try PathSafety.check(component: rawName, in: name)
+
+        guard let pieceLength = try Self.required(info, "piece length").integerValue else {
+            throw .wrongType(key: "piece length", expected: "an integer")
+        }
+        guard pieceLength > 0 && pieceLength <= Int64(Self.maxPieceLength) else {
+            throw .invalidPieceLength(pieceLength)
+        }
+
+        guard let pieces = info["pieces"] else {
+            throw info["meta version"] != nil && info["file tree"] != nil ? .v2Only : .missingKey("pieces")
+        }
+        guard let pieceHashes = pieces.bytesValue else { throw .wrongType(key: "pieces", expected: "a string") }
+        guard pieceHashes.count % 20 == 0 else { throw .piecesNotMultipleOf20(pieceHashes.count) }
+
+        let files: [TorrentFile]
+        let isSingleFile: Bool
+        if let length = info["length"] {
+            guard let length = length.integerValue else { throw .wrongType(key: "length", expected: "an integer") }
+            guard length >= 0 else { throw .invalidFileLength(path: name, length: length) }
+            files = [TorrentFile(path: [], length: length, attributes: info["attr"]?.stringValue ?? "")]
+            isSingleFile = true
+        } else if let list = info["files"] {
+            guard let list = list.listValue else { throw .wrongType(key: "files", expected: "a list") }
+            files = try Self.parseFiles(list, name: name)
+            isSingleFile = false
+        } else {
+            throw .missingKey("length")
+        }
+
+        var total: Int64 = 0
+        for file in files {
+            let (sum, overflow) = total.addingReportingOverflow(file.length)
+            if overflow { throw .invalidFileLength(path: ([name] + file.path).joined(separator: "/"), length: file.length) }
+            total = sum
+        }
+        guard total > 0 else { throw .emptyTorrent }
+        let layout = FileLayout(fileLengths: files.map(\.length), pieceLength: Int(pieceLength))
+        guard layout.pieceCount == pieceHashes.count / 20 else {
+            throw .pieceCountMismatch(expected: layout.pieceCount, actual: pieceHashes.count / 20)
+        }
+
+        let privateFlag = info["private"]
+        if let privateFlag, privateFlag.integerValue == nil {
+            throw .wrongType(key: "private", expected: "an integer")
+        }
+        self.init(
+            name: name, pieceLength: Int(pieceLength), pieceHashes: pieceHashes, files: files,
+            isSingleFile: isSingleFile, isPrivate: privateFlag?.integerValue == 1,
+            source: info["source"]?.stringValue, layout: layout)
+    }
+
+    private static func required(_ dictionary: BencodeDictionary, _ key: String) throws(MetainfoError)
+        -> BencodeValue
+    {
+        guard let value = dictionary[key] else { throw .missingKey(key) }
+        return value
+    }
+
+    private static func parseFiles(_ list: [BencodeValue], name: String) throws(MetainfoError) -> [TorrentFile] {
+        var files: [TorrentFile] = []
+        var seen = PathConflictChecker()
+        for item in list {
+            guard let entry = item.dictionaryValue else {
+                throw .wrongType(key: "files", expected: "a list of dictionaries")
+            }
+            guard let length = try required(entry, "length").integerValue else {
+                throw .wrongType(key: "length", expected: "an integer")
+            }
+            guard let rawPath = try required(entry, "path").listValue else {
+                throw .wrongType(key: "path", expected: "a list of strings")
+            }
+            var components: [String] = []
+            for part in rawPath {
+                guard let bytes = part.bytesValue else { throw .wrongType(key: "path", expected: "a list of strings") }
+                components.append(String(decoding: bytes, as: UTF8.self))
+            }
+            let shown = ([name] + components).joined(separator: "/")
+            guard !rawPath.isEmpty else { throw .unsafePath(path: shown, reason: "is empty") }
+            for part in rawPath { try PathSafety.check(component: part.bytesValue!, in: shown) }
+            guard length >= 0 else { throw .invalidFileLength(path: shown, length: length) }
+            try seen.insert(components, shown: shown)
+            files.append(TorrentFile(path: components, length: length, attributes: entry["attr"]?.stringValue ?? ""))
+        }
+        guard !files.isEmpty else { throw .wrongType(key: "files", expected: "a non-empty list") }
+        return files
+    }
+}
+
+/// The rules a name or path component from an untrusted torrent must meet before it touches a disk.
+public enum PathSafety {
+    /// Throws if `component` is empty, `.` or `..`, or holds a path separator (`/` or `\`) or a NUL.
+    ///
+    /// A component starting with `/` is caught as a separator, which covers absolute paths.
+    public static func check(component: [UInt8], in path: String) throws(MetainfoError) {
+        if component.isEmpty { throw .unsafePath(path: path, reason: "has an empty component") }
+        if component == [0x2E] || component == [0x2E, 0x2E] {
+            throw .unsafePath(path: path, reason: "has a '.' or '..' component")
+        }
+        if component.contains(UInt8(ascii: "/")) || component.contains(UInt8(ascii: "\\")) {
+            throw .unsafePath(path: path, reason: "has a component with a path separator")
+        }
+        if component.contains(0) { throw .unsafePath(path: path, reason: "has a NUL byte") }
+    }
+}
+
+/// Detects two files at one path, or a file used as a directory by another file's path.
+private struct PathConflictChecker {
+    private var files: Set<[String]> = []
+    private var directories: Set<[String]> = []
+
+    mutating func insert(_ path: [String], shown: String) throws(MetainfoError) {
+        if files.contains(path) || directories.contains(path) { throw .conflictingPaths(shown) }
+        for depth in 1..<max(path.count, 1) where files.contains(Array(path.prefix(depth))) {
+            throw .conflictingPaths(shown)
+        }
+        files.insert(path)
+        for depth in 1..<max(path.count, 1) { directories.insert(Array(path.prefix(depth))) }
+    }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Client
+import TorrentCore
+
+/// `evtorrent info FILE|MAGNET`: what a torrent holds, like transmission-show.
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info", abstract: "Show what a .torrent file or magnet link describes.")
+
+    @Argument(help: "A .torrent file or a magnet link.")
+    var torrent: String
+
+    @Flag(help: "Print JSON for scripts instead of text.")
+    var json = false
+
+    func run() throws {
+        if torrent.lowercased().hasPrefix("magnet:") {
+            let magnet: MagnetLink
+            do { magnet = try MagnetLink(parsing: torrent) } catch { throw fail(error.description) }
+            print(json ? Self.json(magnet).rendered() : Self.text(magnet))
+            return
+        }
+        let metainfo: Metainfo
+        do { metainfo = try MetainfoLoader.load(torrent) } catch { throw fail(error.description) }
+        print(json ? Self.json(metainfo).rendered() : Self.text(metainfo))
+    }
+
+    static func text(_ metainfo: Metainfo) -> String {
+        let info = metainfo.info
+        var lines = [
+            "Name:        \(info.name)",
+            "Info hash:   \(metainfo.infoHash)",
+            "Size:        \(Format.bytes(info.totalLength)) (\(info.totalLength) bytes)",
+            "Pieces:      \(info.pieceCount) × \(Format.bytes(Int64(info.pieceLength))) (\(info.pieceLength) bytes)",
+            "Private:     \(info.isPrivate ? "yes" : "no")",
+        ]
+        if let source = info.source { lines.append("Source:      \(source)") }
+        if let createdBy = metainfo.createdBy { lines.append("Created by:  \(createdBy)") }
+        if let date = metainfo.creationDate { lines.append("Created on:  \(Format.date(date))") }
+        if let comment = metainfo.comment { lines.append("Comment:     \(comment)") }
+        lines.append("")
+        lines.append("Trackers:" + (metainfo.trackerTiers.isEmpty ? " none" : ""))
+        for (number, tier) in metainfo.trackerTiers.enumerated() {
+            for url in tier { lines.append("  tier \(number + 1): \(url)") }
+        }
+        if !metainfo.webSeeds.isEmpty {
+            lines.append("Web seeds:")
+            lines += metainfo.webSeeds.map { "  \($0)" }
+        }
+        lines.append("")
+        lines.append("Files (\(info.files.count)):")
+        for index in info.files.indices {
+            let file = info.files[index]
+            let padding = file.isPadding ? " [padding]" : ""
+            lines.append(
+                "  \(info.relativePath(of: FileIndex(index)).joined(separator: "/")) (\(Format.bytes(file.length)))\(padding)")
+        }
+        lines.append("")
+        lines.append("Magnet:      \(metainfo.magnetLink)")
+        return lines.joined(separator: "\n")
+    }
+
+    static func json(_ metainfo: Metainfo) -> JSON {
+        let info = metainfo.info
+        let files: [JSON] = info.files.indices.map { index in
+            .object([
+                ("path", .string(info.relativePath(of: FileIndex(index)).joined(separator: "/"))),
+                ("length", .number(info.files[index].length)),
+                ("padding", .bool(info.files[index].isPadding)),
+            ])
+        }
+        return .object([
+            ("name", .string(info.name)),
+            ("info_hash", .string(metainfo.infoHash.hex)),
+            ("total_size", .number(info.totalLength)),
+            ("piece_length", .number(Int64(info.pieceLength))),
+            ("piece_count", .number(Int64(info.pieceCount))),
+            ("private", .bool(info.isPrivate)),
+            ("source", info.source.map(JSON.string) ?? .null),
+            ("created_by", metainfo.createdBy.map(JSON.string) ?? .null),
+            ("creation_date", metainfo.creationDate.map(JSON.number) ?? .null),
+            ("comment", metainfo.comment.map(JSON.string) ?? .null),
+            ("trackers", .array(metainfo.trackerTiers.map { .array($0.map(JSON.string)) })),
+            ("web_seeds", .array(metainfo.webSeeds.map(JSON.string))),
+            ("files", .array(files)),
+            ("magnet", .string(metainfo.magnetLink.uri)),
+        ])
+    }
+
+    static func text(_ magnet: MagnetLink) -> String {
+        var lines = [
+            "Name:        \(magnet.displayName ?? "(not given)")",
+            "Info hash:   \(magnet.infoHash)",
+            "Trackers:" + (magnet.trackers.isEmpty ? " none" : ""),
+        ]
+        lines += magnet.trackers.map { "  \($0)" }
+        if !magnet.webSeeds.isEmpty { lines += ["Web seeds:"] + magnet.webSeeds.map { "  \($0)" } }
+        if !magnet.peers.isEmpty { lines += ["Peers:"] + magnet.peers.map { "  \($0)" } }
+        lines.append("Magnet:      \(magnet.uri)")
+        return lines.joined(separator: "\n")
+    }
+
+    static func json(_ magnet: MagnetLink) -> JSON {
+        .object([
+            ("name", magnet.displayName.map(JSON.string) ?? .null),
+            ("info_hash", .string(magnet.infoHash.hex)),
+            ("trackers", .array(magnet.trackers.map(JSON.string))),
+            ("web_seeds", .array(magnet.webSeeds.map(JSON.string))),
+            ("peers", .array(magnet.peers.map(JSON.string))),
+            ("magnet", .string(magnet.uri)),
+        ])
+    }
+}
