@@ -105,7 +105,9 @@ public struct Metainfo: Sendable {
 
     /// BEP 12: `announce-list` wins over `announce`; entries that are not strings are skipped.
     private static func tiers(in top: BencodeDictionary) -> [[String]] {
-        let listed = (top["announce-list"]?.listValue ?? []).map { strings($0) }.filter { !$0.isEmpty }
+        let listed = (top["announce-list"]?.listValue ?? []).compactMap { tier in
+            tier.listValue.map { $0.compactMap(\.stringValue).filter { !$0.isEmpty } }
+        }.filter { !$0.isEmpty }
         if !listed.isEmpty { return listed }
         if let announce = top["announce"]?.stringValue, !announce.isEmpty { return [[announce]] }
         return []

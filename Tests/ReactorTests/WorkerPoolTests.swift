@@ -1,0 +1,41 @@
+import Synchronization
+import Testing
+
+@testable import Reactor
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite struct WorkerPoolTests {
+    // Every submitted job runs exactly once, and shutdown waits for the queue to drain.
+    @Test func runsEveryJobOnceAndDrainsOnShutdown() {
+        let pool = WorkerPool(threads: 4)
+        let seen = Mutex<[Int]>([])
+        for index in 0..<1000 { pool.submit { seen.withLock { $0.append(index) } } }
+        pool.shutdown()
+        #expect(seen.withLock { $0.sorted() } == Array(0..<1000))
+        pool.shutdown()  // twice is harmless
+    }
+
+    // Jobs really run in parallel: two jobs that each wait for the other can only finish if
+    // they run on two threads at once.
+    @Test func runsJobsConcurrently() {
+        let pool = WorkerPool(threads: 2)
+        let arrived = Mutex(0)
+        let finished = Mutex(0)
+        for _ in 0..<2 {
+            pool.submit {
+                arrived.withLock { $0 += 1 }
+                var spins = 0
+                while arrived.withLock({ $0 }) < 2 && spins < 5_000 {
+                    usleep(1000)
+                    spins += 1
+                }
+                if arrived.withLock({ $0 }) == 2 { finished.withLock { $0 += 1 } }
+            }
+        }
+        pool.shutdown()
+        #expect(finished.withLock { $0 } == 2)
+    }
+}

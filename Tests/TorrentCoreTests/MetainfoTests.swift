@@ -1,0 +1,239 @@
+import Reactor
+import Testing
+
+@testable import TorrentCore
+
+/// A valid multi-file info dictionary to break one rule at a time.
+private func multiFileInfo(
+    files: [BencodeValue]? = nil, pieceLength: Int64 = 16, pieceCount: Int = 2, name: BencodeValue = .string("top")
+) -> BencodeDictionary {
+    let defaultFiles: [BencodeValue] = [
+        fileEntry(["a.txt"], 10), fileEntry(["sub", "b.bin"], 12),
+    ]
+    return BencodeDictionary([
+        ("files", .list(files ?? defaultFiles)), ("name", name), ("piece length", .integer(pieceLength)),
+        ("pieces", .bytes([UInt8](repeating: 0xAB, count: 20 * pieceCount))),
+    ])
+}
+
+private func fileEntry(_ path: [String], _ length: Int64) -> BencodeValue {
+    .dictionary(BencodeDictionary([("length", .integer(length)), ("path", .list(path.map(BencodeValue.string)))]))
+}
+
+private func torrent(info: BencodeDictionary, extra: [(String, BencodeValue)] = []) -> [UInt8] {
+    Bencode.encode(.dictionary(BencodeDictionary([("info", .dictionary(info))] + extra)))
+}
+
+private func parse(_ bytes: [UInt8]) throws(MetainfoError) -> Metainfo {
+    try Metainfo(bencoded: bytes, sha1: Digest.sha1)
+}
+
+private func parseError(_ bytes: [UInt8]) -> MetainfoError? {
+    do {
+        _ = try parse(bytes)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+@Suite struct MetainfoTests {
+    // A multi-file torrent parses into its files, layout, trackers and metadata.
+    @Test func parsesMultiFileTorrent() throws {
+        let bytes = torrent(
+            info: multiFileInfo(),
+            extra: [
+                ("announce", .string("http://t1/announce")),
+                ("announce-list", .list([.list([.string("http://t1/announce"), .string("http://t2/a")]), .list([.string("udp://t3:80")])])),
+                ("comment", .string("hello")), ("created by", .string("test")), ("creation date", .integer(1_700_000_000)),
+                ("url-list", .list([.string("http://seed/")])),
+            ])
+        let metainfo = try parse(bytes)
+        #expect(metainfo.info.name == "top")
+        #expect(metainfo.info.files.map(\.path) == [["a.txt"], ["sub", "b.bin"]])
+        #expect(metainfo.info.totalLength == 22)
+        #expect(metainfo.info.pieceCount == 2)
+        #expect(!metainfo.info.isSingleFile)
+        #expect(metainfo.info.relativePath(of: FileIndex(1)) == ["top", "sub", "b.bin"])
+        #expect(metainfo.trackerTiers == [["http://t1/announce", "http://t2/a"], ["udp://t3:80"]])
+        #expect(metainfo.webSeeds == ["http://seed/"])
+        #expect(metainfo.comment == "hello")
+        #expect(metainfo.createdBy == "test")
+        #expect(metainfo.creationDate == 1_700_000_000)
+    }
+
+    // A single-file torrent has one file with an empty path; its relative path is the name.
+    @Test func parsesSingleFileTorrentWithPrivateAndSource() throws {
+        let info = BencodeDictionary([
+            ("length", .integer(40000)), ("name", .string("file.iso")), ("piece length", .integer(32768)),
+            ("pieces", .bytes([UInt8](repeating: 1, count: 40))), ("private", .integer(1)), ("source", .string("TRK")),
+        ])
+        let metainfo = try parse(torrent(info: info, extra: [("announce", .string("http://only/announce"))]))
+        #expect(metainfo.info.isSingleFile)
+        #expect(metainfo.info.files == [TorrentFile(path: [], length: 40000)])
+        #expect(metainfo.info.relativePath(of: FileIndex(0)) == ["file.iso"])
+        #expect(metainfo.info.isPrivate)
+        #expect(metainfo.info.source == "TRK")
+        #expect(metainfo.trackerTiers == [["http://only/announce"]])
+        #expect(metainfo.info.layout.length(of: PieceIndex(1)) == 40000 - 32768)
+    }
+
+    // The info hash is the SHA-1 of the info bytes exactly as they appear in the file, whatever
+    // surrounds them (here, keys before and after it).
+    @Test func infoHashCoversExactInfoBytes() throws {
+        let info = multiFileInfo()
+        let infoBytes = Bencode.encode(.dictionary(info))
+        let bytes = torrent(info: info, extra: [("announce", .string("http://a")), ("zzz", .integer(1))])
+        let metainfo = try parse(bytes)
+        #expect(metainfo.infoBytes == infoBytes)
+        #expect(metainfo.infoHash.bytes == Digest.hash(.sha1, infoBytes))
+        // The same info with different outer keys has the same hash.
+        #expect(try parse(torrent(info: info)).infoHash == metainfo.infoHash)
+    }
+
+    // Each structural rule has its own error, so the user learns what is wrong.
+    @Test func rejectsStructuralProblems() {
+        #expect(parseError(Array("i1e".utf8)) == .notADictionary)
+        #expect(parseError(Array("d4:spami1ee".utf8)) == .missingKey("info"))
+        #expect(parseError(Array("d4:infoi1ee".utf8)) == .wrongType(key: "info", expected: "a dictionary"))
+        var noName = multiFileInfo()
+        noName["name"] = nil
+        #expect(parseError(torrent(info: noName)) == .missingKey("name"))
+        var noPieces = multiFileInfo()
+        noPieces["pieces"] = nil
+        #expect(parseError(torrent(info: noPieces)) == .missingKey("pieces"))
+        var noFiles = multiFileInfo()
+        noFiles["files"] = nil
+        #expect(parseError(torrent(info: noFiles)) == .missingKey("length"))
+        if case .bencode(let error)? = parseError(Array("d4:info".utf8)) {
+            #expect(error.kind == .truncated)
+        } else {
+            Issue.record("truncated torrent should be a bencode error")
+        }
+    }
+
+    // Sizes must be sane: piece length in 1...1 GiB, lengths non-negative, some data at all,
+    // whole 20-byte hashes, and exactly as many hashes as pieces.
+    @Test func rejectsBadSizes() {
+        #expect(parseError(torrent(info: multiFileInfo(pieceLength: 0))) == .invalidPieceLength(0))
+        #expect(parseError(torrent(info: multiFileInfo(pieceLength: -16))) == .invalidPieceLength(-16))
+        #expect(parseError(torrent(info: multiFileInfo(pieceLength: 1 << 31))) == .invalidPieceLength(1 << 31))
+        #expect(
+            parseError(torrent(info: multiFileInfo(files: [fileEntry(["a"], -1)])))
+                == .invalidFileLength(path: "top/a", length: -1))
+        #expect(parseError(torrent(info: multiFileInfo(files: [fileEntry(["a"], 0)]))) == .emptyTorrent)
+        #expect(parseError(torrent(info: multiFileInfo(pieceCount: 3))) == .pieceCountMismatch(expected: 2, actual: 3))
+        var ragged = multiFileInfo()
+        ragged["pieces"] = .bytes([UInt8](repeating: 0, count: 39))
+        #expect(parseError(torrent(info: ragged)) == .piecesNotMultipleOf20(39))
+        let overflow = multiFileInfo(files: [fileEntry(["a"], .max), fileEntry(["b"], 1)])
+        #expect(parseError(torrent(info: overflow)) == .invalidFileLength(path: "top/b", length: 1))
+    }
+
+    // Paths from a torrent are untrusted: nothing may climb out of the download directory, be
+    // absolute, hide a separator, or be empty — in file paths and in the name itself.
+    @Test func rejectsPathTricks() {
+        let hostile: [[String]] = [
+            ["..", "etc", "passwd"], ["sub", "..", "..", "x"], ["."], ["a", ""], ["/etc/passwd"], ["a/b"],
+            ["a\\..\\b"], ["nul\u{0}byte"], [],
+        ]
+        for path in hostile {
+            let error = parseError(torrent(info: multiFileInfo(files: [fileEntry(path, 22)])))
+            guard case .unsafePath? = error else {
+                Issue.record("path \(path) was not rejected as unsafe: \(String(describing: error))")
+                continue
+            }
+        }
+        for name in ["..", ".", "", "a/b", "/abs"] {
+            let error = parseError(torrent(info: multiFileInfo(name: .string(name))))
+            guard case .unsafePath? = error else {
+                Issue.record("name '\(name)' was not rejected: \(String(describing: error))")
+                continue
+            }
+        }
+        // Dots inside a name are fine.
+        #expect(parseError(torrent(info: multiFileInfo(files: [fileEntry(["..a", "b..", "..."], 22)]))) == nil)
+    }
+
+    // Two files at one path, or a file that is also a directory, would overwrite each other.
+    @Test func rejectsConflictingPaths() {
+        let twice = multiFileInfo(files: [fileEntry(["a"], 11), fileEntry(["a"], 11)])
+        #expect(parseError(torrent(info: twice)) == .conflictingPaths("top/a"))
+        let fileThenDirectory = multiFileInfo(files: [fileEntry(["a"], 11), fileEntry(["a", "b"], 11)])
+        #expect(parseError(torrent(info: fileThenDirectory)) == .conflictingPaths("top/a/b"))
+        let directoryThenFile = multiFileInfo(files: [fileEntry(["a", "b"], 11), fileEntry(["a"], 11)])
+        #expect(parseError(torrent(info: directoryThenFile)) == .conflictingPaths("top/a"))
+    }
+
+    // A v2-only torrent (BEP 52: 'file tree' and 'meta version', no 'pieces') gets its own message.
+    @Test func saysV2OnlyIsUnsupported() {
+        let info = BencodeDictionary([
+            ("file tree", .dictionary(BencodeDictionary())), ("meta version", .integer(2)), ("name", .string("x")),
+            ("piece length", .integer(16384)),
+        ])
+        #expect(parseError(torrent(info: info)) == .v2Only)
+    }
+
+    // Sloppy optional top-level fields do not make a torrent unusable.
+    @Test func toleratesOddOptionalFields() throws {
+        let metainfo = try parse(
+            torrent(
+                info: multiFileInfo(),
+                extra: [
+                    ("announce", .integer(5)), ("announce-list", .list([.list([.integer(1)]), .string("x")])),
+                    ("comment", .list([])), ("url-list", .string("http://one/")),
+                ]))
+        #expect(metainfo.trackerTiers.isEmpty)
+        #expect(metainfo.comment == nil)
+        #expect(metainfo.webSeeds == ["http://one/"])
+    }
+
+    // Every prefix of a valid torrent fails as bad bencode rather than parsing as a smaller one.
+    @Test func everyTruncatedTorrentIsRejected() {
+        let full = torrent(info: multiFileInfo(), extra: [("announce", .string("http://a/b"))])
+        for cut in 0..<full.count {
+            guard case .bencode? = parseError(Array(full[..<cut])) else {
+                Issue.record("prefix of \(cut) bytes was not rejected as bencode")
+                continue
+            }
+        }
+    }
+
+    // The builder's output parses back to what was put in, and mentions announce-list only when
+    // there is more than one tracker (as mktorrent does).
+    @Test func builderRoundTrips() throws {
+        var builder = MetainfoBuilder(
+            directory: "dir", files: [TorrentFile(path: ["x"], length: 5), TorrentFile(path: ["y", "z"], length: 30)],
+            pieceLength: 16)
+        builder.pieceHashes = [UInt8](repeating: 7, count: 60)
+        builder.trackerTiers = [["http://a/ann"]]
+        builder.comment = "c"
+        builder.webSeeds = ["http://w1/", "http://w2/"]
+        builder.source = "SRC"
+        builder.isPrivate = true
+        let bytes = builder.encode()
+        #expect(!String(decoding: bytes, as: UTF8.self).contains("announce-list"))
+        #expect(!String(decoding: bytes, as: UTF8.self).contains("creation date"))
+        let metainfo = try parse(bytes)
+        #expect(metainfo.info.files.map(\.path) == [["x"], ["y", "z"]])
+        #expect(metainfo.info.pieceCount == 3)
+        #expect(metainfo.trackerTiers == [["http://a/ann"]])
+        #expect(metainfo.webSeeds == ["http://w1/", "http://w2/"])
+        #expect(metainfo.info.isPrivate && metainfo.info.source == "SRC")
+        builder.trackerTiers = [["http://a/ann"], ["http://b/ann"]]
+        #expect(try parse(builder.encode()).trackerTiers == [["http://a/ann"], ["http://b/ann"]])
+    }
+
+    // Automatic piece length: power of two, at most 2,048 pieces, within 16 KiB ... 16 MiB.
+    @Test func automaticPieceLengthScalesWithSize() {
+        #expect(MetainfoBuilder.automaticPieceLength(forTotalLength: 1) == 16 << 10)
+        #expect(MetainfoBuilder.automaticPieceLength(forTotalLength: 1 << 30) == 512 << 10)
+        #expect(MetainfoBuilder.automaticPieceLength(forTotalLength: 1 << 40) == 16 << 20)
+        for exponent in 10..<45 {
+            let total = Int64(1) << exponent + 12345
+            let length = MetainfoBuilder.automaticPieceLength(forTotalLength: total)
+            #expect(length & (length - 1) == 0)
+            #expect((total + Int64(length) - 1) / Int64(length) <= 2048 || length == 16 << 20)
+        }
+    }
+}
