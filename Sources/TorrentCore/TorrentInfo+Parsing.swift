@@ -88,8 +88,10 @@ extension TorrentInfo {
             guard !rawPath.isEmpty else { throw .unsafePath(path: shown, reason: "is empty") }
             for part in rawPath { try PathSafety.check(component: part.bytesValue!, in: shown) }
             guard length >= 0 else { throw .invalidFileLength(path: shown, length: length) }
-            try seen.insert(components, shown: shown)
-            files.append(TorrentFile(path: components, length: length, attributes: entry["attr"]?.stringValue ?? ""))
+            let file = TorrentFile(path: components, length: length, attributes: entry["attr"]?.stringValue ?? "")
+            // BEP 47 padding files are never written, and libtorrent names many of them alike.
+            if !file.isPadding { try seen.insert(components, shown: shown) }
+            files.append(file)
         }
         guard !files.isEmpty else { throw .wrongType(key: "files", expected: "a non-empty list") }
         return files

@@ -48,8 +48,13 @@ struct VerifyCommand: ParsableCommand {
             print("OK: all \(info.pieceCount) pieces verified (\(Format.bytes(info.totalLength)), \(metainfo.infoHash))")
             return
         }
-        if !report.isComplete { print("bad pieces: \(Format.ranges(report.badPieces.map(\.value)))") }
-        print("FAILED: \(good) of \(info.pieceCount) pieces verified (\(info.pieceCount - good) bad or missing)")
+        if report.isComplete {
+            let files = report.missingFiles.count + report.wrongSizeFiles.count
+            print("FAILED: all \(info.pieceCount) pieces verified, but \(files) file(s) are missing or the wrong size")
+        } else {
+            print("bad pieces: \(Format.ranges(report.badPieces.map(\.value)))")
+            print("FAILED: \(good) of \(info.pieceCount) pieces verified (\(info.pieceCount - good) bad or missing)")
+        }
         throw ExitCode.failure
     }
 

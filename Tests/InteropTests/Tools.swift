@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+/// Finds and runs the real programs interop tests compare against.
+///
+/// A test that needs a missing tool is skipped on a developer's machine and fails when
+/// `EVTORRENT_REQUIRE_INTEROP=1` (CI sets it after installing the Debian packages).
+enum Tools {
+    static let required = ProcessInfo.processInfo.environment["EVTORRENT_REQUIRE_INTEROP"] == "1"
+
+    /// Debian's own Python, which python3-libtorrent installs into (not a pyenv one on PATH).
+    static let python = "/usr/bin/python3"
+
+    /// The absolute path of `name` on PATH, or nil.
+    static func path(of name: String) -> String? {
+        if name.hasPrefix("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
+        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Whether python3-libtorrent imports.
+    static let hasLibtorrent: Bool = {
+        guard path(of: python) != nil else { return false }
+        return (try? run([python, "-c", "import libtorrent"]).status) == 0
+    }()
+
+    /// Whether the test may run: the tools are there, or CI insists (and the test then fails on its own).
+    static func enabled(_ names: String...) -> Bool {
+        required || names.allSatisfy { $0 == "libtorrent" ? hasLibtorrent : path(of: $0) != nil }
+    }
+
+    /// The evtorrent binary built next to the test bundle (or `EVTORRENT_BIN`).
+    static let evtorrent: String = {
+        if let explicit = ProcessInfo.processInfo.environment["EVTORRENT_BIN"] { return explicit }
+        let bundleDirectory = (CommandLine.arguments[0] as NSString).deletingLastPathComponent
+        for candidate in [bundleDirectory, (bundleDirectory as NSString).deletingLastPathComponent] {
+            let path = candidate + "/evtorrent"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        return root + "/.build/debug/evtorrent"
+    }()
+
+    struct Output {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// Runs a command to completion under `timeout` (so a hung tool cannot hang the suite).
+    @discardableResult
+    static func run(_ arguments: [String], in directory: String? = nil, seconds: Int = 120) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["--kill-after=5", String(seconds)] + arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Read both pipes before waiting, so a chatty tool cannot block on a full pipe.
+        let errBox = DataBox()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { errBox.data = err.fileHandleForReading.readDataToEndOfFile() }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Output(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errBox.data, as: UTF8.self))
+    }
+
+    /// Runs a command and requires exit status 0, reporting its output if not.
+    @discardableResult
+    static func check(_ arguments: [String], in directory: String? = nil, sourceLocation: SourceLocation = #_sourceLocation)
+        throws -> String
+    {
+        let output = try run(arguments, in: directory)
+        try #require(
+            output.status == 0, "\(arguments.joined(separator: " ")) exited \(output.status): \(output.stderr)",
+            sourceLocation: sourceLocation)
+        return output.stdout
+    }
+}
+
+/// Bytes handed from the reader thread to the waiting one (written before `group.wait()` returns).
+private final class DataBox: @unchecked Sendable {
+    var data = Data()
+}
+
+/// A fresh directory under /tmp, removed by `cleanup()`.
+struct TemporaryDirectory {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "evtorrent-interop-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func write(_ relative: String, _ bytes: [UInt8]) throws {
+        let full = path + "/" + relative
+        try FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(bytes).write(to: URL(fileURLWithPath: full))
+    }
+    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Deterministic pseudo-random bytes.
+func patternBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    return (0..<count).map { _ in
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return UInt8(truncatingIfNeeded: state)
+    }
+}
