@@ -21,11 +21,11 @@ let package = Package(
             providers: [.apt(["libssl-dev", "pkg-config"])]),
 
         // Pure protocol code: no Foundation, no C, no clock, no files.
-        .target(name: "TorrentCore"),
+        .target(name: "TorrentCore", exclude: ["README.md"]),
         // The only importer of CLibevent and COpenSSL.
-        .target(name: "Reactor", dependencies: ["CLibevent", "COpenSSL"]),
+        .target(name: "Reactor", dependencies: ["CLibevent", "COpenSSL"], exclude: ["README.md"]),
         // The engine: glue between TorrentCore and Reactor.
-        .target(name: "Client", dependencies: ["TorrentCore", "Reactor"]),
+        .target(name: "Client", dependencies: ["TorrentCore", "Reactor"], exclude: ["README.md"]),
         // The command line.
         .executableTarget(
             name: "evtorrent",
@@ -40,3 +40,13 @@ let package = Package(
         .testTarget(name: "InteropTests", dependencies: ["Client", "TorrentCore", "Reactor"]),
     ]
 )
+
+// libFuzzer targets over the parsers, built only on request (they need -sanitize=fuzzer):
+//   EVTORRENT_FUZZ=1 swift build --sanitize=fuzzer --scratch-path .build-fuzz --product FuzzBencode
+// Fuzz/run builds and runs them all for a bounded time.
+if Context.environment["EVTORRENT_FUZZ"] == "1" {
+    for name in ["FuzzBencode", "FuzzMetainfo", "FuzzMagnet"] {
+        package.targets.append(.executableTarget(name: name, dependencies: ["TorrentCore"], path: "Fuzz/\(name)"))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

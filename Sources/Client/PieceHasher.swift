@@ -40,10 +40,10 @@ public enum PieceOutcome: Equatable, Sendable {
     case readFailed(SystemError)
 }
 
-/// Hashes pieces of content on disk using a worker pool, one piece per job, reporting progress.
+/// Hashes pieces of content on disk on a worker pool, reporting progress.
 ///
-/// Each job reads its piece with `pread` into its own buffer and hashes it there, so every core
-/// hashes while the others read; nothing is shared between jobs but the result table.
+/// Pieces are read with `pread` and hashed from the buffer: measured on a 1 GiB file in the page
+/// cache, this beat mapping each piece (+25% time) or the whole file (+5%, or +20% populated).
 public struct PieceHasher {
     private let pool: WorkerPool
 
@@ -51,6 +51,9 @@ public struct PieceHasher {
     public init(pool: WorkerPool) { self.pool = pool }
 
     /// Hashes `pieces` (all by default) and returns one outcome per requested piece, in order.
+    ///
+    /// One job per pool thread pulls the next piece number from a shared counter and reads it into
+    /// a buffer that job reuses, so no memory is allocated or faulted in per piece.
     ///
     /// - Parameter progress: called on the calling thread about ten times a second and once at the
     ///   end, with the pieces and bytes done so far.
@@ -60,20 +63,26 @@ public struct PieceHasher {
     ) -> [PieceOutcome] {
         let wanted = pieces ?? (0..<location.layout.pieceCount).map(PieceIndex.init)
         let results = ResultTable(count: wanted.count)
-        for (slot, piece) in wanted.enumerated() {
+        let lanes = min(pool.threadCount, max(wanted.count, 1))
+        for _ in 0..<lanes {
             pool.submit {
-                let outcome = Self.hashPiece(piece, of: location)
-                results.store(outcome, at: slot, bytes: Int64(location.layout.length(of: piece)))
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: location.layout.pieceLength, alignment: 64)
+                defer { buffer.deallocate() }
+                while let slot = results.claimNext() {
+                    let piece = wanted[slot]
+                    let outcome = Self.hashPiece(piece, of: location, buffer: buffer)
+                    results.store(outcome, at: slot, bytes: Int64(location.layout.length(of: piece)))
+                }
             }
         }
         return results.waitForAll(progress: progress)
     }
 
-    /// Reads and hashes one piece; runs on a worker thread.
-    static func hashPiece(_ piece: PieceIndex, of location: ContentLocation) -> PieceOutcome {
+    /// Reads and hashes one piece into `buffer` (at least a piece long); runs on a worker thread.
+    static func hashPiece(
+        _ piece: PieceIndex, of location: ContentLocation, buffer: UnsafeMutableRawBufferPointer
+    ) -> PieceOutcome {
         let length = location.layout.length(of: piece)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 64)
-        defer { buffer.deallocate() }
         var filled = 0
         for span in location.layout.spans(of: piece) {
             let target = UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<filled + span.length])
@@ -91,7 +100,7 @@ public struct PieceHasher {
             }
             filled += span.length
         }
-        return .digest(Digest.hash(.sha1, UnsafeRawBufferPointer(buffer)))
+        return .digest(Digest.hash(.sha1, UnsafeRawBufferPointer(rebasing: buffer[..<length])))
     }
 }
 
@@ -101,9 +110,19 @@ private final class ResultTable: @unchecked Sendable {
     private let lock = ConditionLock()
     private var outcomes: [PieceOutcome?]
     private var done = 0
+    private var claimed = 0
     private var bytesDone: Int64 = 0
 
     init(count: Int) { outcomes = [PieceOutcome?](repeating: nil, count: count) }
+
+    /// The next slot no job has taken yet, or nil when all are taken.
+    func claimNext() -> Int? {
+        lock.withLock {
+            guard claimed < outcomes.count else { return nil }
+            defer { claimed += 1 }
+            return claimed
+        }
+    }
 
     func store(_ outcome: PieceOutcome, at slot: Int, bytes: Int64) {
         lock.withLock {
