@@ -10,6 +10,18 @@
 #include <sys/eventfd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/uio.h>
+#include <malloc.h>
+
+// preadv2 is declared only under _GNU_SOURCE, which must not change the include order above;
+// glibc exports it either way. RWF_NOWAIT (linux/fs.h): fail with EAGAIN instead of reading the disk.
+ssize_t preadv2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int flags);
+
+/// Reads only what is already in the page cache; -1 with errno EAGAIN if that would need the disk.
+static inline ssize_t evtorrent_pread_nowait(int fd, void *buffer, size_t length, off_t offset) {
+    struct iovec vector = { buffer, length };
+    return preadv2(fd, &vector, 1, offset, 0x00000008 /* RWF_NOWAIT */);
+}
 
 #include <event2/event.h>
 #include <event2/buffer.h>

@@ -1,0 +1,183 @@
+internal import CLibevent
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+private func bufferEventRead(_ bev: OpaquePointer?, _ context: UnsafeMutableRawPointer?) {
+    Unmanaged<BufferEventConnection>.fromOpaque(context!).takeUnretainedValue().readArrived()
+}
+
+private func bufferEventWrite(_ bev: OpaquePointer?, _ context: UnsafeMutableRawPointer?) {
+    Unmanaged<BufferEventConnection>.fromOpaque(context!).takeUnretainedValue().writeDrained()
+}
+
+private func bufferEventEvent(_ bev: OpaquePointer?, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+    let error = errno  // read before anything else can change it
+    Unmanaged<BufferEventConnection>.fromOpaque(context!).takeUnretainedValue().eventArrived(what, errno: error)
+}
+
+/// Tuning every connection gets.
+public struct ConnectionOptions: Sendable {
+    /// Bytes the input buffer may hold before libevent stops reading (a flood cap per peer).
+    public var inputLimit = 1 << 20
+    /// The largest single write; libevent's default of 16 KiB costs a syscall per block (LIBEVENT-NOTES §3).
+    public var maxSingleWrite = 1 << 20
+    /// The largest single read.
+    public var maxSingleRead = 256 << 10
+
+    /// The defaults.
+    public init() {}
+}
+
+/// A `Connection` over one libevent bufferevent.
+///
+/// Ownership: while the bufferevent lives, it holds one retain of this object (taken in `init`,
+/// released as the last step of `finish`), so the connection stays alive however its owner
+/// drops it, and libevent never calls back into a freed object.
+final class BufferEventConnection: Connection {
+    private var bev: OpaquePointer?
+    private unowned let loop: EventLoop
+    private var closingAfterFlush = false
+    private var connectTimer: TimerHandle?
+    private(set) var isConnected: Bool
+    let remoteAddress: SocketAddress
+    weak var handler: (any ConnectionHandler)?
+    /// Strong reference until the handler is told the connection closed (handlers are usually owned here).
+    private var retainedHandler: (any ConnectionHandler)?
+
+    init(loop: EventLoop, bev: OpaquePointer, remote: SocketAddress, connected: Bool, options: ConnectionOptions) {
+        self.loop = loop
+        self.bev = bev
+        self.remoteAddress = remote
+        self.isConnected = connected
+        // The bufferevent's retain of self; released in finish().
+        let context = Unmanaged.passRetained(self).toOpaque()
+        bufferevent_setcb(bev, bufferEventRead, bufferEventWrite, bufferEventEvent, context)
+        bufferevent_setwatermark(bev, Int16(EV_READ), 0, options.inputLimit)
+        bufferevent_setwatermark(bev, Int16(EV_WRITE), 0, 0)
+        bufferevent_set_max_single_write(bev, options.maxSingleWrite)
+        bufferevent_set_max_single_read(bev, options.maxSingleRead)
+        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+    }
+
+    /// Sets who hears events, keeping it alive until the connection closes.
+    func attach(_ handler: any ConnectionHandler) {
+        self.handler = handler
+        retainedHandler = handler
+    }
+
+    var isOpen: Bool { bev != nil && !closingAfterFlush }
+
+    var pendingOutputBytes: Int {
+        guard let bev else { return 0 }
+        return evbuffer_get_length(bufferevent_get_output(bev))
+    }
+
+    func write(_ bytes: [UInt8]) {
+        guard let bev, !closingAfterFlush else { return }
+        bytes.withUnsafeBytes { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
+    }
+
+    @discardableResult
+    func write(header: [UInt8], block: FileBlock) -> Bool {
+        guard let bev, !closingAfterFlush else { return false }
+        let output = bufferevent_get_output(bev)!
+        header.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
+        return block.append(to: output)
+    }
+
+    func setOutputLowWatermark(_ bytes: Int) {
+        guard let bev else { return }
+        bufferevent_setwatermark(bev, Int16(EV_WRITE), bytes, 0)
+    }
+
+    func pauseReading() {
+        guard let bev else { return }
+        bufferevent_disable(bev, Int16(EV_READ))
+    }
+
+    func resumeReading() {
+        guard let bev, !closingAfterFlush else { return }
+        bufferevent_enable(bev, Int16(EV_READ))
+    }
+
+    func close(flushingOutput: Bool) {
+        guard bev != nil, !closingAfterFlush else { return }
+        if flushingOutput && pendingOutputBytes > 0 {
+            closingAfterFlush = true
+            bufferevent_disable(bev, Int16(EV_READ))
+            setOutputLowWatermark(0)
+            return
+        }
+        finish(.closedLocally)
+    }
+
+    /// Closes with `.timedOut` unless the connect completes within `timeout`.
+    func armConnectTimeout(_ timeout: Duration) {
+        connectTimer = loop.schedule(after: timeout) { [weak self] in
+            guard let self, !self.isConnected else { return }
+            self.finish(.timedOut)
+        }
+    }
+
+    fileprivate func readArrived() {
+        guard let bev, let handler else { return }
+        var input = InputBuffer(evbuffer: bufferevent_get_input(bev))
+        handler.bytesArrived(self, &input)
+    }
+
+    fileprivate func writeDrained() {
+        guard bev != nil else { return }
+        if closingAfterFlush {
+            if pendingOutputBytes == 0 { finish(.closedLocally) }
+            return
+        }
+        handler?.outputFlushed(self)
+    }
+
+    fileprivate func eventArrived(_ what: Int16, errno error: Int32) {
+        let what = Int32(what)
+        if what & BEV_EVENT_CONNECTED != 0 {
+            isConnected = true
+            connectTimer?.cancel()
+            connectTimer = nil
+            if let bev { Self.disableNagle(bufferevent_getfd(bev)) }
+            handler?.connectionMade(self)
+            return
+        }
+        if what & BEV_EVENT_EOF != 0 {
+            // Deliver what arrived with the FIN before reporting the close.
+            readArrived()
+            finish(.peerClosed)
+        } else if what & BEV_EVENT_TIMEOUT != 0 {
+            finish(.timedOut)
+        } else if what & BEV_EVENT_ERROR != 0 {
+            let system = SystemError(errno: error, operation: isConnected ? "socket" : "connect", path: nil)
+            finish(isConnected ? .failed(system) : .connectFailed(system))
+        }
+    }
+
+    /// Frees the bufferevent, tells the handler once, and drops the bufferevent's retain of self.
+    func finish(_ reason: CloseReason) {
+        guard let bev else { return }
+        self.bev = nil
+        closingAfterFlush = false
+        connectTimer?.cancel()
+        connectTimer = nil
+        bufferevent_setcb(bev, nil, nil, nil, nil)
+        bufferevent_free(bev)  // safe inside its own callback (LIBEVENT-NOTES §2)
+        let handler = retainedHandler ?? self.handler
+        retainedHandler = nil
+        handler?.connectionClosed(self, reason: reason)
+        Unmanaged.passUnretained(self).release()
+    }
+
+    static func disableNagle(_ fd: Int32) {
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+}
+
+@available(*, unavailable)
+extension BufferEventConnection: Sendable {}

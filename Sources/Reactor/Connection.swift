@@ -1,0 +1,77 @@
+/// Why a connection closed. One reason replaces separate error and close callbacks.
+public enum CloseReason: Equatable, Sendable, CustomStringConvertible {
+    /// The peer closed its side (end of file).
+    case peerClosed
+    /// We called `close()`.
+    case closedLocally
+    /// A socket error.
+    case failed(SystemError)
+    /// An outgoing connection could not be made.
+    case connectFailed(SystemError)
+    /// A connect or idle timeout expired.
+    case timedOut
+    /// TLS negotiation or verification failed.
+    case tlsFailed(String)
+
+    public var description: String {
+        switch self {
+        case .peerClosed: return "closed by peer"
+        case .closedLocally: return "closed locally"
+        case .failed(let error): return error.description
+        case .connectFailed(let error): return "connect failed: \(error.reason)"
+        case .timedOut: return "timed out"
+        case .tlsFailed(let detail): return "TLS failed: \(detail)"
+        }
+    }
+}
+
+/// What a connection tells its owner (mainline RawServer's handler; NIO's ChannelHandler).
+/// Called on the loop thread only.
+public protocol ConnectionHandler: AnyObject {
+    /// The connection is open (for outgoing connections: the connect succeeded).
+    func connectionMade(_ connection: any Connection)
+    /// Bytes arrived; consume what can be used now and leave the rest in `input`.
+    func bytesArrived(_ connection: any Connection, _ input: inout InputBuffer)
+    /// Pending output fell to the low watermark: a good moment to queue more.
+    func outputFlushed(_ connection: any Connection)
+    /// The connection is gone; called exactly once, after which it does nothing.
+    func connectionClosed(_ connection: any Connection, reason: CloseReason)
+}
+
+extension ConnectionHandler {
+    /// Does nothing by default.
+    public func connectionMade(_ connection: any Connection) {}
+    /// Does nothing by default.
+    public func outputFlushed(_ connection: any Connection) {}
+}
+
+/// One byte stream to a peer, owned by the loop. Backpressure is explicit: producers look at
+/// `pendingOutputBytes` and wait for `outputFlushed` above their high watermark.
+public protocol Connection: AnyObject {
+    /// The peer's address.
+    var remoteAddress: SocketAddress { get }
+    /// Bytes queued for sending and not yet handed to the kernel.
+    var pendingOutputBytes: Int { get }
+    /// Whether the connection is still open.
+    var isOpen: Bool { get }
+    /// Who hears this connection's events.
+    var handler: (any ConnectionHandler)? { get set }
+    /// Queues bytes for sending.
+    func write(_ bytes: [UInt8])
+    /// Queues a header and then a block of file data: the payload path (DESIGN §2). Returns false
+    /// (after queueing the header) if the block could not be read; the caller should close.
+    @discardableResult func write(header: [UInt8], block: FileBlock) -> Bool
+    /// `outputFlushed` fires when pending output falls to this many bytes (default 0).
+    func setOutputLowWatermark(_ bytes: Int)
+    /// Stops reading from the socket (input stays queued in the kernel).
+    func pauseReading()
+    /// Starts reading again.
+    func resumeReading()
+    /// Closes; with `flushingOutput`, after what is queued has been sent.
+    func close(flushingOutput: Bool)
+}
+
+extension Connection {
+    /// Closes at once, dropping queued output.
+    public func close() { close(flushingOutput: false) }
+}

@@ -1,0 +1,160 @@
+internal import CLibevent
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// How file data gets into a connection's output (DESIGN §2; chosen by Benchmarks/payload).
+public enum PayloadMode: String, Sendable, CaseIterable {
+    /// `pread` straight into space reserved in the output evbuffer: one copy in user space.
+    case copy
+    /// The file is mapped once; each block is added as a reference into the mapping, so the only
+    /// copy is the kernel's, inside `writev`, and one `writev` carries many blocks.
+    case mappedReference
+    /// `sendfile` through a libevent file segment: no user-space copy, but one syscall per block.
+    case fileSegment
+}
+
+private func releaseOpenFile(_ data: UnsafeRawPointer?, _ length: Int, _ context: UnsafeMutableRawPointer?) {
+    Unmanaged<OpenFile>.fromOpaque(context!).release()
+}
+
+/// A file opened for serving blocks. Every block read from it shares this object; it closes the
+/// descriptor and drops the mapping once the last queued block has been sent.
+public final class OpenFile: @unchecked Sendable {
+    // Immutable after init, so sharing across threads is safe.
+    private let descriptor: Int32
+    private let mapping: UnsafeMutableRawPointer?
+    private let segment: OpaquePointer?
+    /// The path opened.
+    public let path: String
+    /// The size when opened.
+    public let size: Int64
+    /// How blocks of this file are queued.
+    public let mode: PayloadMode
+
+    /// Opens `path` for serving in `mode`.
+    public init(path: String, mode: PayloadMode) throws(SystemError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(errno: errno, operation: "open", path: path) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let error = errno
+            Glibc.close(fd)
+            throw SystemError(errno: error, operation: "stat", path: path)
+        }
+        descriptor = fd
+        self.path = path
+        self.size = Int64(info.st_size)
+        self.mode = mode
+        var mapped: UnsafeMutableRawPointer?
+        var madeSegment: OpaquePointer?
+        switch mode {
+        case .copy:
+            break
+        case .mappedReference where size > 0:
+            let address = mmap(nil, Int(size), PROT_READ, MAP_SHARED, fd, 0)
+            if address == MAP_FAILED {
+                let error = errno
+                Glibc.close(fd)
+                throw SystemError(errno: error, operation: "mmap", path: path)
+            }
+            mapped = address
+        case .mappedReference:
+            break
+        case .fileSegment:
+            // The segment borrows the descriptor (no CLOSE_ON_FREE); this object closes it.
+            madeSegment = evbuffer_file_segment_new(fd, 0, Int64(size), 0)
+        }
+        mapping = mapped
+        segment = madeSegment
+    }
+
+    deinit {
+        if let segment { evbuffer_file_segment_free(segment) }
+        if let mapping { munmap(mapping, Int(size)) }
+        close(descriptor)
+    }
+
+    /// Whether bytes `offset..<offset+length` are in the page cache, so queueing them will not block
+    /// the loop on a disk read (DESIGN §2). Answers by `mincore` on the mapping, or by a non-blocking
+    /// one-byte `preadv2` per page otherwise.
+    public func isResident(offset: Int64, length: Int) -> Bool {
+        let page = Int64(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / page * page
+        let end = offset + Int64(length)
+        if let mapping {
+            let pages = Int((end - start + page - 1) / page)
+            var vector = [UInt8](repeating: 0, count: pages)
+            guard mincore(mapping + Int(start), Int(end - start), &vector) == 0 else { return false }
+            return vector.allSatisfy { $0 & 1 != 0 }
+        }
+        var byte: UInt8 = 0
+        var position = start
+        while position < end {
+            if evtorrent_pread_nowait(descriptor, &byte, 1, off_t(max(position, offset))) < 0 { return false }
+            position += page
+        }
+        return true
+    }
+
+    /// Brings the range into the page cache with a blocking read; for the disk pool, never the loop.
+    public func prefetch(offset: Int64, length: Int) {
+        let chunk = 256 << 10
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 64)
+        defer { buffer.deallocate() }
+        var done = 0
+        while done < length {
+            let count = pread(descriptor, buffer, min(chunk, length - done), off_t(offset) + off_t(done))
+            if count <= 0 { return }
+            done += count
+        }
+    }
+
+    /// Appends `length` bytes at `offset` to an evbuffer, by this file's mode. Returns false if the
+    /// range is past the end of the file or the read failed.
+    fileprivate func append(offset: Int64, length: Int, to buffer: OpaquePointer) -> Bool {
+        guard offset >= 0, length >= 0, offset + Int64(length) <= size else { return false }
+        switch mode {
+        case .copy:
+            var vector = iovec()
+            guard evbuffer_reserve_space(buffer, length, &vector, 1) == 1 else { return false }
+            var done = 0
+            while done < length {
+                let count = pread(descriptor, vector.iov_base! + done, length - done, off_t(offset) + off_t(done))
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { return false }
+                done += count
+            }
+            vector.iov_len = length
+            return evbuffer_commit_space(buffer, &vector, 1) == 0
+        case .mappedReference:
+            guard let mapping else { return length == 0 }
+            // Each reference holds a retain of this file, released when libevent is done with it.
+            let retained = Unmanaged.passRetained(self).toOpaque()
+            return evbuffer_add_reference(buffer, mapping + Int(offset), length, releaseOpenFile, retained) == 0
+        case .fileSegment:
+            guard let segment else { return false }
+            return evbuffer_add_file_segment(buffer, segment, Int64(offset), Int64(length)) == 0
+        }
+    }
+}
+
+/// A range of a file to send as one block's payload.
+public struct FileBlock: Sendable {
+    /// The file.
+    public let file: OpenFile
+    /// Where the block starts in the file.
+    public let offset: Int64
+    /// How many bytes.
+    public let length: Int
+
+    /// The `length` bytes at `offset` in `file`.
+    public init(file: OpenFile, offset: Int64, length: Int) {
+        self.file = file
+        self.offset = offset
+        self.length = length
+    }
+
+    func append(to buffer: OpaquePointer) -> Bool { file.append(offset: offset, length: length, to: buffer) }
+}

@@ -1,0 +1,68 @@
+internal import CLibevent
+
+/// Bytes that arrived on a connection and wait to be consumed: a libevent evbuffer in
+/// production, a plain array in tests. Handlers drain what they can and leave the rest.
+public struct InputBuffer {
+    private enum Storage {
+        case evbuffer(OpaquePointer)
+        case bytes([UInt8])
+    }
+
+    private var storage: Storage
+
+    init(evbuffer: OpaquePointer) { storage = .evbuffer(evbuffer) }
+
+    /// A buffer holding `bytes` (for tests and fakes).
+    public init(bytes: [UInt8]) { storage = .bytes(bytes) }
+
+    /// How many bytes wait.
+    public var count: Int {
+        switch storage {
+        case .evbuffer(let buffer): return evbuffer_get_length(buffer)
+        case .bytes(let bytes): return bytes.count
+        }
+    }
+
+    /// The first `count` bytes without consuming them; nil if fewer are there.
+    public func peek(_ count: Int) -> [UInt8]? {
+        guard count <= self.count else { return nil }
+        switch storage {
+        case .evbuffer(let buffer):
+            var out = [UInt8](repeating: 0, count: count)
+            _ = out.withUnsafeMutableBytes { evbuffer_copyout(buffer, $0.baseAddress, count) }
+            return out
+        case .bytes(let bytes):
+            return Array(bytes[..<count])
+        }
+    }
+
+    /// Removes and returns the first `count` bytes; nil (and nothing removed) if fewer are there.
+    public mutating func read(_ count: Int) -> [UInt8]? {
+        guard count <= self.count else { return nil }
+        switch storage {
+        case .evbuffer(let buffer):
+            var out = [UInt8](repeating: 0, count: count)
+            _ = out.withUnsafeMutableBytes { evbuffer_remove(buffer, $0.baseAddress, count) }
+            return out
+        case .bytes(var bytes):
+            let out = Array(bytes[..<count])
+            bytes.removeFirst(count)
+            storage = .bytes(bytes)
+            return out
+        }
+    }
+
+    /// Removes and returns everything.
+    public mutating func readAll() -> [UInt8] { read(count) ?? [] }
+
+    /// Discards the first `count` bytes (or all, if fewer).
+    public mutating func drain(_ count: Int) {
+        switch storage {
+        case .evbuffer(let buffer):
+            evbuffer_drain(buffer, count)
+        case .bytes(var bytes):
+            bytes.removeFirst(min(count, bytes.count))
+            storage = .bytes(bytes)
+        }
+    }
+}
