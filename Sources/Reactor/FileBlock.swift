@@ -156,5 +156,19 @@ public struct FileBlock: Sendable {
         self.length = length
     }
 
+    /// Whether the whole range lies within the file as opened.
+    public var isWithinFile: Bool { offset >= 0 && length >= 0 && offset + Int64(length) <= file.size }
+
+    /// The block's bytes, read with `pread` (for fakes and tests; the payload path never copies this way).
+    public func readBytes() throws(SystemError) -> [UInt8] {
+        let reader = try ReadOnlyFile(path: file.path)
+        var bytes = [UInt8](repeating: 0, count: length)
+        let result = bytes.withUnsafeMutableBytes { buffer in
+            Result { () throws(SystemError) -> Int in try reader.read(into: buffer, at: offset) }
+        }
+        bytes.removeLast(length - (try result.get()))
+        return bytes
+    }
+
     func append(to buffer: OpaquePointer) -> Bool { file.append(offset: offset, length: length, to: buffer) }
 }
