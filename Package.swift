@@ -24,6 +24,8 @@ let package = Package(
         .target(name: "TorrentCore", exclude: ["README.md"]),
         // The only importer of CLibevent and COpenSSL.
         .target(name: "Reactor", dependencies: ["CLibevent", "COpenSSL"], exclude: ["README.md"]),
+        // Virtual time and fake connections, so Client's handlers are tested without sockets.
+        .target(name: "ReactorTesting", dependencies: ["Reactor"]),
         // The engine: glue between TorrentCore and Reactor.
         .target(name: "Client", dependencies: ["TorrentCore", "Reactor"], exclude: ["README.md"]),
         // The command line.
@@ -38,8 +40,8 @@ let package = Package(
         .executableTarget(name: "payload-bench", dependencies: ["Reactor"], path: "Benchmarks/PayloadBench"),
 
         .testTarget(name: "TorrentCoreTests", dependencies: ["TorrentCore", "Reactor"]),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
-        .testTarget(name: "ClientTests", dependencies: ["Client", "TorrentCore", "Reactor"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ReactorTesting"]),
+        .testTarget(name: "ClientTests", dependencies: ["Client", "TorrentCore", "Reactor", "ReactorTesting"]),
         .testTarget(name: "InteropTests", dependencies: ["Client", "TorrentCore", "Reactor"]),
     ]
 )

@@ -29,6 +29,7 @@ static inline ssize_t evtorrent_pread_nowait(int fd, void *buffer, size_t length
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/dns.h>
 #include <event2/thread.h>
 

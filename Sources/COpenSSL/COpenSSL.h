@@ -6,4 +6,9 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+/// SSL_set_tlsext_host_name is a macro Swift cannot call: send SNI for `name`.
+static inline int evtorrent_ssl_set_sni(SSL *ssl, const char *name) {
+    return (int)SSL_set_tlsext_host_name(ssl, name);
+}
+
 #endif

@@ -9,6 +9,14 @@ import Synchronization
 /// (LIBEVENT-NOTES §5). Swift runs a global's initializer once, thread-safely.
 private let threadingReady: Bool = evthread_use_pthreads() == 0
 
+/// A write to a socket the peer has closed raises SIGPIPE, whose default action kills the process;
+/// libevent's writev and OpenSSL's socket writes do not pass MSG_NOSIGNAL, so ignore it once.
+private let sigpipeIgnored: Bool = {
+    var action = sigaction()
+    action.__sigaction_handler.sa_handler = SIG_IGN
+    return sigaction(SIGPIPE, &action, nil) == 0
+}()
+
 private func timerFired(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
     Unmanaged<LibeventTimer>.fromOpaque(context!).takeUnretainedValue().fire()
 }
@@ -35,6 +43,7 @@ public final class EventLoop: Scheduler {
     /// A new loop over epoll; fails only if the kernel refuses descriptors.
     public init() throws(SystemError) {
         precondition(threadingReady, "evthread_use_pthreads failed")
+        precondition(sigpipeIgnored, "cannot ignore SIGPIPE")
         guard let base = event_base_new() else { throw SystemError(errno: errno, operation: "event_base_new") }
         let fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         guard fd >= 0 else {
@@ -123,6 +132,12 @@ public final class EventLoop: Scheduler {
     /// Calls `handler` on the loop whenever `signal` (SIGINT, SIGTERM, ...) arrives, instead of
     /// the default action; lets the owner shut down gracefully.
     public func watchSignal(_ signal: Int32, _ handler: @escaping () -> Void) {
+        // A parent may have started us with the signal blocked (spawned from a thread that blocks
+        // it); unblock it in this thread, or it would stay pending for ever.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         let watch = SignalWatch(handler: handler)
         watch.arm(base: base, signal: signal)
         signalHandlers.append(watch)

@@ -1,0 +1,91 @@
+import Reactor
+
+/// A `Connection` with no socket: tests feed inbound bytes with `deliver`, read what the handler
+/// wrote with `takeWritten`, and play the peer's and the kernel's part (`flush`, `peerClose`).
+public final class FakeConnection: Connection {
+    public let remoteAddress: SocketAddress
+    public weak var handler: (any ConnectionHandler)?
+    private var retainedHandler: (any ConnectionHandler)?
+    private var written: [UInt8] = []
+    private var unread: [UInt8] = []
+    /// Why it closed, once it has.
+    public private(set) var closeReason: CloseReason?
+    /// Whether `pauseReading` is in force.
+    public private(set) var isReadingPaused = false
+    /// The low watermark the handler asked for.
+    public private(set) var outputLowWatermark = 0
+
+    /// A connection from `remote`, open, with `handler` attached (kept alive until close).
+    public init(remote: SocketAddress = SocketAddress(host: "127.0.0.1", port: 6881)!, handler: (any ConnectionHandler)? = nil) {
+        remoteAddress = remote
+        self.handler = handler
+        retainedHandler = handler
+    }
+
+    public var isOpen: Bool { closeReason == nil }
+
+    /// Everything written and not yet taken; stands in for bytes the kernel has not sent.
+    public var pendingOutputBytes: Int { written.count }
+
+    public func write(_ bytes: [UInt8]) {
+        guard isOpen else { return }
+        written += bytes
+    }
+
+    @discardableResult
+    public func write(header: [UInt8], block: FileBlock) -> Bool {
+        guard isOpen else { return false }
+        written += header
+        guard block.isWithinFile, let bytes = try? block.readBytes(), bytes.count == block.length else { return false }
+        written += bytes
+        return true
+    }
+
+    public func setOutputLowWatermark(_ bytes: Int) { outputLowWatermark = bytes }
+    public func pauseReading() { isReadingPaused = true }
+
+    public func resumeReading() {
+        isReadingPaused = false
+        if !unread.isEmpty { deliver([]) }
+    }
+
+    public func close(flushingOutput: Bool) {
+        finish(.closedLocally)
+    }
+
+    /// Tells the handler the connection is up.
+    public func makeConnection() { handler?.connectionMade(self) }
+
+    /// Bytes arriving from the peer; what the handler leaves unread is offered again with the next delivery.
+    public func deliver(_ bytes: [UInt8]) {
+        guard isOpen else { return }
+        unread += bytes
+        guard !isReadingPaused, let handler, !unread.isEmpty else { return }
+        var input = InputBuffer(bytes: unread)
+        handler.bytesArrived(self, &input)
+        unread = input.readAll()
+    }
+
+    /// Returns and forgets what the handler has written so far.
+    public func takeWritten() -> [UInt8] {
+        defer { written = [] }
+        return written
+    }
+
+    /// The kernel took all pending output: the handler hears `outputFlushed`.
+    public func flush() {
+        written = []
+        if isOpen { handler?.outputFlushed(self) }
+    }
+
+    /// The peer closed its end.
+    public func peerClose() { finish(.peerClosed) }
+
+    private func finish(_ reason: CloseReason) {
+        guard closeReason == nil else { return }
+        closeReason = reason
+        let handler = retainedHandler ?? self.handler
+        retainedHandler = nil
+        handler?.connectionClosed(self, reason: reason)
+    }
+}
