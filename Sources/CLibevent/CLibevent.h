@@ -33,4 +33,7 @@ static inline ssize_t evtorrent_pread_nowait(int fd, void *buffer, size_t length
 #include <event2/dns.h>
 #include <event2/thread.h>
 
+/// EV_RATE_LIMIT_MAX is a macro expression Swift cannot import: the "unlimited" token rate.
+static inline ssize_t evtorrent_rate_limit_max(void) { return EV_RATE_LIMIT_MAX; }
+
 #endif

@@ -40,6 +40,8 @@ final class BufferEventConnection: Connection {
     private unowned let loop: EventLoop
     private var closingAfterFlush = false
     private var connectTimer: TimerHandle?
+    /// libevent keeps a pointer to the configuration, so it lives until the bufferevent is freed.
+    private var rateConfiguration: OpaquePointer?
     private(set) var isConnected: Bool
     let remoteAddress: SocketAddress
     weak var handler: (any ConnectionHandler)?
@@ -90,6 +92,19 @@ final class BufferEventConnection: Connection {
     func setOutputLowWatermark(_ bytes: Int) {
         guard let bev else { return }
         bufferevent_setwatermark(bev, Int16(EV_WRITE), bytes, 0)
+    }
+
+    func setRateLimit(_ limit: RateLimit?) {
+        guard let bev else { return }
+        let configuration = limit?.makeConfiguration()
+        bufferevent_set_rate_limit(bev, configuration)
+        if let old = rateConfiguration { ev_token_bucket_cfg_free(old) }
+        rateConfiguration = configuration
+    }
+
+    func join(_ group: RateLimitGroup) {
+        guard let bev else { return }
+        bufferevent_add_to_rate_limit_group(bev, group.group)
     }
 
     func pauseReading() {
@@ -166,7 +181,12 @@ final class BufferEventConnection: Connection {
         connectTimer?.cancel()
         connectTimer = nil
         bufferevent_setcb(bev, nil, nil, nil, nil)
-        bufferevent_free(bev)  // safe inside its own callback (LIBEVENT-NOTES §2)
+        bufferevent_free(bev)  // safe inside its own callback (LIBEVENT-NOTES §2); leaves any rate group
+        if let configuration = rateConfiguration {
+            // The bufferevent may outlive this call (deferred free); its limit goes with it first.
+            rateConfiguration = nil
+            loop.schedule(after: .zero) { ev_token_bucket_cfg_free(configuration) }
+        }
         let handler = retainedHandler ?? self.handler
         retainedHandler = nil
         handler?.connectionClosed(self, reason: reason)

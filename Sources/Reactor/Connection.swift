@@ -67,6 +67,10 @@ public protocol Connection: AnyObject {
     func pauseReading()
     /// Starts reading again.
     func resumeReading()
+    /// Caps this connection's own rates (nil removes the cap).
+    func setRateLimit(_ limit: RateLimit?)
+    /// Shares `group`'s cap with its other members (the global limits).
+    func join(_ group: RateLimitGroup)
     /// Closes; with `flushingOutput`, after what is queued has been sent.
     func close(flushingOutput: Bool)
 }

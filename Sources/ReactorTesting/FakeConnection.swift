@@ -42,6 +42,12 @@ public final class FakeConnection: Connection {
     }
 
     public func setOutputLowWatermark(_ bytes: Int) { outputLowWatermark = bytes }
+    /// The per-connection cap last set.
+    public private(set) var rateLimit: RateLimit?
+    /// How many groups it joined.
+    public private(set) var groupsJoined = 0
+    public func setRateLimit(_ limit: RateLimit?) { rateLimit = limit }
+    public func join(_ group: RateLimitGroup) { groupsJoined += 1 }
     public func pauseReading() { isReadingPaused = true }
 
     public func resumeReading() {

@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+
+@testable import Reactor
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A file of `count` pattern bytes under /tmp, removed by the caller.
+private func makeFile(_ count: Int, seed: UInt64) throws -> String {
+    let path = NSTemporaryDirectory() + "evtorrent-file-\(UUID().uuidString)"
+    try Data(patternBytes(count, seed: seed)).write(to: URL(fileURLWithPath: path))
+    return path
+}
+
+/// Drops the file's pages from the page cache (clean pages go at once).
+private func evictFromPageCache(_ path: String) {
+    let fd = open(path, O_RDONLY)
+    fsync(fd)
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+    close(fd)
+}
+
+@Suite struct FileServingTests {
+    // The cache holds at most `capacity` files, closing the least recently used; a hit costs no open.
+    @Test func openFileCacheEvictsLeastRecentlyUsed() throws {
+        let paths = try (0..<3).map { try makeFile(100, seed: UInt64($0)) }
+        defer { paths.forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let cache = OpenFileCache(capacity: 2)
+        let first = try cache.file(at: paths[0])
+        _ = try cache.file(at: paths[1])
+        #expect(try cache.file(at: paths[0]) === first)  // hit, and now most recent
+        _ = try cache.file(at: paths[2])  // evicts paths[1]
+        #expect(cache.count == 2)
+        #expect(cache.opens == 3)
+        #expect(try cache.file(at: paths[0]) === first)
+        _ = try cache.file(at: paths[1])  // reopened
+        #expect(cache.opens == 4)
+        #expect(throws: SystemError.self) { try cache.file(at: paths[0] + ".missing") }
+    }
+
+    // A block in the page cache is handed over at once; a cold one is read on the disk pool and
+    // handed over later on the loop, with the right bytes either way.
+    @Test func blockReaderNeverWaitsOnTheLoop() throws {
+        let path = try makeFile(1 << 20, seed: 3)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let loop = try EventLoop()
+        let pool = WorkerPool(threads: 1)
+        defer { pool.shutdown() }
+        let reader = BlockReader(loop: loop, files: OpenFileCache(capacity: 4), diskPool: pool)
+        let expected = Array(patternBytes(1 << 20, seed: 3)[65_536..<81_920])
+
+        _ = try Data(contentsOf: URL(fileURLWithPath: path))  // warm
+        var warm: FileBlock?
+        reader.block(path: path, offset: 65_536, length: 16_384) { warm = try? $0.get() }
+        #expect(warm != nil, "a cached block must be ready synchronously")
+        #expect(reader.diskReads == 0)
+        #expect(try warm?.readBytes() == expected)
+
+        evictFromPageCache(path)
+        var cold: FileBlock?
+        reader.block(path: path, offset: 65_536, length: 16_384) { cold = try? $0.get() }
+        if reader.diskReads == 1 {  // eviction can be refused (e.g. the page is mapped elsewhere)
+            #expect(cold == nil, "a cold block must not be read on the loop")
+            #expect(loop.run(until: { cold != nil }, timeout: .seconds(5)))
+        }
+        #expect(try cold?.readBytes() == expected)
+
+        var failure: SystemError?
+        reader.block(path: path, offset: (1 << 20) - 10, length: 16_384) {
+            if case .failure(let error) = $0 { failure = error }
+        }
+        #expect(failure != nil, "a block past the end of the file is refused")
+    }
+
+    // A file truncated while blocks mapped from it are queued fails that connection (the kernel's
+    // copy faults, EFAULT) instead of killing the process with SIGBUS.
+    @Test func truncatedMappedFileFailsConnectionNotProcess() throws {
+        let path = try makeFile(4 << 20, seed: 4)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = try OpenFile(path: path, mode: .mappedReference)
+        let loop = try EventLoop()
+        let sender = Probe()
+        sender.onMade = { connection in
+            for index in 0..<256 {
+                connection.write(header: [0], block: FileBlock(file: file, offset: Int64(index) * 16_384, length: 16_384))
+            }
+            truncate(path, 0)
+        }
+        let listener = try loop.listen(on: loopback) { _ in sender }
+        let receiver = Probe()
+        loop.connect(to: listener.localAddress, handler: receiver)
+        #expect(loop.run(until: { !sender.closeReasons.isEmpty && !receiver.closeReasons.isEmpty }, timeout: .seconds(10)))
+        #expect(receiver.received.count < 256 * 16_385)
+        guard case .failed(let error)? = sender.closeReasons.first else {
+            Issue.record("expected the sender to fail, got \(sender.closeReasons)")
+            return
+        }
+        #expect(error.errno == EFAULT)
+    }
+
+    // A per-connection cap and a group cap both slow a transfer to about their rate.
+    @Test func rateLimitsSlowTransfers() throws {
+        let loop = try EventLoop()
+        let group = RateLimitGroup(loop: loop, limit: RateLimit(writeBytesPerSecond: 2 << 20))
+        let payload = [UInt8](repeating: 1, count: 600 << 10)
+        func timeTransfer(configure: @escaping (any Connection) -> Void, connections: Int = 1) throws -> Duration {
+            let sender = Probe()
+            sender.onMade = { connection in
+                configure(connection)
+                connection.write(payload)
+                connection.close(flushingOutput: true)
+            }
+            let listener = try loop.listen(on: loopback) { _ in sender }
+            var receivers: [Probe] = []
+            let start = loop.now
+            for _ in 0..<connections {
+                let receiver = Probe()
+                receivers.append(receiver)
+                loop.connect(to: listener.localAddress, handler: receiver)
+            }
+            #expect(loop.run(until: { receivers.allSatisfy { $0.received.count == payload.count } }, timeout: .seconds(10)))
+            return loop.now - start
+        }
+        let unlimited = try timeTransfer { _ in }
+        let perConnection = try timeTransfer { $0.setRateLimit(RateLimit(writeBytesPerSecond: 1 << 20)) }
+        let grouped = try timeTransfer(configure: { $0.join(group) }, connections: 2)
+        // 600 KiB at 1 MiB/s ≈ 0.59 s; 1.2 MiB at 2 MiB/s shared ≈ 0.59 s.
+        #expect(unlimited < .milliseconds(300))
+        #expect(perConnection > .milliseconds(450), "\(perConnection)")
+        #expect(grouped > .milliseconds(450), "\(grouped)")
+    }
+}
