@@ -32,9 +32,10 @@ public struct ConnectionOptions: Sendable {
 
 /// A `Connection` over one libevent bufferevent.
 ///
-/// Ownership: while the bufferevent lives, it holds one retain of this object (taken in `init`,
-/// released as the last step of `finish`), so the connection stays alive however its owner
-/// drops it, and libevent never calls back into a freed object.
+/// Ownership: while the bufferevent lives, the loop's registry of open connections holds this
+/// object (added in `init`, removed as the last step of `finish`), so the connection stays alive
+/// however its owner drops it, libevent never calls back into a freed object, and a loop that is
+/// torn down closes whatever is still open.
 final class BufferEventConnection: Connection {
     private var bev: OpaquePointer?
     private unowned let loop: EventLoop
@@ -53,8 +54,9 @@ final class BufferEventConnection: Connection {
         self.bev = bev
         self.remoteAddress = remote
         self.isConnected = connected
-        // The bufferevent's retain of self; released in finish().
-        let context = Unmanaged.passRetained(self).toOpaque()
+        // The loop's registry holds the retain until finish(); the callbacks borrow it.
+        loop.register(self)
+        let context = Unmanaged.passUnretained(self).toOpaque()
         bufferevent_setcb(bev, bufferEventRead, bufferEventWrite, bufferEventEvent, context)
         bufferevent_setwatermark(bev, Int16(EV_READ), 0, options.inputLimit)
         bufferevent_setwatermark(bev, Int16(EV_WRITE), 0, 0)
@@ -190,7 +192,18 @@ final class BufferEventConnection: Connection {
         let handler = retainedHandler ?? self.handler
         retainedHandler = nil
         handler?.connectionClosed(self, reason: reason)
-        Unmanaged.passUnretained(self).release()
+        loop.unregister(self)
+    }
+
+    /// Frees the bufferevent while the loop itself is being destroyed: no callbacks, no loop access.
+    func discardWithLoop() {
+        guard let bev else { return }
+        self.bev = nil
+        bufferevent_setcb(bev, nil, nil, nil, nil)
+        bufferevent_free(bev)
+        if let configuration = rateConfiguration { ev_token_bucket_cfg_free(configuration) }
+        rateConfiguration = nil
+        retainedHandler = nil
     }
 
     static func disableNagle(_ fd: Int32) {

@@ -36,6 +36,7 @@ public final class EventLoop: Scheduler {
     private var completions: [Int: (any Sendable) -> Void] = [:]
     private var nextCompletion = 0
     private var signalHandlers: [SignalWatch] = []
+    private var connections: [ObjectIdentifier: BufferEventConnection] = [:]
     private let wakeEvent: OpaquePointer
     /// The thread-safe side of the loop: other threads hand work back through it.
     public let remote: LoopRemote
@@ -60,6 +61,9 @@ public final class EventLoop: Scheduler {
     }
 
     deinit {
+        // Nothing may call back into a loop being destroyed: free what is still open, silently.
+        for connection in connections.values { connection.discardWithLoop() }
+        connections = [:]
         for timer in timers.values { timer.release() }
         for watch in signalHandlers { watch.release() }
         event_free(wakeEvent)
@@ -89,6 +93,19 @@ public final class EventLoop: Scheduler {
         poll.cancel()
         return condition()
     }
+
+    /// How many connections are open on this loop.
+    public var openConnectionCount: Int { connections.count }
+
+    /// Closes every open connection (each handler hears `.closedLocally`): for shutdown. Call it
+    /// before dropping the loop if handlers should hear about it; a loop destroyed with connections
+    /// open frees them without telling anyone.
+    public func closeAllConnections() {
+        for connection in connections.values { connection.finish(.closedLocally) }
+    }
+
+    func register(_ connection: BufferEventConnection) { connections[ObjectIdentifier(connection)] = connection }
+    func unregister(_ connection: BufferEventConnection) { connections.removeValue(forKey: ObjectIdentifier(connection)) }
 
     /// Makes `run()` return after the current callbacks finish.
     public func stop() { event_base_loopbreak(base) }

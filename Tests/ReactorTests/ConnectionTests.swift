@@ -193,3 +193,31 @@ import Testing
         #expect(SocketAddress(ip: [127, 0, 0, 1], port: 1)?.host == "127.0.0.1")
     }
 }
+
+@Suite struct ConnectTimeoutTests {
+    // A connect that gets no answer ends with .timedOut at the deadline, not never. A listening
+    // socket that never accepts, with its tiny backlog full, makes the kernel drop further SYNs.
+    @Test func connectTimesOut() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0 && listen(fd, 0) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
+        }
+        let target = SocketAddress(host: "127.0.0.1", port: UInt16(bigEndian: address.sin_port))!
+        let loop = try EventLoop()
+        let probes = (0..<4).map { _ in Probe() }
+        let start = loop.now
+        for probe in probes { loop.connect(to: target, timeout: .milliseconds(300), handler: probe) }
+        #expect(loop.run(until: { probes.contains { $0.closeReasons == [.timedOut] } }, timeout: .seconds(5)))
+        #expect(loop.now - start >= .milliseconds(300))
+        #expect(loop.now - start < .seconds(3))
+    }
+}
