@@ -1,0 +1,252 @@
+/// Why a peer is dropped. Logged at debug level; never more than that peer's problem.
+public enum PeerError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The byte stream broke the framing rules.
+    case wire(WireError)
+    /// A bitfield of the wrong size or with spare bits set, or not right after the handshake.
+    case badBitfield
+    /// A request outside the torrent, over 128 KiB, or for a piece we do not have.
+    case invalidRequest(BlockRequest)
+    /// Far more requests than the advertised queue allows.
+    case requestFlood(queued: Int)
+    /// A message not allowed in this state (fast-extension messages without the extension, ...).
+    case protocolViolation(String)
+    /// Nothing received for longer than the idle timeout.
+    case idle
+    /// Both sides are seeds: nothing to exchange.
+    case bothSeeds
+
+    public var description: String {
+        switch self {
+        case .wire(let error): return error.description
+        case .badBitfield: return "invalid bitfield"
+        case .invalidRequest(let request): return "invalid request for \(request)"
+        case .requestFlood(let queued): return "request flood (\(queued) over the queue limit)"
+        case .protocolViolation(let what): return "protocol violation: \(what)"
+        case .idle: return "idle timeout"
+        case .bothSeeds: return "both sides are seeds"
+        }
+    }
+}
+
+/// What a session asks its connection to do.
+public enum PeerAction: Equatable, Sendable {
+    /// Send a message.
+    case send(PeerMessage)
+    /// Close the connection for this reason.
+    case close(PeerError)
+}
+
+/// Limits and identity for every peer session of a torrent.
+public struct PeerSessionConfiguration: Sendable {
+    /// Bytes per piece.
+    public var pieceLength: Int
+    /// Bytes in the torrent.
+    public var totalLength: Int64
+    /// Requests queued per peer before rejecting (advertised as `reqq`).
+    public var maxQueuedRequests = 250
+    /// The largest block served (BEP 3 suggests refusing over 128 KiB).
+    public var maxBlockLength = 128 << 10
+    /// Drop a peer silent for this long.
+    public var idleTimeout: Duration = .seconds(180)
+    /// Send a keep-alive after this long without sending anything.
+    public var keepAliveInterval: Duration = .seconds(90)
+    /// Our listen port, told to peers in the extension handshake.
+    public var listenPort: Int?
+    /// Our client name in the extension handshake.
+    public var clientName = "evtorrent 0.1"
+
+    /// A configuration for a torrent of `totalLength` bytes in pieces of `pieceLength`.
+    public init(pieceLength: Int, totalLength: Int64) {
+        self.pieceLength = pieceLength
+        self.totalLength = totalLength
+    }
+
+    /// The number of pieces.
+    public var pieceCount: Int { Int((totalLength + Int64(pieceLength) - 1) / Int64(pieceLength)) }
+
+    /// The length of `piece`.
+    public func length(of piece: PieceIndex) -> Int {
+        Int(min(Int64(pieceLength), totalLength - Int64(piece.value) * Int64(pieceLength)))
+    }
+}
+
+/// One peer's protocol state, seen from a seeder: what it has, whether it is interested, whether
+/// we choke it, and the requests it is waiting for. Inputs in, actions out; no I/O, no clock.
+public struct PeerSession: Sendable {
+    public let configuration: PeerSessionConfiguration
+    /// Whether both sides set the BEP 6 bit.
+    public let fastExtension: Bool
+    /// Whether both sides set the BEP 10 bit.
+    public let extensionProtocol: Bool
+    private var ours: Bitfield
+    /// The peer's pieces as far as it has told us.
+    public private(set) var peerPieces: Bitfield
+    /// Whether the peer wants data from us.
+    public private(set) var peerInterested = false
+    /// Whether we refuse its requests.
+    public private(set) var amChoking = true
+    /// The peer's extension handshake, once received.
+    public private(set) var peerExtensions: ExtensionHandshake?
+    private var queue: [BlockRequest] = []
+    private var overLimit = 0
+    private var sawFirstMessage = false
+    private var lastReceived: ContinuousClock.Instant
+    private var lastSent: ContinuousClock.Instant
+
+    /// A session with a peer whose handshake announced `fast`/`extensions`, when we hold `ours`.
+    public init(
+        configuration: PeerSessionConfiguration, ours: Bitfield, peerSupportsFast: Bool, peerSupportsExtensions: Bool,
+        now: ContinuousClock.Instant
+    ) {
+        precondition(ours.count == configuration.pieceCount)
+        self.configuration = configuration
+        self.ours = ours
+        fastExtension = peerSupportsFast
+        extensionProtocol = peerSupportsExtensions
+        peerPieces = Bitfield(count: configuration.pieceCount)
+        lastReceived = now
+        lastSent = now
+    }
+
+    /// Requests waiting to be served, oldest first.
+    public var queuedRequests: [BlockRequest] { queue }
+    /// Whether the peer has every piece.
+    public var peerIsSeed: Bool { peerPieces.isFull }
+
+    /// What to send right after the handshake: our pieces (HaveAll/HaveNone with the fast
+    /// extension) and the extension handshake.
+    public mutating func start(now: ContinuousClock.Instant) -> [PeerAction] {
+        var actions: [PeerAction] = []
+        if extensionProtocol {
+            var handshake = ExtensionHandshake()
+            handshake.client = configuration.clientName
+            handshake.requestQueueLength = configuration.maxQueuedRequests
+            handshake.listenPort = configuration.listenPort
+            handshake.uploadOnly = ours.isFull
+            actions.append(.send(.extended(id: 0, payload: handshake.payload())))
+        }
+        if fastExtension && ours.isFull {
+            actions.append(.send(.haveAll))
+        } else if fastExtension && ours.isEmpty {
+            actions.append(.send(.haveNone))
+        } else if !ours.isEmpty {
+            actions.append(.send(.bitfield(ours.bytes)))
+        }
+        lastSent = now
+        return actions
+    }
+
+    /// Takes one message from the peer. Throws if the peer broke the protocol (close it).
+    public mutating func received(_ message: PeerMessage, now: ContinuousClock.Instant) throws(PeerError) -> [PeerAction] {
+        lastReceived = now
+        let first = !sawFirstMessage
+        if case .keepAlive = message {} else { sawFirstMessage = true }
+        switch message {
+        case .keepAlive, .port, .unknown, .suggestPiece, .allowedFast, .piece, .choke, .unchoke:
+            return []  // nothing a seeder acts on
+        case .interested:
+            peerInterested = true
+            return []
+        case .notInterested:
+            peerInterested = false
+            return rejectAll()
+        case .have(let piece):
+            guard piece.value >= 0 && piece.value < peerPieces.count else {
+                throw .protocolViolation("have for piece \(piece) of \(peerPieces.count)")
+            }
+            peerPieces[piece] = true
+            return try checkBothSeeds()
+        case .bitfield(let bytes):
+            guard first, let field = Bitfield(bytes: bytes, count: configuration.pieceCount) else { throw .badBitfield }
+            peerPieces = field
+            return try checkBothSeeds()
+        case .haveAll, .haveNone:
+            guard fastExtension else { throw .protocolViolation("HaveAll/HaveNone without the fast extension") }
+            guard first else { throw .protocolViolation("HaveAll/HaveNone after the first message") }
+            peerPieces = Bitfield(count: configuration.pieceCount, allSet: message == .haveAll)
+            return try checkBothSeeds()
+        case .request(let request):
+            return try gotRequest(request)
+        case .cancel(let request):
+            guard let index = queue.firstIndex(of: request) else { return [] }
+            queue.remove(at: index)
+            // BEP 6: every request gets a piece or a reject, cancelled ones included.
+            return fastExtension ? [.send(.rejectRequest(request))] : []
+        case .rejectRequest:
+            guard fastExtension else { throw .protocolViolation("RejectRequest without the fast extension") }
+            return []
+        case .extended(let id, let payload):
+            if id == 0 {
+                peerExtensions = try? ExtensionHandshake(payload: payload)
+                if peerExtensions?.uploadOnly == true && ours.isFull { throw .bothSeeds }
+            }
+            return []
+        }
+    }
+
+    /// Chokes or unchokes the peer, as the choker decided.
+    public mutating func setChoking(_ choking: Bool) -> [PeerAction] {
+        guard choking != amChoking else { return [] }
+        amChoking = choking
+        guard choking else { return [.send(.unchoke)] }
+        // BEP 6: when choking, reject every pending request; without it they are dropped.
+        return [.send(.choke)] + rejectAll()
+    }
+
+    /// The next request to serve, if the peer is unchoked; the caller sends the block.
+    public mutating func nextRequest() -> BlockRequest? {
+        guard !amChoking, !queue.isEmpty else { return nil }
+        if queue.count < configuration.maxQueuedRequests / 2 { overLimit = 0 }
+        return queue.removeFirst()
+    }
+
+    /// Records that something was sent, for keep-alive timing.
+    public mutating func sentSomething(now: ContinuousClock.Instant) { lastSent = now }
+
+    /// Periodic upkeep: drop a silent peer, keep a quiet connection alive.
+    public mutating func timerFired(now: ContinuousClock.Instant) -> [PeerAction] {
+        if now - lastReceived > configuration.idleTimeout { return [.close(.idle)] }
+        if now - lastSent >= configuration.keepAliveInterval {
+            lastSent = now
+            return [.send(.keepAlive)]
+        }
+        return []
+    }
+
+    /// Records a piece we newly have; returns the Have to send.
+    public mutating func weGotPiece(_ piece: PieceIndex) -> [PeerAction] {
+        guard !ours[piece] else { return [] }
+        ours[piece] = true
+        return [.send(.have(piece))]
+    }
+
+    private mutating func gotRequest(_ request: BlockRequest) throws(PeerError) -> [PeerAction] {
+        let piece = request.piece
+        guard piece.value >= 0, piece.value < configuration.pieceCount, request.length > 0,
+            request.length <= configuration.maxBlockLength, request.offset >= 0,
+            request.offset + request.length <= configuration.length(of: piece)
+        else { throw .invalidRequest(request) }
+        guard ours[piece] else { throw .invalidRequest(request) }
+        if amChoking {
+            return fastExtension ? [.send(.rejectRequest(request))] : []
+        }
+        if queue.count >= configuration.maxQueuedRequests {
+            overLimit += 1
+            if overLimit > configuration.maxQueuedRequests { throw .requestFlood(queued: overLimit) }
+            return fastExtension ? [.send(.rejectRequest(request))] : []
+        }
+        if queue.contains(request) { return [] }
+        queue.append(request)
+        return []
+    }
+
+    private mutating func rejectAll() -> [PeerAction] {
+        defer { queue = [] }
+        return fastExtension ? queue.map { .send(.rejectRequest($0)) } : []
+    }
+
+    private func checkBothSeeds() throws(PeerError) -> [PeerAction] {
+        if peerPieces.isFull && ours.isFull { throw .bothSeeds }
+        return []
+    }
+}

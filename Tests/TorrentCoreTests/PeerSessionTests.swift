@@ -1,0 +1,118 @@
+import Testing
+
+@testable import TorrentCore
+
+/// A seeder's session: 10 pieces of 32 KiB, the last one 5,000 bytes.
+private func seedSession(fast: Bool = true, extensions: Bool = true, now: ContinuousClock.Instant) -> PeerSession {
+    let configuration = PeerSessionConfiguration(pieceLength: 32_768, totalLength: 9 * 32_768 + 5_000)
+    return PeerSession(
+        configuration: configuration, ours: Bitfield(count: 10, allSet: true), peerSupportsFast: fast,
+        peerSupportsExtensions: extensions, now: now)
+}
+
+private func block(_ piece: Int, _ offset: Int = 0, _ length: Int = 16_384) -> BlockRequest {
+    BlockRequest(piece: PieceIndex(piece), offset: offset, length: length)
+}
+
+@Suite struct PeerSessionTests {
+    let start = ContinuousClock.now
+
+    // A seed opens with the extension handshake (upload_only, reqq) and HaveAll with the fast
+    // extension, a full bitfield without it.
+    @Test func opensWithHaveAllOrBitfield() throws {
+        var fast = seedSession(now: start)
+        let actions = fast.start(now: start)
+        #expect(actions.last == .send(.haveAll))
+        guard case .send(.extended(0, let payload)) = actions.first else { Issue.record("no extension handshake"); return }
+        let handshake = try ExtensionHandshake(payload: payload)
+        #expect(handshake.uploadOnly && handshake.requestQueueLength == 250)
+        var plain = seedSession(fast: false, extensions: false, now: start)
+        #expect(plain.start(now: start) == [.send(.bitfield([0xFF, 0xC0]))])
+    }
+
+    // Requests wait while choked (rejected with the fast extension), are served in order once
+    // unchoked, and a cancelled one is rejected instead of sent.
+    @Test func servesRequestsOnlyWhenUnchoked() throws {
+        var session = seedSession(now: start)
+        _ = session.start(now: start)
+        _ = try session.received(.interested, now: start)
+        #expect(try session.received(.request(block(0)), now: start) == [.send(.rejectRequest(block(0)))])
+        #expect(session.setChoking(false) == [.send(.unchoke)])
+        for request in [block(0), block(0, 16_384), block(9, 0, 5_000), block(3)] {
+            #expect(try session.received(.request(request), now: start) == [])
+        }
+        #expect(try session.received(.cancel(block(9, 0, 5_000)), now: start) == [.send(.rejectRequest(block(9, 0, 5_000)))])
+        #expect(session.nextRequest() == block(0))
+        #expect(session.nextRequest() == block(0, 16_384))
+        // Choking rejects what is still queued.
+        #expect(session.setChoking(true) == [.send(.choke), .send(.rejectRequest(block(3)))])
+        #expect(session.nextRequest() == nil)
+    }
+
+    // Hostile requests close the peer: out of range, past the piece end (the short last piece
+    // too), oversized, zero-length.
+    @Test func invalidRequestsCloseThePeer() throws {
+        for request in [block(10), block(0, 32_768 - 100), block(9, 0, 5_001), block(0, 0, 128 * 1024 + 1), block(0, 0, 0),
+                        block(-1)] {
+            var session = seedSession(now: start)
+            _ = session.setChoking(false)
+            #expect(throws: PeerError.invalidRequest(request)) { try session.received(.request(request), now: start) }
+        }
+    }
+
+    // Over the queue cap requests are rejected (fast) or dropped; a sustained flood closes the peer.
+    @Test func requestFloodIsCappedThenDropped() throws {
+        for fast in [true, false] {
+            var session = seedSession(fast: fast, now: start)
+            _ = session.setChoking(false)
+            var rejected = 0
+            var thrown: PeerError?
+            var sent = 0
+            outer: for piece in 0..<10 {
+                for offset in stride(from: 0, to: 32_768, by: 16) {
+                    guard piece < 9 || offset + 16 <= 5_000 else { continue }
+                    sent += 1
+                    do {
+                        rejected += try session.received(.request(block(piece, offset, 16)), now: start).count
+                    } catch {
+                        thrown = error
+                        break outer
+                    }
+                }
+            }
+            #expect(session.queuedRequests.count == 250)
+            #expect(rejected == (fast ? 250 : 0))
+            #expect(thrown == .requestFlood(queued: 251), "fast=\(fast) after \(sent)")
+        }
+    }
+
+    // Bitfields: only first, right size, spare bits clear; fast-only messages need the extension;
+    // two seeds part company.
+    @Test func validatesBitfieldsAndFastMessages() throws {
+        var late = seedSession(now: start)
+        _ = try late.received(.interested, now: start)
+        #expect(throws: PeerError.badBitfield) { try late.received(.bitfield([0, 0]), now: start) }
+        var spare = seedSession(now: start)
+        #expect(throws: PeerError.badBitfield) { try spare.received(.bitfield([0, 0x20]), now: start) }
+        var short = seedSession(now: start)
+        #expect(throws: PeerError.badBitfield) { try short.received(.bitfield([0]), now: start) }
+        var plain = seedSession(fast: false, now: start)
+        #expect(throws: PeerError.self) { try plain.received(.haveAll, now: start) }
+        var seed = seedSession(now: start)
+        #expect(throws: PeerError.bothSeeds) { try seed.received(.haveAll, now: start) }
+        var leech = seedSession(now: start)
+        _ = try leech.received(.bitfield([0x80, 0]), now: start)
+        #expect(leech.peerPieces.setCount == 1)
+        #expect(throws: PeerError.self) { try leech.received(.have(PieceIndex(10)), now: start) }
+    }
+
+    // Keep-alive after 90 s of sending nothing; close after 180 s of hearing nothing.
+    @Test func keepAliveAndIdleTimeout() throws {
+        var session = seedSession(now: start)
+        #expect(session.timerFired(now: start + .seconds(60)) == [])
+        #expect(session.timerFired(now: start + .seconds(91)) == [.send(.keepAlive)])
+        _ = try session.received(.keepAlive, now: start + .seconds(100))
+        #expect(session.timerFired(now: start + .seconds(250)) == [.send(.keepAlive)])
+        #expect(session.timerFired(now: start + .seconds(281)) == [.close(.idle)])
+    }
+}
