@@ -58,6 +58,17 @@ public enum FileContents {
         syncDirectory(of: path)
     }
 
+    /// Creates `path` and any missing parents (mode 0755); fine if it exists.
+    public static func makeDirectories(_ path: String) throws(SystemError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw SystemError(errno: errno, operation: "mkdir", path: prefix)
+            }
+        }
+    }
+
     /// fsyncs the directory holding `path` so the rename itself survives a crash.
     private static func syncDirectory(of path: String) {
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."

@@ -106,3 +106,22 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension SocketAddress {
+    /// The machine's first IPv4 address that is not loopback, if any (a default host for URLs
+    /// other machines use).
+    public static func firstExternalIPv4() -> String? {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0 else { return nil }
+        defer { freeifaddrs(list) }
+        var entry = list
+        while let current = entry {
+            defer { entry = current.pointee.ifa_next }
+            guard let raw = current.pointee.ifa_addr, Int32(raw.pointee.sa_family) == AF_INET,
+                let address = SocketAddress(raw), address.ip[0] != 127
+            else { continue }
+            return address.host
+        }
+        return nil
+    }
+}

@@ -35,6 +35,12 @@ public struct Bitfield: Equatable, Hashable, Sendable {
         }
     }
 
+    /// Sets every bit set in `other` (same count).
+    public mutating func formUnion(_ other: Bitfield) {
+        precondition(other.count == count)
+        for index in bytes.indices { bytes[index] |= other.bytes[index] }
+    }
+
     /// How many bits are set.
     public var setCount: Int { bytes.reduce(0) { $0 + $1.nonzeroBitCount } }
     /// Whether every bit is set.

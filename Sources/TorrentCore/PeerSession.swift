@@ -139,8 +139,14 @@ public struct PeerSession: Sendable {
     /// Takes one message from the peer. Throws if the peer broke the protocol (close it).
     public mutating func received(_ message: PeerMessage, now: ContinuousClock.Instant) throws(PeerError) -> [PeerAction] {
         lastReceived = now
+        // Bitfield, HaveAll and HaveNone must come before any other core message. The extension
+        // handshake, keep-alives and DHT port may precede them (aria2 sends its extension
+        // handshake first), so they do not count.
         let first = !sawFirstMessage
-        if case .keepAlive = message {} else { sawFirstMessage = true }
+        switch message {
+        case .keepAlive, .extended, .port: break
+        default: sawFirstMessage = true
+        }
         switch message {
         case .keepAlive, .port, .unknown, .suggestPiece, .allowedFast, .piece, .choke, .unchoke:
             return []  // nothing a seeder acts on
@@ -157,8 +163,9 @@ public struct PeerSession: Sendable {
             peerPieces[piece] = true
             return try checkBothSeeds()
         case .bitfield(let bytes):
-            guard first, let field = Bitfield(bytes: bytes, count: configuration.pieceCount) else { throw .badBitfield }
-            peerPieces = field
+            guard let field = Bitfield(bytes: bytes, count: configuration.pieceCount) else { throw .badBitfield }
+            // BEP 3 puts the bitfield first, but aria2 sends another one later; merge it.
+            if first { peerPieces = field } else { peerPieces.formUnion(field) }
             return try checkBothSeeds()
         case .haveAll, .haveNone:
             guard fastExtension else { throw .protocolViolation("HaveAll/HaveNone without the fast extension") }

@@ -5,9 +5,9 @@ import ArgumentParser
 struct EvtorrentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evtorrent",
-        abstract: "A BitTorrent client for seeding boxes: make, inspect and verify torrents.",
+        abstract: "A BitTorrent client for seeding boxes: seed, make, inspect and verify torrents.",
         version: "0.1.0",
-        subcommands: [CreateCommand.self, InfoCommand.self, VerifyCommand.self])
+        subcommands: [SeedCommand.self, CreateCommand.self, InfoCommand.self, VerifyCommand.self])
 }
 
 /// Prints `evtorrent: <message>` on standard error and exits with status 1.

@@ -1,0 +1,242 @@
+import Reactor
+import TorrentCore
+
+/// One peer: a `ConnectionHandler` that feeds the peer's bytes to TorrentCore's `PeerSession`
+/// and carries out the actions it returns; serves requested blocks through the payload path.
+final class PeerConnection: ConnectionHandler {
+    private enum State {
+        case awaitingHandshake
+        case active(PeerSession)
+        case closed
+    }
+
+    /// Output above this waits for `outputFlushed`; refilling starts at the low watermark.
+    static let outputHighWatermark = 1 << 20
+    static let outputLowWatermark = 256 << 10
+
+    private unowned let session: Session
+    private(set) weak var torrent: SeedingTorrent?
+    private(set) var connection: (any Connection)?
+    private var state = State.awaitingHandshake
+    private var queue = ByteQueue()
+    private var decoder = PeerMessageDecoder(maxMessageLength: 16 << 10)
+    private var serving = false
+    private var handshakeTimer: TimerHandle?
+    /// Payload bytes sent to this peer, in total and since the last rechoke.
+    private(set) var uploaded: Int64 = 0
+    var uploadedSinceRechoke: Int64 = 0
+    /// Choker bookkeeping, owned by the torrent.
+    var unchokedSince: ContinuousClock.Instant?
+    var waitingSince: ContinuousClock.Instant
+    let remote: SocketAddress
+    /// The peer's id, once its handshake arrived.
+    private(set) var peerID: [UInt8]?
+
+    /// For a connection we opened: the torrent we asked for (their handshake must match).
+    private let outgoingTorrent: SeedingTorrent?
+
+    init(session: Session, connection: any Connection, outgoing torrent: SeedingTorrent? = nil) {
+        self.session = session
+        self.connection = connection
+        remote = connection.remoteAddress
+        waitingSince = session.loop.now
+        outgoingTorrent = torrent
+    }
+
+    var isInterested: Bool {
+        if case .active(let peer) = state { return peer.peerInterested }
+        return false
+    }
+
+    var isUnchoked: Bool {
+        if case .active(let peer) = state { return !peer.amChoking }
+        return false
+    }
+
+    var progress: Double {
+        if case .active(let peer) = state { return Double(peer.peerPieces.setCount) / Double(max(peer.peerPieces.count, 1)) }
+        return 0
+    }
+
+    func connectionMade(_ connection: any Connection) {
+        connection.setOutputLowWatermark(Self.outputLowWatermark)
+        // We opened it: we speak first.
+        if let outgoingTorrent {
+            connection.write(Handshake(infoHash: outgoingTorrent.metainfo.infoHash, peerID: session.peerID).encoded())
+        }
+        handshakeTimer = session.loop.schedule(after: session.options.handshakeTimeout) { [weak self] in
+            self?.drop(.protocolViolation("no handshake within \(self?.session.options.handshakeTimeout ?? .zero)"))
+        }
+    }
+
+    func bytesArrived(_ connection: any Connection, _ input: inout InputBuffer) {
+        queue.append(input.readAll())
+        do {
+            if case .awaitingHandshake = state {
+                guard let handshake = try Handshake.decode(from: &queue) else { return }
+                guard accept(handshake) else { return }
+            }
+            while case .active(var peer) = state, let message = try decoder.next(from: &queue) {
+                if session.log.enabled(.debug) { session.log.debug("peer_message", [("peer", remote), ("message", "\(message)".prefix(80))]) }
+                let wasInterested = peer.peerInterested
+                let actions = try peer.received(message, now: session.loop.now)
+                state = .active(peer)
+                perform(actions)
+                if peer.peerInterested != wasInterested { torrent?.interestChanged(self) }
+            }
+        } catch let error as WireError {
+            drop(.wire(error))
+            return
+        } catch let error as PeerError {
+            drop(error)
+            return
+        } catch {
+            drop(.protocolViolation("\(error)"))
+            return
+        }
+        pump()
+    }
+
+    func outputFlushed(_ connection: any Connection) { pump() }
+
+    func connectionClosed(_ connection: any Connection, reason: CloseReason) {
+        handshakeTimer?.cancel()
+        state = .closed
+        self.connection = nil
+        torrent?.remove(self)
+        session.connectionClosed(self, reason: reason)
+    }
+
+    /// Applies the choker's decision.
+    func setChoking(_ choking: Bool) {
+        guard case .active(var peer) = state else { return }
+        let actions = peer.setChoking(choking)
+        state = .active(peer)
+        perform(actions)
+        if !choking { pump() }
+    }
+
+    /// Periodic upkeep (keep-alive, idle timeout).
+    func upkeep() {
+        guard case .active(var peer) = state else { return }
+        let actions = peer.timerFired(now: session.loop.now)
+        state = .active(peer)
+        perform(actions)
+    }
+
+    /// Closes with a logged reason.
+    func drop(_ error: PeerError) {
+        guard let connection else { return }
+        session.log.debug("peer_dropped", [("peer", remote), ("reason", error)])
+        session.droppedPeers += 1
+        connection.close()
+    }
+
+    private func accept(_ handshake: Handshake) -> Bool {
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        guard let torrent = session.torrent(for: handshake.infoHash),
+            outgoingTorrent == nil || outgoingTorrent === torrent
+        else {
+            drop(.protocolViolation("unknown info hash \(handshake.infoHash)"))
+            return false
+        }
+        guard handshake.peerID != session.peerID else {
+            drop(.protocolViolation("connected to ourselves"))
+            return false
+        }
+        guard !torrent.isConnected(peerID: handshake.peerID) else {
+            drop(.protocolViolation("already connected to this peer"))
+            return false
+        }
+        peerID = handshake.peerID
+        guard torrent.peerCount < session.options.maxPeersPerTorrent else {
+            session.logLimit("per-torrent peer limit \(session.options.maxPeersPerTorrent) reached for \(torrent.metainfo.info.name)")
+            connection?.close()
+            return false
+        }
+        if outgoingTorrent == nil {
+            connection?.write(Handshake(infoHash: handshake.infoHash, peerID: session.peerID).encoded())
+        }
+        var peer = PeerSession(
+            configuration: torrent.peerConfiguration, ours: torrent.have, peerSupportsFast: handshake.supportsFast,
+            peerSupportsExtensions: handshake.supportsExtensions, now: session.loop.now)
+        decoder = PeerMessageDecoder(pieceCount: torrent.metainfo.info.pieceCount)
+        let actions = peer.start(now: session.loop.now)
+        state = .active(peer)
+        self.torrent = torrent
+        torrent.add(self)
+        perform(actions)
+        return true
+    }
+
+    private func perform(_ actions: [PeerAction]) {
+        for action in actions {
+            switch action {
+            case .send(let message): connection?.write(message.encoded())
+            case .close(let error): drop(error)
+            }
+        }
+    }
+
+    /// Serves queued requests while the output has room, in request order. A block whose bytes
+    /// are not in the page cache is read on the disk pool; serving waits for it, the loop does not.
+    private func pump() {
+        while !serving, let connection, connection.pendingOutputBytes < Self.outputHighWatermark,
+            case .active(var peer) = state, let request = peer.nextRequest(), let torrent
+        {
+            state = .active(peer)
+            serving = true
+            var synchronous = true
+            var finished = false
+            torrent.fetchBlocks(for: request) { [weak self] result in
+                guard let self else { return }
+                self.serving = false
+                finished = true
+                self.send(request, result)
+                if !synchronous { self.pump() }
+            }
+            synchronous = false
+            if !finished { return }
+        }
+    }
+
+    private func send(_ request: BlockRequest, _ result: Result<[BlockPart], SystemError>) {
+        guard let connection, case .active(var peer) = state else { return }
+        let parts: [BlockPart]
+        switch result {
+        case .success(let ready): parts = ready
+        case .failure(let error):
+            session.log.warn("read_failed", [("torrent", torrent?.metainfo.info.name ?? "?"), ("error", error)])
+            connection.close()
+            return
+        }
+        var header = PeerMessage.pieceHeader(for: request)
+        for part in parts {
+            switch part {
+            case .file(let block):
+                if !connection.write(header: header, block: block) {
+                    connection.close()
+                    return
+                }
+            case .zeros(let count):
+                connection.write(header + [UInt8](repeating: 0, count: count))
+            }
+            header = []
+        }
+        peer.sentSomething(now: session.loop.now)
+        state = .active(peer)
+        uploaded += Int64(request.length)
+        uploadedSinceRechoke += Int64(request.length)
+        torrent?.uploaded(request.length)
+    }
+}
+
+/// A piece of a block: bytes of one file, or zeros for a BEP 47 padding file.
+enum BlockPart {
+    case file(FileBlock)
+    case zeros(Int)
+}
+
+@available(*, unavailable)
+extension PeerConnection: Sendable {}

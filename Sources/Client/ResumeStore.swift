@@ -1,0 +1,48 @@
+import Reactor
+import TorrentCore
+
+/// Keeps `<infohash>.resume` files in a session directory, written atomically (DESIGN §6).
+public struct ResumeStore: Sendable {
+    /// The directory (created on first save).
+    public let directory: String
+
+    /// A store in `directory`.
+    public init(directory: String) { self.directory = directory }
+
+    /// The default: `$XDG_DATA_HOME/evtorrent` or `~/.local/share/evtorrent`.
+    public static func defaultDirectory(environment: [String: String]) -> String {
+        if let data = environment["XDG_DATA_HOME"], !data.isEmpty { return data + "/evtorrent" }
+        return (environment["HOME"] ?? "/tmp") + "/.local/share/evtorrent"
+    }
+
+    private func path(_ infoHash: InfoHash) -> String { "\(directory)/\(infoHash.hex).resume" }
+
+    /// The current size and mtime of every file (missing files as size -1).
+    public static func fileStates(_ location: ContentLocation) -> [ResumeData.FileState] {
+        location.paths.map { path in
+            let status = try? FileStatus.of(path)
+            return ResumeData.FileState(size: status?.size ?? -1, modificationTime: status?.modificationTime ?? 0)
+        }
+    }
+
+    /// Saved resume data for `metainfo`, if present and intact.
+    public func load(_ metainfo: Metainfo) -> ResumeData? {
+        guard let bytes = try? FileContents.read(path(metainfo.infoHash), limit: 64 << 20) else { return nil }
+        return ResumeData(
+            bencoded: bytes, infoHash: metainfo.infoHash, pieceCount: metainfo.info.pieceCount,
+            fileCount: metainfo.info.files.count)
+    }
+
+    /// Saves `data`, creating the directory if needed.
+    public func save(_ data: ResumeData) throws(SystemError) {
+        try FileContents.makeDirectories(directory)
+        try FileContents.writeAtomically(data.encoded(), to: path(data.infoHash))
+    }
+
+    /// The verified pieces to trust without hashing: the saved bitfield if every file still has
+    /// the size and mtime it was verified at; nil means verify.
+    public func trustedPieces(_ metainfo: Metainfo, location: ContentLocation) -> Bitfield? {
+        guard let saved = load(metainfo) else { return nil }
+        return saved.files == Self.fileStates(location) ? saved.pieces : nil
+    }
+}

@@ -1,0 +1,144 @@
+import Reactor
+import TorrentCore
+
+/// Announces one torrent to its HTTP(S) trackers: `started` at once, again on the tracker's
+/// interval, `stopped` at shutdown. Tiers are tried in order (BEP 12); within a tier the first
+/// tracker that answers moves to the front. UDP trackers come with the tracker issue.
+public final class TrackerAnnouncer {
+    private unowned let loop: EventLoop
+    private let http: HTTPClient
+    private var tiers: [[String]]
+    private let infoHash: InfoHash
+    private let peerID: [UInt8]
+    private let port: UInt16
+    private let log: Log
+    private let totals: () -> (uploaded: Int64, downloaded: Int64, left: Int64)
+    private var timer: TimerHandle?
+    private var failures = 0
+    private var random = SystemRandomNumberGenerator()
+    private let key = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    private var trackerID: String?
+    /// Told of the peers each answer names.
+    public var peersFound: (([SocketAddress]) -> Void)?
+    /// The last successful answer.
+    public private(set) var lastResponse: AnnounceResponse?
+
+    /// An announcer for `infoHash` to `tiers`; `totals` reports transfer counters when asked.
+    public init(
+        loop: EventLoop, http: HTTPClient, tiers: [[String]], infoHash: InfoHash, peerID: [UInt8], port: UInt16, log: Log,
+        totals: @escaping () -> (uploaded: Int64, downloaded: Int64, left: Int64)
+    ) {
+        self.loop = loop
+        self.http = http
+        self.tiers = tiers.map { $0.shuffled() }
+        self.infoHash = infoHash
+        self.peerID = peerID
+        self.port = port
+        self.log = log
+        self.totals = totals
+    }
+
+    /// Sends `started` and keeps announcing.
+    public func start() { announce(.started) }
+
+    /// Sends `stopped` (waiting at most `timeout`), then calls `completion`.
+    public func stop(timeout: Duration = .seconds(3), completion: @escaping () -> Void) {
+        timer?.cancel()
+        var done = false
+        let finish = {
+            guard !done else { return }
+            done = true
+            completion()
+        }
+        loop.schedule(after: timeout, finish)
+        send(.stopped, candidates: urls()) { _ in finish() }
+    }
+
+    private func urls() -> [(tier: Int, index: Int, url: String)] {
+        tiers.enumerated().flatMap { tier, urls in urls.enumerated().map { (tier, $0.offset, $0.element) } }
+            .filter { $0.url.lowercased().hasPrefix("http://") || $0.url.lowercased().hasPrefix("https://") }
+    }
+
+    private func announce(_ event: AnnounceEvent) {
+        let candidates = urls()
+        if candidates.isEmpty {
+            log.warn("no_usable_tracker", [("detail", "only HTTP(S) trackers are supported so far")])
+            return
+        }
+        send(event, candidates: candidates) { [weak self] response in
+            guard let self else { return }
+            let seconds: Int
+            if let response {
+                self.failures = 0
+                seconds = max(response.minInterval ?? 60, min(response.interval, 3600))
+            } else {
+                self.failures += 1
+                seconds = min(60 * (1 << min(self.failures, 5)), 1800)
+            }
+            // Jitter keeps a box full of torrents from announcing in lock step.
+            let jitter = Int.random(in: 0...max(seconds / 10, 1), using: &self.random)
+            self.timer = self.loop.schedule(after: .seconds(seconds + jitter)) { [weak self] in self?.announce(.none) }
+        }
+    }
+
+    /// Tries `candidates` in order until one answers; `completion` gets its answer or nil.
+    private func send(
+        _ event: AnnounceEvent, candidates: [(tier: Int, index: Int, url: String)], completion: @escaping (AnnounceResponse?) -> Void
+    ) {
+        guard let (tier, index, url) = candidates.first else {
+            completion(nil)
+            return
+        }
+        var request = AnnounceRequest(infoHash: infoHash, peerID: peerID, port: port)
+        let counters = totals()
+        request.uploaded = counters.uploaded
+        request.downloaded = counters.downloaded
+        request.left = counters.left
+        request.event = event
+        request.key = key
+        request.trackerID = trackerID
+        request.numwant = event == .stopped ? 0 : 50
+        let separator = url.contains("?") ? "&" : "?"
+        http.get(url + separator + request.query(), timeout: .seconds(15), maxResponseBytes: 2 << 20) { [weak self] result in
+            guard let self else { return }
+            switch Self.interpret(result) {
+            case .success(let response):
+                self.lastResponse = response
+                if let id = response.trackerID { self.trackerID = id }
+                if let warning = response.warning { self.log.warn("tracker_warning", [("tracker", url), ("message", warning)]) }
+                self.log.info("announced", [("tracker", url), ("event", event.rawValue), ("peers", response.peers.count)])
+                self.promote(tier: tier, index: index)
+                self.peersFound?(response.peers.compactMap { SocketAddress(ip: $0.ip, port: $0.port) })
+                completion(response)
+            case .failure(let reason):
+                self.log.warn("announce_failed", [("tracker", url), ("reason", reason)])
+                self.send(event, candidates: Array(candidates.dropFirst()), completion: completion)
+            }
+        }
+    }
+
+    private enum Outcome {
+        case success(AnnounceResponse)
+        case failure(String)
+    }
+
+    private static func interpret(_ result: Result<HTTPResponse, HTTPError>) -> Outcome {
+        switch result {
+        case .failure(let error): return .failure(error.description)
+        case .success(let response) where response.status != 200:
+            return .failure("HTTP status \(response.status)")
+        case .success(let response):
+            do { return .success(try AnnounceResponse(bencoded: response.body)) } catch { return .failure(error.description) }
+        }
+    }
+
+    /// BEP 12: a tracker that answered moves to the front of its tier.
+    private func promote(tier: Int, index: Int) {
+        guard index > 0 else { return }
+        let url = tiers[tier].remove(at: index)
+        tiers[tier].insert(url, at: 0)
+    }
+}
+
+@available(*, unavailable)
+extension TrackerAnnouncer: Sendable {}

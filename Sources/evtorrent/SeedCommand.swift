@@ -1,0 +1,252 @@
+import ArgumentParser
+import Client
+import Reactor
+import TorrentCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `evtorrent seed DIR` / `evtorrent seed FILE.torrent --data DIR`: the main job.
+struct SeedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seed",
+        abstract: "Seed a directory or file (making its torrent) or an existing torrent.",
+        discussion: """
+            With a directory or file, writes PATH.torrent (or -o), prints the magnet link and seeds.
+            By default an embedded HTTP tracker runs on --tracker-port and its URL goes into the
+            torrent, so any client holding the .torrent finds this seed with nothing else installed;
+            --tracker URL announces to external trackers instead. With a .torrent, the content is
+            expected at DIR/NAME (--data, default: the torrent's directory) and is verified first, or
+            trusted from the resume file of an earlier run if no file changed. Stop with Ctrl-C
+            (SIGINT) or SIGTERM: trackers hear 'stopped' and peers are closed cleanly.
+            """)
+
+    @Argument(help: "A directory or file to share, or a .torrent file.")
+    var path: String
+
+    @Option(name: .shortAndLong, help: "Where to write the torrent made for PATH (default: PATH.torrent).")
+    var output: String?
+
+    @Option(name: .shortAndLong, help: "For a .torrent: the directory holding its content (default: its directory).")
+    var data: String?
+
+    @Option(help: "Port for peers.")
+    var port: UInt16 = 6881
+
+    @Option(help: "Address to listen on (default: all interfaces).")
+    var bind = "0.0.0.0"
+
+    @Option(name: [.customShort("t"), .long], help: "External tracker URL (repeatable); disables the embedded tracker.")
+    var tracker: [String] = []
+
+    @Option(help: "Port of the embedded tracker.")
+    var trackerPort: UInt16 = 6969
+
+    @Option(help: "Host name or address other machines reach this one at (default: the bind address, else the first non-loopback IPv4).")
+    var announceHost: String?
+
+    @Option(help: "Unchoke slots per torrent, or 'unlimited'.")
+    var unchokeSlots = "50"
+
+    @Option(help: "Seeding choker: round-robin, fastest-upload or anti-leech.")
+    var choker = "round-robin"
+
+    @Option(help: "Most peers at once.")
+    var maxPeers = 18_000
+
+    @Option(help: "Upload limit in KiB/s (default: none).")
+    var uploadLimit: Int?
+
+    @Option(help: "How blocks reach sockets: mappedReference (default) or copy.")
+    var payload = "mappedReference"
+
+    @Option(name: [.customShort("l"), .long], help: "Piece size for a new torrent (as in create).")
+    var pieceLength: String?
+
+    @Flag(name: .shortAndLong, help: "Mark a new torrent private (BEP 27).")
+    var `private` = false
+
+    @Option(help: "Where resume files live (default: ~/.local/share/evtorrent).")
+    var sessionDir: String?
+
+    @Flag(help: "Log peer events (info level).")
+    var verbose = false
+
+    @Flag(help: "Log everything (debug level).")
+    var debug = false
+
+    func run() throws {
+        let log = Log(minimum: debug ? .debug : verbose ? .info : .warn)
+        let capacity = ResourceLimits.raiseOpenFileLimit()
+        ResourceLimits.tuneAllocator()
+        guard let bindAddress = SocketAddress(host: bind, port: port) else { throw fail("--bind \(bind) is not an IP address") }
+        guard let mode = PayloadMode(rawValue: payload) else { throw fail("--payload must be mappedReference or copy") }
+        guard let algorithm = SeedChokingAlgorithm(rawValue: choker) else {
+            throw fail("--choker must be round-robin, fastest-upload or anti-leech")
+        }
+        let slots: Int?
+        if unchokeSlots == "unlimited" { slots = nil } else if let count = Int(unchokeSlots), count > 0 { slots = count } else {
+            throw fail("--unchoke-slots must be a positive number or 'unlimited'")
+        }
+
+        let loop: EventLoop
+        do { loop = try EventLoop() } catch { throw fail(error.description) }
+        // The embedded tracker starts first: its URL goes into the torrent.
+        var embedded: EmbeddedTracker?
+        let host = announceHost ?? (bind == "0.0.0.0" || bind == "::" ? SocketAddress.firstExternalIPv4() ?? "127.0.0.1" : bind)
+        if tracker.isEmpty {
+            do {
+                embedded = try EmbeddedTracker(
+                    loop: loop, address: SocketAddress(host: bind, port: trackerPort)!, allowed: [], log: log)
+            } catch { throw fail("cannot start the embedded tracker: \(error) (use --tracker-port or --tracker)") }
+        }
+        let trackerTiers = tracker.isEmpty ? [[embedded!.announceURL(host: host)]] : tracker.map { [$0] }
+
+        let prepared = try prepare(trackerTiers: trackerTiers)
+        var options = SessionOptions()
+        options.listen = bindAddress
+        options.maxPeers = min(maxPeers, max(capacity - 64, 16))
+        options.unchokeSlots = slots
+        options.choker = algorithm
+        options.payloadMode = mode
+        options.uploadLimit = uploadLimit.map { $0 * 1024 }
+        let session: Session
+        do { session = try Session(loop: loop, options: options, log: log) } catch {
+            throw fail("cannot listen for peers: \(error) (choose another --port)")
+        }
+        let torrent = session.add(prepared.metainfo, location: prepared.location, have: prepared.have)
+
+        let info = prepared.metainfo.info
+        print("seeding   \(info.name) (\(Format.bytes(info.totalLength)), \(prepared.have.setCount)/\(info.pieceCount) pieces, \(prepared.how))")
+        print("torrent   \(prepared.torrentPath)")
+        print("info hash \(prepared.metainfo.infoHash)")
+        print("magnet    \(prepared.metainfo.magnetLink)")
+        print("peers     \(session.listenAddress) (up to \(options.maxPeers) connections)")
+        for url in prepared.metainfo.trackers { print("tracker   \(url)\(embedded != nil ? " (embedded)" : "")") }
+        fflush(nil)
+
+        var announcer: TrackerAnnouncer?
+        if let embedded {
+            embedded.allow(prepared.metainfo.infoHash)
+            let register = {
+                embedded.register(
+                    prepared.metainfo.infoHash, peerID: Array(repeating: 0x45, count: 20),
+                    peer: TrackerPeer(ip: SocketAddress(host: host, port: 0)?.ip ?? [127, 0, 0, 1], port: session.listenAddress.port))
+            }
+            register()
+            loop.scheduleRepeating(every: .seconds(600)) { register() }
+            // Reach leechers as they announce (transmission 3 ignores loopback peers from trackers).
+            embedded.leecherAnnounced = { infoHash, address in
+                if infoHash == prepared.metainfo.infoHash { torrent.connect(to: [address]) }
+            }
+        } else {
+            let client = HTTPClient(loop: loop)
+            announcer = TrackerAnnouncer(
+                loop: loop, http: client, tiers: prepared.metainfo.trackerTiers, infoHash: prepared.metainfo.infoHash,
+                peerID: Array("-EV0100-".utf8) + Array(repeating: 0x30, count: 12), port: session.listenAddress.port, log: log
+            ) { (torrent.uploadedBytes, 0, info.totalLength - Int64(prepared.have.setCount) * Int64(info.pieceLength)) }
+            announcer?.peersFound = { torrent.connect(to: $0) }
+            announcer?.start()
+            _ = client
+        }
+
+        let status = StatusLine(session: session, log: log)
+        loop.scheduleRepeating(every: .seconds(1)) { status.tick() }
+        var stopping = false
+        let stop = {
+            guard !stopping else { return }
+            stopping = true
+            status.finish()
+            print("stopping: closing \(session.connectionCount) peer(s)")
+            session.shutdown()
+            embedded?.close()
+            if let announcer { announcer.stop { loop.stop() } } else { loop.stop() }
+        }
+        loop.watchSignal(SIGINT, stop)
+        loop.watchSignal(SIGTERM, stop)
+        loop.run()
+        print("uploaded  \(Format.bytes(torrent.uploadedBytes))")
+    }
+
+    private func prepare(trackerTiers: [[String]]) throws -> PreparedSeed {
+        let pool = WorkerPool(threads: WorkerPool.coreCount)
+        defer { pool.shutdown() }
+        let store = ResumeStore(
+            directory: sessionDir ?? ResumeStore.defaultDirectory(environment: ProcessEnvironment.all()))
+        var preparation = SeedPreparation(pool: pool, resume: store)
+        var bar: ProgressBar?
+        preparation.progress = { done, total, label in
+            if bar == nil { bar = ProgressBar(label: label, total: total) }
+            bar?.update(bytesDone: done)
+        }
+        defer { bar?.finish() }
+        let isTorrent = path.hasSuffix(".torrent") && ((try? FileStatus.of(path))??.kind == .regular)
+        do {
+            if isTorrent {
+                return try preparation.prepareTorrent(at: path, dataDirectory: data ?? VerifyCommand.directory(of: path))
+            }
+            var options = CreateOptions()
+            options.trackerTiers = trackerTiers
+            options.isPrivate = `private`
+            if let pieceLength {
+                guard let parsed = SizeParser.pieceLength(pieceLength) else { throw fail("invalid --piece-length") }
+                options.pieceLength = parsed
+            }
+            var trimmed = path
+            while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+            return try preparation.prepareContent(at: path, torrentPath: output ?? trimmed + ".torrent", options: options)
+        } catch let error as SeedError {
+            throw fail(error.description)
+        }
+    }
+}
+
+/// The process environment as a dictionary.
+enum ProcessEnvironment {
+    static func all() -> [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+}
+
+/// The live status line on a terminal, or a structured line every 30 s otherwise.
+final class StatusLine {
+    private let session: Session
+    private let log: Log
+    private let terminal = Terminal.stderrIsTerminal
+    private var ticks = 0
+
+    init(session: Session, log: Log) {
+        self.session = session
+        self.log = log
+        if terminal { log.beforeWrite = { Terminal.writeError("\r\u{1B}[K") } }
+    }
+
+    func tick() {
+        ticks += 1
+        let status = session.status
+        let text =
+            "peers \(status.peers) · interested \(status.interested) · unchoked \(status.unchoked) · up \(Format.bytes(Int64(status.uploadRate)))/s · total \(Format.bytes(status.uploadedBytes))"
+        if terminal {
+            Terminal.writeError("\r\(text)\u{1B}[K")
+        } else if ticks % 30 == 0 {
+            print(
+                "status peers=\(status.peers) interested=\(status.interested) unchoked=\(status.unchoked) upload_bytes_per_s=\(status.uploadRate) uploaded_bytes=\(status.uploadedBytes)"
+            )
+            fflush(nil)
+        }
+    }
+
+    func finish() {
+        if terminal { Terminal.writeError("\n") }
+    }
+}
