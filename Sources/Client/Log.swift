@@ -20,8 +20,17 @@ public final class Log: @unchecked Sendable {
     /// Called before each line is written (the status line clears itself here).
     public var beforeWrite: (() -> Void)?
 
-    /// A log showing `minimum` and above.
-    public init(minimum: Level = .warn) { self.minimum = minimum }
+    private let sink: (String) -> Void
+
+    /// A log showing `minimum` and above, written to standard error (or to `sink`, for tests).
+    public init(minimum: Level = .warn, sink: ((String) -> Void)? = nil) {
+        self.minimum = minimum
+        self.sink =
+            sink ?? { line in
+                var bytes = Array(line.utf8)
+                _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+            }
+    }
 
     /// Whether `level` would be written.
     public func enabled(_ level: Level) -> Bool { level >= minimum }
@@ -41,8 +50,7 @@ public final class Log: @unchecked Sendable {
         line += "\n"
         lock.withLock {
             beforeWrite?()
-            var bytes = Array(line.utf8)
-            _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+            sink(line)
         }
     }
 
