@@ -9,8 +9,9 @@ public struct SessionOptions: Sendable {
     public var maxPeers = 18_000
     /// Peers per torrent.
     public var maxPeersPerTorrent = 18_000
-    /// Regular unchoke slots per torrent; nil serves every interested peer.
-    public var unchokeSlots: Int? = 50
+    /// Regular unchoke slots per torrent; nil (the default) serves every interested peer. Measured
+    /// at 200 peers, 50 slots with 30 s round-robin turns left 150 peers without a byte for 10 s.
+    public var unchokeSlots: Int? = nil
     /// How the seeding choker ranks peers.
     public var choker = SeedChokingAlgorithm.roundRobin
     /// How file data reaches sockets.

@@ -27,6 +27,22 @@ public enum FileContents {
         return bytes
     }
 
+    /// Reads a file whose size `stat` does not tell (such as /proc files) until end of file.
+    public static func readToEnd(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
+        let file = try ReadOnlyFile(path: path)
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < limit {
+            let result = chunk.withUnsafeMutableBytes { buffer in
+                Result { () throws(SystemError) -> Int in try file.read(into: buffer, at: Int64(bytes.count)) }
+            }
+            let count = try result.get()
+            if count == 0 { break }
+            bytes += chunk[..<count]
+        }
+        return bytes
+    }
+
     /// Writes `bytes` to `path` so a crash leaves the old file or the new one, never half of one:
     /// a temporary file beside it is written, fsynced and renamed over it (DESIGN §6).
     public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(SystemError) {

@@ -52,6 +52,12 @@ public struct InputBuffer {
         }
     }
 
+    /// The big-endian UInt32 at the front, without consuming it; nil if fewer than 4 bytes wait.
+    public func peekUInt32() -> UInt32? {
+        guard let bytes = peek(4) else { return nil }
+        return UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])
+    }
+
     /// Removes and returns everything.
     public mutating func readAll() -> [UInt8] { read(count) ?? [] }
 

@@ -105,17 +105,30 @@ extension EventLoop {
 
     /// Connects to `address`; `handler` hears `connectionMade` on success, or `connectionClosed`
     /// with `.connectFailed`/`.timedOut`. Bytes written before the connect completes are sent after.
+    /// With `local`, the socket is bound to that address first (a bench peer from its own 127.x.y.z).
     @discardableResult
     public func connect(
-        to address: SocketAddress, timeout: Duration = .seconds(10), options: ConnectionOptions = ConnectionOptions(),
-        handler: any ConnectionHandler
+        to address: SocketAddress, from local: SocketAddress? = nil, timeout: Duration = .seconds(10),
+        options: ConnectionOptions = ConnectionOptions(), handler: any ConnectionHandler
     ) -> any Connection {
-        let bev = bufferevent_socket_new(base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))!
+        var fd: Int32 = -1
+        var bindError: Int32 = 0
+        if let local {
+            fd = socket(local.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            if fd < 0 || local.withSockAddr({ bind(fd, $0, $1) }) != 0 {
+                bindError = errno
+                if fd >= 0 { Glibc.close(fd) }
+                fd = -1
+            }
+        }
+        let bev = bufferevent_socket_new(base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))!
         let connection = BufferEventConnection(loop: self, bev: bev, remote: address, connected: false, options: options)
         connection.attach(handler)
-        let result = address.withSockAddr { bufferevent_socket_connect(bev, $0, Int32($1)) }
+        let result = bindError != 0 ? -1 : address.withSockAddr { bufferevent_socket_connect(bev, $0, Int32($1)) }
         if result != 0 {
-            let error = errno
+            let error = bindError != 0 ? bindError : errno
             // Report on the next loop turn so the caller gets its connection object first.
             schedule(after: .zero) { connection.finish(.connectFailed(SystemError(errno: error, operation: "connect"))) }
         } else {

@@ -49,7 +49,7 @@ public final class TLSContext: @unchecked Sendable {
     static func errorText(_ code: UInt) -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         ERR_error_string_n(code, &buffer, buffer.count)
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The verification result of a finished or failed handshake, in words, or nil if it passed.

@@ -116,6 +116,9 @@ public enum PeerMessage: Equatable, Sendable {
         }
     }
 
+    /// The id byte of a `piece` message (for readers that skip its payload without decoding).
+    public static let pieceID: UInt8 = ID.piece
+
     /// The 13-byte header of a `piece` message carrying `length` bytes: the payload path writes
     /// this, then the block straight from the file.
     public static func pieceHeader(for request: BlockRequest) -> [UInt8] {

@@ -46,8 +46,8 @@ struct SeedCommand: ParsableCommand {
     @Option(help: "Host name or address other machines reach this one at (default: the bind address, else the first non-loopback IPv4).")
     var announceHost: String?
 
-    @Option(help: "Unchoke slots per torrent, or 'unlimited'.")
-    var unchokeSlots = "50"
+    @Option(help: "Unchoke slots per torrent (rotated by the choker), or 'unlimited' to serve every interested peer.")
+    var unchokeSlots = "unlimited"
 
     @Option(help: "Seeding choker: round-robin, fastest-upload or anti-leech.")
     var choker = "round-robin"

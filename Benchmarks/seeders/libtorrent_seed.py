@@ -1,0 +1,22 @@
+"""Seeds one torrent with python3-libtorrent for Benchmarks/compare.
+
+    libtorrent_seed.py TORRENT DATA_DIR PORT default|high_performance_seed
+"""
+import sys
+import time
+
+import libtorrent as lt
+
+torrent, data, port, profile = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+settings = lt.high_performance_seed() if profile == "high_performance_seed" else lt.default_settings()
+settings.update({
+    "listen_interfaces": "127.0.0.1:%s" % port,
+    "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+    # The bench connects from many 127.x addresses; these limits only make room for N = 200.
+    "connections_limit": max(settings.get("connections_limit", 200), 1000),
+})
+session = lt.session(settings)
+handle = session.add_torrent({"ti": lt.torrent_info(torrent), "save_path": data, "flags": lt.torrent_flags.seed_mode})
+print("ready", flush=True)
+while True:
+    time.sleep(60)

@@ -1,0 +1,158 @@
+import Reactor
+import TorrentCore
+
+/// One leecher of `evtorrent bench`: handshake, interested, pipelined requests (forgotten on
+/// choke, sent again on unchoke), counting payload. Piece messages are consumed straight from the
+/// input buffer; with verification each piece is assembled and hashed on the pool.
+final class BenchPeer: ConnectionHandler {
+    enum Mode { case download, idle, churn(blocks: Int) }
+
+    private unowned let swarm: BenchSwarm
+    let index: Int
+    private let mode: Mode
+    private var connection: (any Connection)?
+    private var handshakeDone = false
+    private var choked = true
+    private var wanted: [BlockRequest]
+    private var outstanding: [BlockRequest] = []
+    private var pieceBuffers: [Int: [UInt8]] = [:]
+    private var pieceReceived: [Int: Int] = [:]
+    private var small = ByteQueue()
+    private let decoder = PeerMessageDecoder(maxMessageLength: 1 << 20)
+    private(set) var bytes: Int64 = 0
+    private(set) var firstByte: Duration?
+    private(set) var finished: Duration?
+    private(set) var closeReason: CloseReason?
+    private let started: ContinuousClock.Instant
+    private var blocksThisConnection = 0
+
+    init(swarm: BenchSwarm, index: Int, mode: Mode, order: [BlockRequest]) {
+        self.swarm = swarm
+        self.index = index
+        self.mode = mode
+        wanted = order.reversed()
+        started = swarm.loop.now
+    }
+
+    var isDone: Bool { finished != nil }
+    var isOpen: Bool { connection != nil && closeReason == nil }
+
+    func connectionMade(_ connection: any Connection) {
+        self.connection = connection
+        swarm.accepted += 1
+        let handshake = Handshake(infoHash: swarm.metainfo.infoHash, peerID: swarm.peerID(index), extensions: swarm.options.extensions, fast: swarm.options.extensions)
+        // Every mode says interested; idle peers then just hold the connection.
+        connection.write(handshake.encoded() + PeerMessage.interested.encoded())
+    }
+
+    func bytesArrived(_ connection: any Connection, _ input: inout InputBuffer) {
+        if !handshakeDone {
+            guard let head = input.peek(Handshake.length) else { return }
+            var queue = ByteQueue()
+            queue.append(head)
+            guard (try? Handshake.decode(from: &queue)) != nil else {
+                connection.close()
+                return
+            }
+            input.drain(Handshake.length)
+            handshakeDone = true
+        }
+        while let length = input.peekUInt32(), input.count >= 4 + Int(length) {
+            if length >= 9, let header = input.peek(13), header[4] == PeerMessage.pieceID {
+                receivedPiece(header: header, length: Int(length), input: &input)
+                continue
+            }
+            small.append(input.read(4 + Int(length))!)
+            guard let message = try? decoder.next(from: &small) else {
+                connection.close()
+                return
+            }
+            handle(message)
+        }
+        requestMore()
+    }
+
+    func connectionClosed(_ connection: any Connection, reason: CloseReason) {
+        self.connection = nil
+        closeReason = reason
+        swarm.peerClosed(self)
+    }
+
+    private func handle(_ message: PeerMessage) {
+        switch message {
+        case .choke:
+            choked = true
+            // BEP 3: requests pending at a choke are dropped; ask again after the unchoke.
+            wanted.append(contentsOf: outstanding.reversed())
+            outstanding = []
+            swarm.chokes += 1
+        case .unchoke:
+            choked = false
+        case .rejectRequest(let request):
+            if let position = outstanding.firstIndex(of: request) {
+                outstanding.remove(at: position)
+                wanted.append(request)
+            }
+        default:
+            break
+        }
+    }
+
+    private func receivedPiece(header: [UInt8], length: Int, input: inout InputBuffer) {
+        let piece = Int(readBigEndian(header, 5))
+        let offset = Int(readBigEndian(header, 9))
+        let payload = length - 9
+        let request = BlockRequest(piece: PieceIndex(piece), offset: offset, length: payload)
+        if swarm.options.verify {
+            input.drain(13)
+            let data = input.read(payload)!
+            collect(request, data)
+        } else {
+            input.drain(4 + length)
+        }
+        if let position = outstanding.firstIndex(of: request) { outstanding.remove(at: position) }
+        bytes += Int64(payload)
+        swarm.received(payload)
+        blocksThisConnection += 1
+        if firstByte == nil { firstByte = swarm.loop.now - started }
+        if wanted.isEmpty && outstanding.isEmpty && finished == nil {
+            finished = swarm.loop.now - started
+            swarm.peerFinished(self)
+        }
+        if case .churn(let blocks) = mode, blocksThisConnection >= blocks { connection?.close() }
+    }
+
+    private func collect(_ request: BlockRequest, _ data: [UInt8]) {
+        let piece = request.piece.value
+        let length = swarm.metainfo.info.layout.length(of: request.piece)
+        var buffer = pieceBuffers[piece] ?? [UInt8](repeating: 0, count: length)
+        guard request.offset + data.count <= length else { return }
+        buffer.replaceSubrange(request.offset..<request.offset + data.count, with: data)
+        pieceBuffers[piece] = buffer
+        pieceReceived[piece, default: 0] += data.count
+        if pieceReceived[piece]! >= length {
+            pieceBuffers[piece] = nil
+            pieceReceived[piece] = nil
+            swarm.verify(piece: request.piece, data: buffer)
+        }
+    }
+
+    /// Keeps `queue` requests in flight while unchoked.
+    func requestMore() {
+        guard let connection, handshakeDone, !choked else { return }
+        if case .idle = mode { return }
+        var bytes: [UInt8] = []
+        while outstanding.count < swarm.options.queue, let next = wanted.popLast() {
+            PeerMessage.request(next).encode(into: &bytes)
+            outstanding.append(next)
+        }
+        if !bytes.isEmpty { connection.write(bytes) }
+    }
+
+    private func readBigEndian(_ bytes: [UInt8], _ at: Int) -> UInt32 {
+        UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8 | UInt32(bytes[at + 3])
+    }
+}
+
+@available(*, unavailable)
+extension BenchPeer: Sendable {}

@@ -1,0 +1,210 @@
+import Reactor
+import TorrentCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What `evtorrent bench` does.
+public enum BenchMode: String, Sendable, CaseIterable {
+    /// Each peer fetches the whole torrent (or until the duration ends).
+    case download
+    /// Open connections, handshake, say interested, hold them.
+    case idle
+    /// Connect, fetch a few blocks, disconnect, repeat.
+    case churn
+}
+
+/// Settings of a bench run.
+public struct BenchOptions: Sendable {
+    public var seeder: SocketAddress
+    public var peers = 50
+    public var mode = BenchMode.download
+    /// Requests in flight per peer.
+    public var queue = 64
+    /// Stop after this long (download: whoever has not finished stops; idle/churn: required).
+    public var duration: Duration?
+    /// Check every piece's SHA-1.
+    public var verify = false
+    /// Set the extension-protocol and fast-extension bits in the handshake.
+    public var extensions = true
+    /// Blocks fetched per connection in churn mode.
+    public var churnBlocks = 16
+
+    /// Options against `seeder`.
+    public init(seeder: SocketAddress) { self.seeder = seeder }
+}
+
+/// A seeder process's CPU time and memory, from /proc.
+public struct ProcessUsage: Sendable {
+    /// User + system CPU seconds so far.
+    public let cpuSeconds: Double
+    /// Resident set size in KiB (includes mapped file pages that are also in the page cache).
+    public let residentKiB: Int
+    /// Anonymous resident memory in KiB: what the process itself allocated.
+    public let anonymousKiB: Int
+
+    /// Reads /proc/PID; nil if the process is gone.
+    public static func of(pid: Int32) -> ProcessUsage? {
+        guard let stat = try? FileContents.readToEnd("/proc/\(pid)/stat", limit: 1 << 16),
+            let status = try? FileContents.readToEnd("/proc/\(pid)/status", limit: 1 << 20)
+        else { return nil }
+        let statText = String(decoding: stat, as: UTF8.self)
+        guard let close = statText.lastIndex(of: ")") else { return nil }
+        let fields = statText[statText.index(after: close)...].split(separator: " ")
+        // After "pid (comm)": state is field 3; utime and stime are fields 14 and 15.
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let lines = String(decoding: status, as: UTF8.self).split(separator: "\n")
+        func kib(_ key: String) -> Int {
+            lines.first { $0.hasPrefix(key) }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        }
+        return ProcessUsage(cpuSeconds: (user + system) / ticks, residentKiB: kib("VmRSS:"), anonymousKiB: kib("RssAnon:"))
+    }
+}
+
+/// Runs N local leechers against one seeder, each from its own loopback address (127.1.x.y), so
+/// seeders that limit connections per IP still accept them all.
+public final class BenchSwarm {
+    let loop: EventLoop
+    let metainfo: Metainfo
+    public let options: BenchOptions
+    private let pool: WorkerPool
+    private var peers: [BenchPeer] = []
+    private var churnCounter = 0
+    private let started: ContinuousClock.Instant
+    private var secondBytes: Int64 = 0
+    private var peerIDSalt = UInt32.random(in: 0...UInt32.max)
+    private var stopping = false
+    /// Totals, updated as the run goes.
+    public private(set) var totalBytes: Int64 = 0
+    public internal(set) var accepted = 0
+    public internal(set) var chokes = 0
+    public private(set) var hashFailures = 0
+    public private(set) var piecesVerified = 0
+    public private(set) var connectionsMade = 0
+    public private(set) var droppedBySeeder = 0
+    /// Called once when every peer has finished (download mode) or dropped.
+    public var allFinished: (() -> Void)?
+
+    /// A swarm for `metainfo`; verification hashes on `pool`.
+    public init(loop: EventLoop, metainfo: Metainfo, options: BenchOptions, pool: WorkerPool) {
+        self.loop = loop
+        self.metainfo = metainfo
+        self.options = options
+        self.pool = pool
+        started = loop.now
+    }
+
+    /// The peer's loopback source address: 127.1.0.1, 127.1.0.2, ... (never the seeder's 127.0.0.1).
+    static func sourceAddress(_ index: Int) -> SocketAddress {
+        SocketAddress(ip: [127, UInt8(1 + index / 62_500), UInt8(index / 250 % 250), UInt8(1 + index % 250)], port: 0)!
+    }
+
+    func peerID(_ index: Int) -> [UInt8] {
+        Array("-EB0100-".utf8) + withUnsafeBytes(of: UInt32(index).bigEndian, Array.init)
+            + withUnsafeBytes(of: peerIDSalt, Array.init) + [0x42, 0x42, 0x42, 0x42]
+    }
+
+    /// Every block of the torrent, starting at a different piece for each peer to spread the load.
+    private func order(for index: Int) -> [BlockRequest] {
+        let info = metainfo.info
+        let start = info.pieceCount == 0 ? 0 : (index * 7919) % info.pieceCount
+        var blocks: [BlockRequest] = []
+        for step in 0..<info.pieceCount {
+            let piece = PieceIndex((start + step) % info.pieceCount)
+            let length = info.layout.length(of: piece)
+            for offset in stride(from: 0, to: length, by: 16_384) {
+                blocks.append(BlockRequest(piece: piece, offset: offset, length: min(16_384, length - offset)))
+            }
+        }
+        return blocks
+    }
+
+    /// Opens every peer's connection.
+    public func start() {
+        for index in 0..<options.peers { open(index) }
+    }
+
+    private func open(_ index: Int) {
+        let mode: BenchPeer.Mode
+        switch options.mode {
+        case .download: mode = .download
+        case .idle: mode = .idle
+        case .churn: mode = .churn(blocks: options.churnBlocks)
+        }
+        let peer = BenchPeer(swarm: self, index: index, mode: mode, order: order(for: index))
+        if peers.count <= index { peers.append(peer) } else { peers[index] = peer }
+        connectionsMade += 1
+        loop.connect(to: options.seeder, from: Self.sourceAddress(index), timeout: .seconds(20), handler: peer)
+    }
+
+    func received(_ bytes: Int) {
+        totalBytes += Int64(bytes)
+        secondBytes += Int64(bytes)
+    }
+
+    func peerFinished(_ peer: BenchPeer) { checkDone() }
+
+    func peerClosed(_ peer: BenchPeer) {
+        if case .churn = options.mode {
+            churnCounter += 1
+            if !stopping, options.duration.map({ loop.now - started < $0 }) ?? true { open(peer.index) }
+            return
+        }
+        if !peer.isDone && !stopping { droppedBySeeder += 1 }
+        checkDone()
+    }
+
+    private func checkDone() {
+        guard options.mode == .download else { return }
+        if peers.allSatisfy({ $0.isDone || !$0.isOpen }) { allFinished?() }
+    }
+
+    func verify(piece: PieceIndex, data: [UInt8]) {
+        let expected = Array(metainfo.info.hash(of: piece))
+        pendingVerifications += 1
+        loop.offload(to: pool, { Digest.hash(.sha1, data) == expected }) { [weak self] ok in
+            guard let self else { return }
+            self.pendingVerifications -= 1
+            if ok { self.piecesVerified += 1 } else { self.hashFailures += 1 }
+        }
+    }
+
+    /// Piece hashes still running on the pool.
+    public private(set) var pendingVerifications = 0
+
+    /// Bytes received since the last call (for the per-second line).
+    public func takeSecondBytes() -> Int64 {
+        defer { secondBytes = 0 }
+        return secondBytes
+    }
+
+    /// Connections open now.
+    public var openCount: Int { peers.filter(\.isOpen).count }
+    /// Peers that fetched everything.
+    public var finishedCount: Int { peers.filter(\.isDone).count }
+    /// Connections opened and closed again in churn mode.
+    public var churnCycles: Int { churnCounter }
+
+    /// Per-peer payload rates in bytes per second over `elapsed` (or each peer's own finish time).
+    public func perPeerRates(elapsed: Duration) -> [Double] {
+        peers.map { peer in
+            let time = peer.finished ?? elapsed
+            let seconds = Double(time.components.seconds) + Double(time.components.attoseconds) / 1e18
+            return seconds > 0 ? Double(peer.bytes) / seconds : 0
+        }
+    }
+
+    /// Time to first byte of each peer that got one.
+    public var timesToFirstByte: [Duration] { peers.compactMap(\.firstByte) }
+
+    /// Closes every connection.
+    public func stop() {
+        stopping = true
+        loop.closeAllConnections()
+    }
+}
+
+@available(*, unavailable)
+extension BenchSwarm: Sendable {}

@@ -1,0 +1,102 @@
+import Foundation
+import Reactor
+import Testing
+import TorrentCore
+
+@testable import Client
+
+/// A seeder written for the test: serves blocks from memory, chokes the peer after every
+/// `chokeEvery` blocks (dropping its requests, as BEP 3 allows) and unchokes it 50 ms later.
+final class ChokingSeeder: ConnectionHandler {
+    let infoHash: InfoHash
+    let stream: [UInt8]
+    let pieceLength: Int
+    let chokeEvery: Int
+    unowned let loop: EventLoop
+    private var queue = ByteQueue()
+    private var handshook = false
+    private var choked = true
+    private var served = 0
+    private(set) var chokesSent = 0
+    private let decoder = PeerMessageDecoder(maxMessageLength: 1 << 20)
+
+    init(loop: EventLoop, infoHash: InfoHash, stream: [UInt8], pieceLength: Int, chokeEvery: Int) {
+        self.loop = loop
+        self.infoHash = infoHash
+        self.stream = stream
+        self.pieceLength = pieceLength
+        self.chokeEvery = chokeEvery
+    }
+
+    func bytesArrived(_ connection: any Connection, _ input: inout InputBuffer) {
+        queue.append(input.readAll())
+        if !handshook {
+            guard (try? Handshake.decode(from: &queue)) ?? nil != nil else { return }
+            handshook = true
+            // No fast extension: requests pending at a choke are silently dropped.
+            connection.write(
+                Handshake(infoHash: infoHash, peerID: Array(repeating: 7, count: 20), extensions: false, fast: false).encoded()
+                    + PeerMessage.bitfield(Bitfield(count: (stream.count + pieceLength - 1) / pieceLength, allSet: true).bytes).encoded())
+        }
+        while let message = try? decoder.next(from: &queue) {
+            switch message {
+            case .interested:
+                choked = false
+                connection.write(PeerMessage.unchoke.encoded())
+            case .request(let request) where !choked:
+                let start = request.piece.value * pieceLength + request.offset
+                connection.write(PeerMessage.piece(request, Array(stream[start..<start + request.length])).encoded())
+                served += 1
+                if served % chokeEvery == 0 {
+                    choked = true
+                    chokesSent += 1
+                    connection.write(PeerMessage.choke.encoded())
+                    loop.schedule(after: .milliseconds(50)) { [weak self] in
+                        self?.choked = false
+                        connection.write(PeerMessage.unchoke.encoded())
+                    }
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    func connectionClosed(_ connection: any Connection, reason: CloseReason) {}
+}
+
+@Suite struct BenchSwarmTests {
+    // The load generator survives a seeder that chokes and unchokes it mid-download: requests
+    // lost at each choke are asked for again, and every piece it assembles verifies.
+    @Test func completesAcrossChokesAndVerifies() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let stream = patternBytes(1_000_000, seed: 21)
+        try directory.write("payload.bin", stream)
+        let pool = WorkerPool(threads: 2)
+        defer { pool.shutdown() }
+        var create = CreateOptions()
+        create.pieceLength = 32_768
+        let metainfo = try MetainfoLoader.parse(
+            try TorrentCreator.create(try ContentScan(path: directory.path + "/payload.bin"), options: create, pool: pool),
+            path: "bench")
+        let loop = try EventLoop()
+        let seeder = ChokingSeeder(loop: loop, infoHash: metainfo.infoHash, stream: stream, pieceLength: 32_768, chokeEvery: 10)
+        let listener = try loop.listen(on: SocketAddress(host: "127.0.0.1", port: 0)!) { _ in seeder }
+        var options = BenchOptions(seeder: listener.localAddress)
+        options.peers = 1
+        options.queue = 16
+        options.verify = true
+        let swarm = BenchSwarm(loop: loop, metainfo: metainfo, options: options, pool: pool)
+        var done = false
+        swarm.allFinished = { done = true }
+        swarm.start()
+        #expect(loop.run(until: { done && swarm.pendingVerifications == 0 }, timeout: .seconds(20)))
+        #expect(swarm.totalBytes == Int64(stream.count))
+        #expect(swarm.piecesVerified == metainfo.info.pieceCount)
+        #expect(swarm.hashFailures == 0)
+        #expect(seeder.chokesSent >= 5)
+        #expect(swarm.chokes == seeder.chokesSent)
+        swarm.stop()
+    }
+}
