@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "TorrentCoreTests", dependencies: ["TorrentCore", "Reactor"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ReactorTesting"]),
         .testTarget(name: "ClientTests", dependencies: ["Client", "TorrentCore", "Reactor", "ReactorTesting"]),
-        .testTarget(name: "InteropTests", dependencies: ["Client", "TorrentCore", "Reactor"]),
+        .testTarget(name: "InteropTests", dependencies: ["Client", "TorrentCore", "Reactor", "ReactorTesting"]),
     ]
 )
 

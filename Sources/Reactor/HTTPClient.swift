@@ -47,6 +47,17 @@ public enum HTTPError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// A request's received header fields, in order (evhttp keeps them in a TAILQ).
+func inputHeaders(of request: OpaquePointer) -> [(name: String, value: String)] {
+    var headers: [(name: String, value: String)] = []
+    var entry = evhttp_request_get_input_headers(request)?.pointee.tqh_first
+    while let field = entry {
+        headers.append((String(cString: field.pointee.key), String(cString: field.pointee.value)))
+        entry = field.pointee.next.tqe_next
+    }
+    return headers
+}
+
 private func requestDone(_ request: OpaquePointer?, _ context: UnsafeMutableRawPointer?) {
     Unmanaged<HTTPExchange>.fromOpaque(context!).takeUnretainedValue().finished(request)
 }
@@ -220,12 +231,7 @@ private final class HTTPExchange {
             return
         }
         let status = Int(evhttp_request_get_response_code(request))
-        var headers: [(String, String)] = []
-        var entry = evhttp_request_get_input_headers(request)?.pointee.tqh_first
-        while let field = entry {
-            headers.append((String(cString: field.pointee.key), String(cString: field.pointee.value)))
-            entry = field.pointee.next.tqe_next
-        }
+        let headers = inputHeaders(of: request)
         // evhttp frees the request after this callback: copy the body out now (LIBEVENT-NOTES §2).
         let buffer = evhttp_request_get_input_buffer(request)
         let length = evbuffer_get_length(buffer)

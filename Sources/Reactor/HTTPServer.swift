@@ -102,12 +102,7 @@ public final class HTTPServer {
     private static func copy(_ request: OpaquePointer) -> HTTPRequest {
         let uri = evhttp_request_get_uri(request).map { String(cString: $0) } ?? "/"
         let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        var headers: [(String, String)] = []
-        var entry = evhttp_request_get_input_headers(request)?.pointee.tqh_first
-        while let field = entry {
-            headers.append((String(cString: field.pointee.key), String(cString: field.pointee.value)))
-            entry = field.pointee.next.tqe_next
-        }
+        let headers = inputHeaders(of: request)
         let input = evhttp_request_get_input_buffer(request)
         let length = evbuffer_get_length(input)
         var body = [UInt8](repeating: 0, count: length)

@@ -3,6 +3,7 @@ import Reactor
 import Testing
 import TorrentCore
 
+import ReactorTesting
 @testable import Client
 
 /// A seeder written for the test: serves blocks from memory, chokes the peer after every

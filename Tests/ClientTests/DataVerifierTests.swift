@@ -3,6 +3,7 @@ import Reactor
 import Testing
 import TorrentCore
 
+import ReactorTesting
 @testable import Client
 
 @Suite struct DataVerifierTests {

@@ -3,6 +3,7 @@ import Reactor
 import Testing
 import TorrentCore
 
+import ReactorTesting
 @testable import Client
 
 /// A peer driven by a script, for talking to a real Session over loopback.

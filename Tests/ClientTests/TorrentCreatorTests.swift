@@ -3,34 +3,8 @@ import Reactor
 import Testing
 import TorrentCore
 
+import ReactorTesting
 @testable import Client
-
-/// A fresh directory under /tmp, removed by `cleanup()`.
-struct TemporaryDirectory {
-    let path: String
-    init() throws {
-        path = NSTemporaryDirectory() + "evtorrent-test-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    func write(_ relative: String, _ bytes: [UInt8]) throws {
-        let full = path + "/" + relative
-        try FileManager.default.createDirectory(
-            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Data(bytes).write(to: URL(fileURLWithPath: full))
-    }
-    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
-}
-
-/// Deterministic pseudo-random bytes, so failures reproduce.
-func patternBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-    return (0..<count).map { _ in
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return UInt8(truncatingIfNeeded: state)
-    }
-}
 
 @Suite struct TorrentCreatorTests {
     private func makeTree(_ directory: TemporaryDirectory) throws {

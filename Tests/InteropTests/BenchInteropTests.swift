@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ReactorTesting
 
 /// `evtorrent bench --verify` downloads correct bytes from our seeder and from python3-libtorrent.
 @Suite(.serialized) struct BenchInteropTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ReactorTesting
 
 /// `evtorrent create`/`info`/`verify` against mktorrent, python3-libtorrent and transmission.
 @Suite(.serialized) struct CreateInteropTests {

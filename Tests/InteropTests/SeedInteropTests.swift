@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ReactorTesting
 
 /// `evtorrent seed` serving real clients on loopback: aria2c, python3-libtorrent and
 /// transmission-cli each download a multi-file torrent, alone and all at once; bytes must match.

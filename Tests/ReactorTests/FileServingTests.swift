@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+import ReactorTesting
 @testable import Reactor
 
 #if canImport(Glibc)

@@ -1,23 +1,8 @@
 import Foundation
+import ReactorTesting
 import Testing
 
 @testable import Reactor
-
-/// A fresh directory under /tmp, removed by `cleanup()`.
-struct TemporaryDirectory {
-    let path: String
-    init() throws {
-        path = NSTemporaryDirectory() + "evtorrent-test-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    func write(_ relative: String, _ bytes: [UInt8]) throws {
-        let full = path + "/" + relative
-        try FileManager.default.createDirectory(
-            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Data(bytes).write(to: URL(fileURLWithPath: full))
-    }
-    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
-}
 
 @Suite struct FileSystemTests {
     // The atomic write replaces the file whole and leaves no temporary file behind.

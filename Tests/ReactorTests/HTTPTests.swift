@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+import ReactorTesting
 @testable import Reactor
 
 /// Runs `get` on the loop and waits for its answer.

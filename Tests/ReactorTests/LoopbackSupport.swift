@@ -38,14 +38,3 @@ final class Echo: ConnectionHandler {
 }
 
 let loopback = SocketAddress(host: "127.0.0.1", port: 0)!
-
-/// Deterministic pseudo-random bytes.
-func patternBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-    return (0..<count).map { _ in
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return UInt8(truncatingIfNeeded: state)
-    }
-}
