@@ -78,6 +78,8 @@ public final class Session {
         self.listener = listener
         listener.acceptErrorObserved = { [unowned self] error in self.logLimit("accept failed: \(error)") }
         loop.scheduleRepeating(every: .seconds(1)) { [weak self] in self?.sampleRate() }
+        // Peers come and go; give the heap they used back every half minute.
+        loop.scheduleRepeating(every: .seconds(30)) { ResourceLimits.releaseFreeMemory() }
     }
 
     /// Adds a torrent to serve, with the pieces already verified.

@@ -33,4 +33,9 @@ extension ResourceLimits {
         _ = mallopt(M_TRIM_THRESHOLD, 32 << 20)
         _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)
     }
+
+    /// Returns free heap pages to the kernel (glibc `malloc_trim`). The raised trim threshold keeps
+    /// the hot path from faulting memory in and out; this, run now and then from a timer, keeps
+    /// freed buffers of departed peers from staying resident.
+    public static func releaseFreeMemory() { _ = malloc_trim(0) }
 }
