@@ -1,0 +1,139 @@
+import Testing
+
+@testable import TorrentCore
+
+/// A fixed generator so shuffles are reproducible.
+private struct Fixed: RandomNumberGenerator {
+    var state: UInt64 = 42
+    mutating func next() -> UInt64 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1
+        return state
+    }
+}
+
+private let hash = InfoHash(bytes: (0..<20).map { UInt8($0 * 13) })!
+
+private func request(_ id: UInt8, port: UInt16 = 6881, left: Int64 = 100, event: AnnounceEvent = .none) -> AnnounceRequest {
+    var request = AnnounceRequest(infoHash: hash, peerID: [UInt8](repeating: id, count: 20), port: port)
+    request.left = left
+    request.event = event
+    return request
+}
+
+@Suite struct AnnounceRequestTests {
+    // Binary info_hash and peer_id survive the query string whatever their bytes (BEP 3:
+    // percent-encoded raw bytes), and every field comes back.
+    @Test func queryRoundTrips() throws {
+        var original = AnnounceRequest(
+            infoHash: InfoHash(bytes: [0, 255, 37, 43, 32, 38, 61, 63, 47, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])!,
+            peerID: Array("-EV0100-".utf8) + [0, 255, 37, 43, 32, 38, 61, 63, 47, 1, 2, 3], port: 51413)
+        original.uploaded = 123
+        original.downloaded = 456
+        original.left = 789
+        original.event = .completed
+        original.numwant = 30
+        original.key = "k&y"
+        original.trackerID = "t 1"
+        #expect(try AnnounceRequest(query: original.query()) == original)
+    }
+
+    // Missing or malformed required fields are refused, naming the field.
+    @Test func rejectsBadQueries() throws {
+        let good = request(1).query()
+        for (query, field) in [
+            (good.replacingFirst("info_hash=", with: "x="), "info_hash"), ("info_hash=%00&peer_id=x&port=1", "info_hash"),
+            (good.replacingFirst("peer_id=", with: "peer_id=ab"), "peer_id"), (good.replacingFirst("port=6881", with: "port=0"), "port"),
+            (good.replacingFirst("port=6881", with: "port=70000"), "port"), (good + "&event=exploded", "event"),
+        ] {
+            #expect(throws: TrackerRequestError.invalidParameter(field), "\(query)") { try AnnounceRequest(query: query) }
+        }
+        #expect(try AnnounceRequest(query: good.replacingFirst("numwant=50", with: "numwant=100000")).numwant == 200)
+    }
+}
+
+@Suite struct AnnounceResponseTests {
+    // Compact IPv4 and IPv6 peers (BEP 23, BEP 7) with the intervals and counts.
+    @Test func parsesCompactPeers() throws {
+        var response = AnnounceResponse(
+            interval: 900, peers: [TrackerPeer(ip: [127, 0, 0, 1], port: 6881), TrackerPeer(ip: [UInt8](repeating: 0, count: 15) + [1], port: 51413)],
+            complete: 3, incomplete: 4)
+        response.minInterval = 60
+        response.warning = "be nice"
+        response.trackerID = "abc"
+        #expect(try AnnounceResponse(bencoded: response.encoded()) == response)
+    }
+
+    // The dictionary form (BEP 3 without compact) gives the same peers; names are skipped.
+    @Test func parsesDictionaryPeers() throws {
+        let response = AnnounceResponse(interval: 1800, peers: [TrackerPeer(ip: [10, 1, 2, 3], port: 80)])
+        #expect(try AnnounceResponse(bencoded: response.encoded(compact: false)).peers == response.peers)
+        let named = Array("d8:intervali60e5:peersld2:ip9:host.name4:porti1eed2:ip7:1.2.3.44:porti2eeee".utf8)
+        #expect(try AnnounceResponse(bencoded: named).peers == [TrackerPeer(ip: [1, 2, 3, 4], port: 2)])
+    }
+
+    // A truncated compact list keeps its whole entries; port 0 entries are dropped.
+    @Test func toleratesTruncatedCompactList() throws {
+        let body = Array("d8:intervali60e5:peers16:".utf8) + [1, 2, 3, 4, 0, 80, 5, 6, 7, 8, 0, 0, 9, 9, 9, 9] + Array("e".utf8)
+        #expect(try AnnounceResponse(bencoded: body).peers == [TrackerPeer(ip: [1, 2, 3, 4], port: 80)])
+    }
+
+    // Failures, garbage, missing interval and oversized bodies each give a clear error.
+    @Test func reportsFailuresAndGarbage() {
+        #expect(throws: TrackerResponseError.failure("torrent not registered")) {
+            try AnnounceResponse(bencoded: AnnounceResponse.failure("torrent not registered"))
+        }
+        #expect(throws: TrackerResponseError.self) { try AnnounceResponse(bencoded: Array("<html>".utf8)) }
+        #expect(throws: TrackerResponseError.malformed("no valid 'interval'")) {
+            try AnnounceResponse(bencoded: Array("d5:peers0:e".utf8))
+        }
+        #expect(throws: TrackerResponseError.malformed("not a dictionary")) { try AnnounceResponse(bencoded: Array("le".utf8)) }
+        let huge = Array("d8:intervali60e5:peers".utf8) + Array(String(5 << 20).utf8) + [58] + [UInt8](repeating: 1, count: 5 << 20) + [101]
+        #expect(throws: TrackerResponseError.self) { try AnnounceResponse(bencoded: huge) }
+    }
+}
+
+@Suite struct SwarmRegistryTests {
+    let start = ContinuousClock.now
+
+    // Peers get each other but not themselves; a seed is not sent seeds; stopped leaves; scrape
+    // counts seeds, leechers and completions.
+    @Test func handsPeersToEachOther() throws {
+        var registry = SwarmRegistry(interval: .seconds(600))
+        var random = Fixed()
+        _ = registry.announce(request(1, port: 1, left: 0), ip: [127, 0, 0, 1], now: start, random: &random)
+        _ = registry.announce(request(2, port: 2), ip: [127, 0, 0, 2], now: start, random: &random)
+        let third = try #require(registry.announce(request(3, port: 3), ip: [127, 0, 0, 3], now: start, random: &random))
+        #expect(Set(third.peers) == [TrackerPeer(ip: [127, 0, 0, 1], port: 1), TrackerPeer(ip: [127, 0, 0, 2], port: 2)])
+        #expect(third.complete == 1 && third.incomplete == 2)
+        let seed = try #require(registry.announce(request(1, port: 1, left: 0), ip: [127, 0, 0, 1], now: start, random: &random))
+        #expect(Set(seed.peers) == [TrackerPeer(ip: [127, 0, 0, 2], port: 2), TrackerPeer(ip: [127, 0, 0, 3], port: 3)])
+        _ = registry.announce(request(2, port: 2, left: 0, event: .completed), ip: [127, 0, 0, 2], now: start, random: &random)
+        _ = registry.announce(request(3, port: 3, event: .stopped), ip: [127, 0, 0, 3], now: start, random: &random)
+        let scraped = registry.scrape(hash, now: start)
+        let counts = try #require(scraped)
+        #expect(counts.complete == 2 && counts.incomplete == 0 && counts.downloaded == 1)
+    }
+
+    // A peer not heard from for 1.5 intervals is forgotten; the per-torrent cap holds; torrents
+    // outside the allowed set are refused.
+    @Test func expiresCapsAndRestricts() throws {
+        var registry = SwarmRegistry(interval: .seconds(100), maxPeersPerTorrent: 3, allowed: [hash])
+        var random = Fixed()
+        for id in 1...5 { _ = registry.announce(request(UInt8(id), port: UInt16(id)), ip: [127, 0, 0, 1], now: start, random: &random) }
+        let before = registry.scrape(hash, now: start)
+        #expect(before?.incomplete == 3)
+        let after = registry.scrape(hash, now: start + .seconds(151))
+        #expect(after?.incomplete == 0)
+        var other = request(9)
+        other.infoHash = InfoHash(bytes: [UInt8](repeating: 1, count: 20))!
+        let refused = registry.announce(other, ip: [127, 0, 0, 1], now: start, random: &random)
+        #expect(refused == nil)
+    }
+}
+
+extension String {
+    fileprivate func replacingFirst(_ target: String, with replacement: String) -> String {
+        let parts = split(separator: target, maxSplits: 1, omittingEmptySubsequences: false)
+        return parts.count == 2 ? parts[0] + replacement + parts[1] : self
+    }
+}
