@@ -1,12 +1,13 @@
 import Reactor
 import TorrentCore
 
-/// Announces one torrent to its HTTP(S) trackers: `started` at once, again on the tracker's
-/// interval, `stopped` at shutdown. Tiers are tried in order (BEP 12); within a tier the first
-/// tracker that answers moves to the front. UDP trackers come with the tracker issue.
+/// Announces one torrent to its HTTP(S) and UDP (BEP 15) trackers: `started` at once, again on
+/// the tracker's interval, `stopped` at shutdown. Tiers are tried in order (BEP 12); within a tier
+/// the first tracker that answers moves to the front.
 public final class TrackerAnnouncer {
     private unowned let loop: EventLoop
     private let http: HTTPClient
+    private let udp: UDPTrackerClient?
     private var tiers: [[String]]
     private let infoHash: InfoHash
     private let peerID: [UInt8]
@@ -25,11 +26,12 @@ public final class TrackerAnnouncer {
 
     /// An announcer for `infoHash` to `tiers`; `totals` reports transfer counters when asked.
     public init(
-        loop: EventLoop, http: HTTPClient, tiers: [[String]], infoHash: InfoHash, peerID: [UInt8], port: UInt16, log: Log,
-        totals: @escaping () -> (uploaded: Int64, downloaded: Int64, left: Int64)
+        loop: EventLoop, http: HTTPClient, udp: UDPTrackerClient? = nil, tiers: [[String]], infoHash: InfoHash,
+        peerID: [UInt8], port: UInt16, log: Log, totals: @escaping () -> (uploaded: Int64, downloaded: Int64, left: Int64)
     ) {
         self.loop = loop
         self.http = http
+        self.udp = udp
         self.tiers = tiers.map { $0.shuffled() }
         self.infoHash = infoHash
         self.peerID = peerID
@@ -56,13 +58,16 @@ public final class TrackerAnnouncer {
 
     private func urls() -> [(tier: Int, index: Int, url: String)] {
         tiers.enumerated().flatMap { tier, urls in urls.enumerated().map { (tier, $0.offset, $0.element) } }
-            .filter { $0.url.lowercased().hasPrefix("http://") || $0.url.lowercased().hasPrefix("https://") }
+            .filter {
+                let url = $0.url.lowercased()
+                return url.hasPrefix("http://") || url.hasPrefix("https://") || (udp != nil && url.hasPrefix("udp://"))
+            }
     }
 
     private func announce(_ event: AnnounceEvent) {
         let candidates = urls()
         if candidates.isEmpty {
-            log.warn("no_usable_tracker", [("detail", "only HTTP(S) trackers are supported so far")])
+            log.warn("no_usable_tracker", [("detail", "no http://, https:// or udp:// tracker")])
             return
         }
         send(event, candidates: candidates) { [weak self] response in
@@ -98,10 +103,10 @@ public final class TrackerAnnouncer {
         request.key = key
         request.trackerID = trackerID
         request.numwant = event == .stopped ? 0 : 50
-        let separator = url.contains("?") ? "&" : "?"
-        http.get(url + separator + request.query(), timeout: .seconds(15), maxResponseBytes: 2 << 20) { [weak self] result in
+        log.debug("announcing", [("tracker", url), ("event", event.rawValue)])
+        let handle: (Outcome) -> Void = { [weak self] outcome in
             guard let self else { return }
-            switch Self.interpret(result) {
+            switch outcome {
             case .success(let response):
                 self.lastResponse = response
                 if let id = response.trackerID { self.trackerID = id }
@@ -114,6 +119,19 @@ public final class TrackerAnnouncer {
                 self.log.warn("announce_failed", [("tracker", url), ("reason", reason)])
                 self.send(event, candidates: Array(candidates.dropFirst()), completion: completion)
             }
+        }
+        if url.lowercased().hasPrefix("udp://"), let udp {
+            udp.announce(url: url, request: request) { result in
+                switch result {
+                case .success(let response): handle(.success(response))
+                case .failure(let error): handle(.failure(error.description))
+                }
+            }
+            return
+        }
+        let separator = url.contains("?") ? "&" : "?"
+        http.get(url + separator + request.query(), timeout: .seconds(15), maxResponseBytes: 2 << 20) { result in
+            handle(Self.interpret(result))
         }
     }
 

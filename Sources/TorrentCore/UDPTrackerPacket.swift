@@ -53,9 +53,9 @@ public enum UDPTrackerPacket: Equatable, Sendable {
             u32(Action.announce.rawValue)
             u32(transaction)
             out += request.infoHash.bytes + request.peerID
-            u64(UInt64(request.downloaded))
-            u64(UInt64(request.left))
-            u64(UInt64(request.uploaded))
+            u64(UInt64(clamping: request.downloaded))
+            u64(UInt64(clamping: request.left))
+            u64(UInt64(clamping: request.uploaded))
             u32(Self.eventCode(request.event))
             u32(0)  // IP: let the tracker use the sender's
             u32(UInt32(truncatingIfNeeded: (request.key.flatMap { UInt32($0, radix: 16) }) ?? 0))
@@ -101,7 +101,9 @@ public enum UDPTrackerPacket: Equatable, Sendable {
             let id = UInt64(readUInt32(body, at: 0)) << 32 | UInt64(readUInt32(body, at: 4))
             return .connectResponse(transaction: transaction, connectionID: id)
         case .announce:
-            guard body.count >= 12 else { return nil }
+            // opentracker answers a refused announce (e.g. not on its whitelist) with the bare
+            // 8-byte header; treat that as a refusal rather than waiting for a retry.
+            guard body.count >= 12 else { return .error(transaction: transaction, message: "announce refused (empty response)") }
             let size = ipv6 ? 18 : 6
             let peerBytes = body.dropFirst(12)
             let peers = stride(from: peerBytes.startIndex, to: peerBytes.endIndex - (peerBytes.count % size), by: size)
@@ -143,8 +145,9 @@ public enum UDPTrackerSchedule {
     public static let connectionIDLifetime: Duration = .seconds(60)
 
     /// How long to wait for an answer to attempt `attempt` (0-based), or nil once out of attempts.
-    public static func timeout(attempt: Int) -> Duration? {
+    /// `base` is BEP 15's 15 s; tests shrink it.
+    public static func timeout(attempt: Int, base: Duration = .seconds(15)) -> Duration? {
         guard attempt >= 0, attempt < maxAttempts else { return nil }
-        return .seconds(15 << attempt)
+        return base * (1 << attempt)
     }
 }

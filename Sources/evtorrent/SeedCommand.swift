@@ -37,7 +37,7 @@ struct SeedCommand: ParsableCommand {
     @Option(help: "Address to listen on (default: all interfaces).")
     var bind = "0.0.0.0"
 
-    @Option(name: [.customShort("t"), .long], help: "External tracker URL (repeatable); disables the embedded tracker.")
+    @Option(name: [.customShort("t"), .long], help: "External http(s):// or udp:// tracker URL (repeatable); disables the embedded tracker.")
     var tracker: [String] = []
 
     @Option(help: "Port of the embedded tracker.")
@@ -126,6 +126,10 @@ struct SeedCommand: ParsableCommand {
         for url in prepared.metainfo.trackers { print("tracker   \(url)\(embedded != nil ? " (embedded)" : "")") }
         fflush(nil)
 
+        // Bytes still missing: the lengths of the pieces that did not verify (the last one is short).
+        let left = (0..<info.pieceCount).reduce(Int64(0)) { sum, index in
+            prepared.have[PieceIndex(index)] ? sum : sum + Int64(info.layout.length(of: PieceIndex(index)))
+        }
         var announcer: TrackerAnnouncer?
         if let embedded {
             embedded.allow(prepared.metainfo.infoHash)
@@ -142,12 +146,13 @@ struct SeedCommand: ParsableCommand {
             }
         } else {
             let client = HTTPClient(loop: loop)
+            let udp = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop))
             announcer = TrackerAnnouncer(
-                loop: loop, http: client, tiers: prepared.metainfo.trackerTiers, infoHash: prepared.metainfo.infoHash,
+                loop: loop, http: client, udp: udp, tiers: prepared.metainfo.trackerTiers, infoHash: prepared.metainfo.infoHash,
                 peerID: Array("-EV0100-".utf8) + Array(repeating: 0x30, count: 12), port: session.listenAddress.port, log: log
-            ) { (torrent.uploadedBytes, 0, info.totalLength - Int64(prepared.have.setCount) * Int64(info.pieceLength)) }
+            ) { (torrent.uploadedBytes, 0, left) }
             announcer?.peersFound = { torrent.connect(to: $0) }
-            announcer?.start()
+            loop.schedule(after: .zero) { announcer?.start() }
             _ = client
         }
 

@@ -52,13 +52,16 @@ import Testing
 
     // Anything too short or with an unknown action is nil, not a crash.
     @Test func rejectsGarbage() {
-        for bytes: [UInt8] in [[], [0, 0, 0, 0], [0, 0, 0, 9, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0, 1, 5], [0, 0, 0, 1, 0, 0, 0, 1, 0, 0]] {
+        for bytes: [UInt8] in [[], [0, 0, 0, 0], [0, 0, 0, 9, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0, 1, 5]] {
             #expect(UDPTrackerPacket.decodeResponse(bytes) == nil, "\(bytes)")
         }
+        // A bare announce header (opentracker's refusal) is an error, so the client stops waiting.
+        #expect(UDPTrackerPacket.decodeResponse([0, 0, 0, 1, 0, 0, 0, 7, 0, 0]) == .error(transaction: 7, message: "announce refused (empty response)"))
     }
 
     // BEP 15 retransmission: 15 s, 30 s, 60 s, 120 s, then give up.
     @Test func retransmissionSchedule() {
-        #expect((0..<5).map(UDPTrackerSchedule.timeout) == [.seconds(15), .seconds(30), .seconds(60), .seconds(120), nil])
+        #expect((0..<5).map { UDPTrackerSchedule.timeout(attempt: $0) } == [.seconds(15), .seconds(30), .seconds(60), .seconds(120), nil])
+        #expect(UDPTrackerSchedule.timeout(attempt: 2, base: .milliseconds(100)) == .milliseconds(400))
     }
 }

@@ -1,0 +1,104 @@
+import Reactor
+import Testing
+import TorrentCore
+
+@testable import Client
+
+/// A UDP tracker for tests: drops the first `dropConnects` connect requests (packet loss),
+/// records when each request arrived, then answers per BEP 15, or with an error if `refuse`.
+final class ScriptedUDPTracker {
+    let socket: UDPSocket
+    private unowned let loop: EventLoop
+    var dropConnects: Int
+    var refuse: String?
+    var silent = false
+    private(set) var connectTimes: [ContinuousClock.Instant] = []
+    private(set) var announces = 0
+    let connectionID: UInt64 = 0x1122_3344_5566_7788
+
+    init(loop: EventLoop, dropConnects: Int) throws {
+        self.loop = loop
+        self.dropConnects = dropConnects
+        socket = try UDPSocket(loop: loop, address: SocketAddress(host: "127.0.0.1", port: 0)!)
+        socket.datagramArrived = { [unowned self] bytes, from in self.received(bytes, from: from) }
+    }
+
+    private func received(_ bytes: [UInt8], from: SocketAddress) {
+        guard bytes.count >= 16, !silent else { return }
+        let action = UInt32(bytes[8]) << 24 | UInt32(bytes[9]) << 16 | UInt32(bytes[10]) << 8 | UInt32(bytes[11])
+        let transaction = UInt32(bytes[12]) << 24 | UInt32(bytes[13]) << 16 | UInt32(bytes[14]) << 8 | UInt32(bytes[15])
+        if let refuse {
+            socket.send(UDPTrackerPacket.error(transaction: transaction, message: refuse).encoded(), to: from)
+            return
+        }
+        switch action {
+        case 0:
+            connectTimes.append(loop.now)
+            guard connectTimes.count > dropConnects else { return }
+            socket.send(UDPTrackerPacket.connectResponse(transaction: transaction, connectionID: connectionID).encoded(), to: from)
+        case 1:
+            let id = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            guard id == connectionID, bytes.count == 98 else { return }
+            announces += 1
+            let peers = [TrackerPeer(ip: [127, 0, 0, 9], port: 6881), TrackerPeer(ip: [127, 0, 0, 10], port: 6882)]
+            socket.send(
+                UDPTrackerPacket.announceResponse(transaction: transaction, interval: 900, leechers: 2, seeders: 1, peers: peers).encoded(),
+                to: from)
+        default:
+            break
+        }
+    }
+}
+
+@Suite(.serialized) struct UDPTrackerClientTests {
+    private func announce(_ client: UDPTrackerClient, _ loop: EventLoop, port: UInt16) -> Result<AnnounceResponse, UDPTrackerError>? {
+        var result: Result<AnnounceResponse, UDPTrackerError>?
+        let request = AnnounceRequest(infoHash: InfoHash(bytes: [UInt8](repeating: 3, count: 20))!, peerID: [UInt8](repeating: 4, count: 20), port: 6881)
+        client.announce(url: "udp://127.0.0.1:\(port)/announce", request: request) { result = $0 }
+        loop.run(until: { result != nil }, timeout: .seconds(10))
+        return result
+    }
+
+    // Two connect requests are lost; the client resends after 1× and 2× the base timeout
+    // (BEP 15's 15 s and 30 s, scaled to 100 ms here), then announces and gets the peers. A
+    // second announce within 60 s reuses the connection id.
+    @Test func retriesLostPacketsOnScheduleAndReusesConnectionID() throws {
+        let loop = try EventLoop()
+        let tracker = try ScriptedUDPTracker(loop: loop, dropConnects: 2)
+        let client = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop), baseTimeout: .milliseconds(100))
+        let response = try #require(try announce(client, loop, port: tracker.socket.localAddress.port)?.get())
+        #expect(response.peers.count == 2 && response.interval == 900 && response.complete == 1 && response.incomplete == 2)
+        #expect(tracker.connectTimes.count == 3)
+        let gaps = zip(tracker.connectTimes.dropFirst(), tracker.connectTimes).map { $0 - $1 }
+        #expect(gaps.count == 2)
+        #expect(gaps[0] >= .milliseconds(95) && gaps[0] < .milliseconds(180), "first retry after \(gaps[0])")
+        #expect(gaps[1] >= .milliseconds(190) && gaps[1] < .milliseconds(350), "second retry after \(gaps[1])")
+        _ = try announce(client, loop, port: tracker.socket.localAddress.port)?.get()
+        #expect(tracker.connectTimes.count == 3, "the connection id was not reused")
+        #expect(tracker.announces == 2)
+    }
+
+    // A tracker that never answers gives a timeout after the bounded schedule (4 attempts).
+    @Test func givesUpAfterTheSchedule() throws {
+        let loop = try EventLoop()
+        let tracker = try ScriptedUDPTracker(loop: loop, dropConnects: 0)
+        tracker.silent = true
+        let client = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop), baseTimeout: .milliseconds(20))
+        let result = announce(client, loop, port: tracker.socket.localAddress.port)
+        #expect(result.map { if case .failure(.timedOut(4)) = $0 { true } else { false } } == true, "\(String(describing: result))")
+        #expect(client.datagramsSent == 4)
+    }
+
+    // An error packet is reported with the tracker's words; a bad URL is refused.
+    @Test func reportsTrackerErrorsAndBadURLs() throws {
+        let loop = try EventLoop()
+        let tracker = try ScriptedUDPTracker(loop: loop, dropConnects: 0)
+        tracker.refuse = "unregistered torrent"
+        let client = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop), baseTimeout: .milliseconds(50))
+        let result = announce(client, loop, port: tracker.socket.localAddress.port)
+        #expect(result.map { if case .failure(.tracker("unregistered torrent")) = $0 { true } else { false } } == true)
+        #expect(UDPTrackerClient.parse("udp://tracker.example:1337/announce")! == ("tracker.example", 1337))
+        #expect(UDPTrackerClient.parse("udp://[::1]:80")! == ("::1", 80))
+        #expect(UDPTrackerClient.parse("http://x:1") == nil && UDPTrackerClient.parse("udp://x") == nil)
+    }
+}

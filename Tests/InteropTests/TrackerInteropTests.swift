@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+import ReactorTesting
+import TorrentCore
+
+/// `evtorrent seed` announcing to a real tracker (opentracker, on loopback) over UDP and HTTP; a
+/// python3-libtorrent leecher finds the seed through the tracker and downloads everything.
+@Suite(.serialized) struct TrackerInteropTests {
+    private func run(scheme: String) throws {
+        let directory = try TemporaryDirectory(prefix: "evtorrent-tracker")
+        defer { directory.cleanup() }
+        try directory.write("content/a.bin", patternBytes(3_000_000, seed: 31))
+        try directory.write("content/b/c.bin", patternBytes(500_000, seed: 32))
+        let trackerTCP = freePort()
+        let trackerUDP = freePort()
+        let url = scheme == "udp" ? "udp://127.0.0.1:\(trackerUDP)/announce" : "http://127.0.0.1:\(trackerTCP)/announce"
+        // Debian's opentracker serves only whitelisted torrents: make the torrent, list its hash.
+        try Tools.check([Tools.evtorrent, "create", "content", "-t", url, "-o", "content.torrent"], in: directory.path)
+        let info = try Tools.check([Tools.evtorrent, "info", "--json", "content.torrent"], in: directory.path)
+        let hash = try #require((try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any])?["info_hash"] as? String)
+        try Array((hash + "\n").utf8).withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: directory.path + "/whitelist")) }
+        let tracker = try BackgroundProcess(
+            ["opentracker", "-i", "127.0.0.1", "-p", String(trackerTCP), "-P", String(trackerUDP), "-d", directory.path,
+             "-w", "whitelist"],  // opentracker chroots into -d first, so the path is relative to it
+            outputPath: directory.path + "/opentracker.log")
+        defer { tracker.stop(signal: SIGKILL) }
+        // Wait for the HTTP side to answer (the UDP side starts with it).
+        #expect(waitUntil(seconds: 10) { ((try? Tools.run(["curl", "-s", "http://127.0.0.1:\(trackerTCP)/stats"]))?.status ?? 1) == 0 })
+
+        let seedPort = freePort()
+        let seed = try BackgroundProcess(
+            [Tools.evtorrent, "seed", "content.torrent", "--data", ".", "--bind", "127.0.0.1", "--port", String(seedPort),
+             "--tracker", url, "--session-dir", directory.path + "/session", "--verbose"],
+            in: directory.path, outputPath: directory.path + "/seed.log")
+        defer { seed.stop(signal: SIGINT) }
+        try #require(seed.waitForOutput("announced", seconds: 30), "seed did not announce: \(seed.output)")
+
+        let script = """
+            import sys, time, libtorrent as lt
+            ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % sys.argv[3], 'enable_dht': False, 'enable_lsd': False,
+                              'enable_upnp': False, 'enable_natpmp': False})
+            h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
+            deadline = time.time() + 60
+            while time.time() < deadline and not h.status().is_seeding:
+                time.sleep(0.2)
+            print("seeding" if h.status().is_seeding else "incomplete", flush=True)
+            """
+        let leecher = try Tools.run(
+            [Tools.python, "-c", script, directory.path + "/content.torrent", directory.path + "/dl", String(freePort())], seconds: 90)
+        #expect(leecher.stdout.contains("seeding"), "libtorrent did not complete: \(leecher.stdout) \(leecher.stderr)")
+        for path in ["content/a.bin", "content/b/c.bin"] {
+            #expect(FileManager.default.contentsEqual(atPath: directory.path + "/" + path, andPath: directory.path + "/dl/" + path))
+        }
+
+        // The tracker's scrape counts the seed (HTTP scrape of opentracker, BEP 48).
+        let escaped = stride(from: 0, to: 40, by: 2).map { "%" + hash.dropFirst($0).prefix(2) }.joined()
+        // The body holds raw info-hash bytes: take it from a file, not as text.
+        try Tools.check(["curl", "-s", "-o", directory.path + "/scrape", "http://127.0.0.1:\(trackerTCP)/scrape?info_hash=\(escaped)"])
+        let body = Array(try Data(contentsOf: URL(fileURLWithPath: directory.path + "/scrape")))
+        let decoded = try Bencode.decode(body)
+        let files = try #require(decoded.dictionaryValue?["files"]?.dictionaryValue)
+        let entry = try #require(files.entries.first?.value.dictionaryValue)
+        #expect((entry["complete"]?.integerValue ?? 0) >= 1, "scrape: \(decoded)")
+    }
+
+    @Test(.enabled(if: Tools.enabled("opentracker", "libtorrent", "curl")))
+    func seedAnnouncesOverUDP() throws { try run(scheme: "udp") }
+
+    @Test(.enabled(if: Tools.enabled("opentracker", "libtorrent", "curl")))
+    func seedAnnouncesOverHTTP() throws { try run(scheme: "http") }
+}
