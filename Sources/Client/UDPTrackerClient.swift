@@ -70,6 +70,32 @@ public final class UDPTrackerClient {
         }
     }
 
+    /// Scrapes `infoHashes` at `url` (BEP 15 scrape); counts come back in the same order.
+    public func scrape(
+        url: String, infoHashes: [InfoHash], completion: @escaping (Result<[ScrapeCounts], UDPTrackerError>) -> Void
+    ) {
+        withConnection(url) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .failure(let error): completion(.failure(error))
+            case .success(let (address, connectionID)):
+                let transaction = UInt32.random(in: 0...UInt32.max, using: &self.random)
+                let packet = UDPTrackerPacket.scrapeRequest(connectionID: connectionID, transaction: transaction, infoHashes: infoHashes)
+                self.exchange(packet, with: address) { reply in
+                    switch reply {
+                    case .success(.scrapeResponse(_, let counts)):
+                        completion(.success(counts.map {
+                            ScrapeCounts(seeders: Int($0.seeders), leechers: Int($0.leechers), completed: Int($0.completed))
+                        }))
+                    case .success(.error(_, let message)): completion(.failure(.tracker(message)))
+                    case .success: completion(.failure(.unexpectedResponse))
+                    case .failure(let error): completion(.failure(error))
+                    }
+                }
+            }
+        }
+    }
+
     /// A connection id for the tracker at `url` (cached for 60 s) and its address.
     private func withConnection(
         _ url: String, _ completion: @escaping (Result<(SocketAddress, UInt64), UDPTrackerError>) -> Void

@@ -62,3 +62,44 @@ extension AnnounceResponse {
         return bytes.count == 4 ? bytes : nil
     }
 }
+
+/// One torrent's counts from a scrape (BEP 48): seeds, leechers, completed downloads.
+public struct ScrapeCounts: Equatable, Sendable {
+    public var seeders: Int
+    public var leechers: Int
+    public var completed: Int
+
+    /// Counts from their parts.
+    public init(seeders: Int, leechers: Int, completed: Int) {
+        self.seeders = seeders
+        self.leechers = leechers
+        self.completed = completed
+    }
+
+    /// The counts for `infoHash` in an HTTP scrape body (`files` keyed by raw info hash).
+    public init(bencoded bytes: [UInt8], infoHash: InfoHash) throws(TrackerResponseError) {
+        let value: BencodeValue
+        do { value = try Bencode.decode(bytes, limits: BencodeLimits(maxDepth: 8, maxInputBytes: 4 << 20)) } catch {
+            throw .malformed(error.description)
+        }
+        guard let top = value.dictionaryValue else { throw .malformed("not a dictionary") }
+        if let reason = top["failure reason"] { throw .failure(reason.stringValue ?? "(unreadable reason)") }
+        guard let entry = top["files"]?.dictionaryValue?[infoHash.bytes]?.dictionaryValue else {
+            throw .malformed("no entry for this torrent")
+        }
+        self.init(
+            seeders: Int(clamping: entry["complete"]?.integerValue ?? 0),
+            leechers: Int(clamping: entry["incomplete"]?.integerValue ?? 0),
+            completed: Int(clamping: entry["downloaded"]?.integerValue ?? 0))
+    }
+
+    /// The scrape URL for an HTTP announce URL, by BEP 48's convention (the last path component
+    /// `announce…` becomes `scrape…`); nil if the tracker has none.
+    public static func scrapeURL(forAnnounce url: String) -> String? {
+        let query = url.firstIndex(of: "?") ?? url.endIndex
+        guard let slash = url[..<query].lastIndex(of: "/") else { return nil }
+        let last = url[url.index(after: slash)..<query]
+        guard last.hasPrefix("announce") else { return nil }
+        return String(url[...slash]) + "scrape" + last.dropFirst("announce".count) + url[query...]
+    }
+}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Client
+import Reactor
 import TorrentCore
 
 /// `evtorrent info FILE|MAGNET`: what a torrent holds, like transmission-show.
@@ -13,6 +14,9 @@ struct InfoCommand: ParsableCommand {
     @Flag(help: "Print JSON for scripts instead of text.")
     var json = false
 
+    @Flag(help: "Ask each tracker for seeders, leechers and completed downloads (BEP 48, BEP 15).")
+    var scrape = false
+
     func run() throws {
         if torrent.lowercased().hasPrefix("magnet:") {
             let magnet: MagnetLink
@@ -22,7 +26,39 @@ struct InfoCommand: ParsableCommand {
         }
         let metainfo: Metainfo
         do { metainfo = try MetainfoLoader.load(torrent) } catch { throw fail(error.description) }
+        if scrape {
+            try printScrape(metainfo.infoHash, trackers: metainfo.trackers)
+            return
+        }
         print(json ? Self.json(metainfo).rendered() : Self.text(metainfo))
+    }
+
+    private func printScrape(_ infoHash: InfoHash, trackers: [String]) throws {
+        let loop: EventLoop
+        do { loop = try EventLoop() } catch { throw fail(error.description) }
+        let scraper = TrackerScraper(loop: loop)
+        var answers: [(String, Result<ScrapeCounts, ScrapeFailure>)]?
+        scraper.scrape(infoHash, trackers: trackers) { answers = $0 }
+        loop.run(until: { answers != nil }, timeout: .seconds(120))
+        let rows = answers ?? []
+        if json {
+            print(JSON.array(rows.map { url, result in
+                switch result {
+                case .success(let counts):
+                    return .object([("tracker", .string(url)), ("seeders", .number(Int64(counts.seeders))),
+                                    ("leechers", .number(Int64(counts.leechers))), ("completed", .number(Int64(counts.completed)))])
+                case .failure(let reason): return .object([("tracker", .string(url)), ("error", .string(reason.description))])
+                }
+            }).rendered())
+            return
+        }
+        if rows.isEmpty { print("no trackers") }
+        for (url, result) in rows {
+            switch result {
+            case .success(let counts): print("\(url): \(counts.seeders) seeders, \(counts.leechers) leechers, \(counts.completed) completed")
+            case .failure(let reason): print("\(url): \(reason)")
+            }
+        }
     }
 
     static func text(_ metainfo: Metainfo) -> String {

@@ -61,6 +61,12 @@ import TorrentCore
         let files = try #require(decoded.dictionaryValue?["files"]?.dictionaryValue)
         let entry = try #require(files.entries.first?.value.dictionaryValue)
         #expect((entry["complete"]?.integerValue ?? 0) >= 1, "scrape: \(decoded)")
+
+        // `evtorrent info --scrape` asks the tracker itself, over the torrent's own scheme.
+        let scraped = try Tools.check([Tools.evtorrent, "info", "--scrape", "--json", directory.path + "/content.torrent"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(scraped.utf8)) as? [[String: Any]])
+        #expect(rows.count == 1 && rows[0]["tracker"] as? String == url)
+        #expect((rows[0]["seeders"] as? Int ?? 0) >= 1, "info --scrape: \(scraped)")
     }
 
     @Test(.enabled(if: Tools.enabled("opentracker", "libtorrent", "curl")))

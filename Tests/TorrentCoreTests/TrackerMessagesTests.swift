@@ -137,3 +137,36 @@ extension String {
         return parts.count == 2 ? parts[0] + replacement + parts[1] : self
     }
 }
+
+@Suite struct ScrapeTests {
+    // BEP 48's examples: only a last path component starting with "announce" has a scrape URL.
+    @Test func derivesScrapeURLs() {
+        let cases: [(String, String?)] = [
+            ("http://example.com/announce", "http://example.com/scrape"),
+            ("http://example.com/x/announce", "http://example.com/x/scrape"),
+            ("http://example.com/announce.php", "http://example.com/scrape.php"),
+            ("http://example.com/a", nil), ("http://example.com/announce?x2%0644", "http://example.com/scrape?x2%0644"),
+            ("http://example.com/announce?x=2/4", "http://example.com/scrape?x=2/4"), ("http://example.com/x%064announce", nil),
+        ]
+        for (announce, scrape) in cases {
+            #expect(ScrapeCounts.scrapeURL(forAnnounce: announce) == scrape, "\(announce)")
+        }
+    }
+
+    // A scrape body's counts for our torrent; other torrents, failures and garbage are errors.
+    @Test func parsesScrapeBodies() throws {
+        let hash = InfoHash(bytes: [UInt8](repeating: 0xAB, count: 20))!
+        let files = BencodeDictionary([("", .integer(0))])
+        var dictionary = files
+        dictionary[hash.bytes] = .dictionary(
+            BencodeDictionary([("complete", .integer(5)), ("incomplete", .integer(7)), ("downloaded", .integer(11))]))
+        let body = Bencode.encode(.dictionary(BencodeDictionary([("files", .dictionary(dictionary))])))
+        #expect(try ScrapeCounts(bencoded: body, infoHash: hash) == ScrapeCounts(seeders: 5, leechers: 7, completed: 11))
+        let other = InfoHash(bytes: [UInt8](repeating: 1, count: 20))!
+        #expect(throws: TrackerResponseError.malformed("no entry for this torrent")) { try ScrapeCounts(bencoded: body, infoHash: other) }
+        #expect(throws: TrackerResponseError.failure("no")) {
+            try ScrapeCounts(bencoded: AnnounceResponse.failure("no"), infoHash: hash)
+        }
+        #expect(throws: TrackerResponseError.self) { try ScrapeCounts(bencoded: Array("junk".utf8), infoHash: hash) }
+    }
+}
