@@ -49,30 +49,27 @@ public final class UDPTrackerClient {
     public func announce(
         url: String, request: AnnounceRequest, completion: @escaping (Result<AnnounceResponse, UDPTrackerError>) -> Void
     ) {
-        withConnection(url) { [weak self] result in
-            guard let self else { return }
-            switch result {
-            case .failure(let error): completion(.failure(error))
-            case .success(let (address, connectionID)):
-                let transaction = UInt32.random(in: 0...UInt32.max, using: &self.random)
-                let packet = UDPTrackerPacket.announceRequest(connectionID: connectionID, transaction: transaction, request: request)
-                self.exchange(packet, with: address) { reply in
-                    switch reply {
-                    case .success(.announceResponse(_, let interval, let leechers, let seeders, let peers)):
-                        completion(.success(AnnounceResponse(
-                            interval: Int(interval), peers: peers, complete: Int(seeders), incomplete: Int(leechers))))
-                    case .success(.error(_, let message)): completion(.failure(.tracker(message)))
-                    case .success: completion(.failure(.unexpectedResponse))
-                    case .failure(let error): completion(.failure(error))
-                    }
-                }
-            }
-        }
+        send(url, { .announceRequest(connectionID: $0, transaction: $1, request: request) }) { reply in
+            guard case .announceResponse(_, let interval, let leechers, let seeders, let peers) = reply else { return nil }
+            return AnnounceResponse(interval: Int(interval), peers: peers, complete: Int(seeders), incomplete: Int(leechers))
+        } completion: { completion($0) }
     }
 
     /// Scrapes `infoHashes` at `url` (BEP 15 scrape); counts come back in the same order.
     public func scrape(
         url: String, infoHashes: [InfoHash], completion: @escaping (Result<[ScrapeCounts], UDPTrackerError>) -> Void
+    ) {
+        send(url, { .scrapeRequest(connectionID: $0, transaction: $1, infoHashes: infoHashes) }) { reply in
+            guard case .scrapeResponse(_, let counts) = reply else { return nil }
+            return counts.map { ScrapeCounts(seeders: Int($0.seeders), leechers: Int($0.leechers), completed: Int($0.completed)) }
+        } completion: { completion($0) }
+    }
+
+    /// Gets a connection id, sends the packet `make(connectionID, transaction)` builds, and hands
+    /// the answer to `interpret` (nil: the wrong kind of packet). Error packets become `.tracker`.
+    private func send<T>(
+        _ url: String, _ make: @escaping (UInt64, UInt32) -> UDPTrackerPacket,
+        interpret: @escaping (UDPTrackerPacket) -> T?, completion: @escaping (Result<T, UDPTrackerError>) -> Void
     ) {
         withConnection(url) { [weak self] result in
             guard let self else { return }
@@ -80,15 +77,10 @@ public final class UDPTrackerClient {
             case .failure(let error): completion(.failure(error))
             case .success(let (address, connectionID)):
                 let transaction = UInt32.random(in: 0...UInt32.max, using: &self.random)
-                let packet = UDPTrackerPacket.scrapeRequest(connectionID: connectionID, transaction: transaction, infoHashes: infoHashes)
-                self.exchange(packet, with: address) { reply in
+                self.exchange(make(connectionID, transaction), with: address) { reply in
                     switch reply {
-                    case .success(.scrapeResponse(_, let counts)):
-                        completion(.success(counts.map {
-                            ScrapeCounts(seeders: Int($0.seeders), leechers: Int($0.leechers), completed: Int($0.completed))
-                        }))
                     case .success(.error(_, let message)): completion(.failure(.tracker(message)))
-                    case .success: completion(.failure(.unexpectedResponse))
+                    case .success(let packet): completion(interpret(packet).map { .success($0) } ?? .failure(.unexpectedResponse))
                     case .failure(let error): completion(.failure(error))
                     }
                 }
