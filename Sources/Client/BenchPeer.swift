@@ -125,13 +125,12 @@ final class BenchPeer: ConnectionHandler {
     private func collect(_ request: BlockRequest, _ data: [UInt8]) {
         let piece = request.piece.value
         let length = swarm.metainfo.info.layout.length(of: request.piece)
-        var buffer = pieceBuffers[piece] ?? [UInt8](repeating: 0, count: length)
         guard request.offset + data.count <= length else { return }
-        buffer.replaceSubrange(request.offset..<request.offset + data.count, with: data)
-        pieceBuffers[piece] = buffer
+        // Written in place in the dictionary's storage: no copy of the piece per block.
+        pieceBuffers[piece, default: [UInt8](repeating: 0, count: length)]
+            .replaceSubrange(request.offset..<request.offset + data.count, with: data)
         pieceReceived[piece, default: 0] += data.count
-        if pieceReceived[piece]! >= length {
-            pieceBuffers[piece] = nil
+        if pieceReceived[piece]! >= length, let buffer = pieceBuffers.removeValue(forKey: piece) {
             pieceReceived[piece] = nil
             swarm.verify(piece: request.piece, data: buffer)
         }

@@ -42,7 +42,8 @@ public final class Session {
     let loop: EventLoop
     public let options: SessionOptions
     let log: Log
-    let peerID: [UInt8]
+    /// Our BEP 20 peer id, the same in handshakes and tracker announces.
+    public let peerID: [UInt8]
     let blocks: BlockReader
     private let diskPool: WorkerPool
     private var listener: Listener?

@@ -135,7 +135,7 @@ struct SeedCommand: ParsableCommand {
             embedded.allow(prepared.metainfo.infoHash)
             let register = {
                 embedded.register(
-                    prepared.metainfo.infoHash, peerID: Array(repeating: 0x45, count: 20),
+                    prepared.metainfo.infoHash, peerID: session.peerID,
                     peer: TrackerPeer(ip: SocketAddress(host: host, port: 0)?.ip ?? [127, 0, 0, 1], port: session.listenAddress.port))
             }
             register()
@@ -149,11 +149,10 @@ struct SeedCommand: ParsableCommand {
             let udp = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop))
             announcer = TrackerAnnouncer(
                 loop: loop, http: client, udp: udp, tiers: prepared.metainfo.trackerTiers, infoHash: prepared.metainfo.infoHash,
-                peerID: Array("-EV0100-".utf8) + Array(repeating: 0x30, count: 12), port: session.listenAddress.port, log: log
+                peerID: session.peerID, port: session.listenAddress.port, log: log
             ) { (torrent.uploadedBytes, 0, left) }
             announcer?.peersFound = { torrent.connect(to: $0) }
             loop.schedule(after: .zero) { announcer?.start() }
-            _ = client
         }
 
         let status = StatusLine(session: session, log: log)
