@@ -2,22 +2,13 @@ import Testing
 
 @testable import TorrentCore
 
-/// A fixed generator so the optimistic pick is reproducible.
-private struct Counter: RandomNumberGenerator {
-    var state: UInt64 = 1
-    mutating func next() -> UInt64 {
-        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-        return state
-    }
-}
-
 @Suite struct ChokerTests {
     let start = ContinuousClock.now
 
     /// Runs `rounds` rechokes 10 s apart over `count` interested peers, applying each decision.
     private func simulate(count: Int, slots: Int?, rounds: Int) -> [Int: Int] {
         var choker = Choker(slots: slots)
-        var random = Counter()
+        var random = SeededGenerator()
         var peers = (0..<count).map {
             ChokeCandidate(id: $0, isInterested: true, isUnchoked: false, unchokedSince: nil, waitingSince: start + .milliseconds($0))
         }
@@ -49,7 +40,7 @@ private struct Counter: RandomNumberGenerator {
     // never an uninterested one.
     @Test func respectsSlotsAndInterest() {
         var choker = Choker(slots: 3)
-        var random = Counter()
+        var random = SeededGenerator()
         let peers = (0..<10).map {
             ChokeCandidate(id: $0, isInterested: $0 % 2 == 0, isUnchoked: false, unchokedSince: nil, waitingSince: start)
         }
@@ -62,7 +53,7 @@ private struct Counter: RandomNumberGenerator {
     // Fastest-upload keeps the fastest peers; the optimistic slot goes to someone else.
     @Test func fastestUploadPrefersRate() {
         var choker = Choker(slots: 2, algorithm: .fastestUpload)
-        var random = Counter()
+        var random = SeededGenerator()
         let peers = (0..<6).map {
             ChokeCandidate(id: $0, isInterested: true, isUnchoked: false, unchokedSince: nil, waitingSince: start, uploadRate: $0 * 1000)
         }

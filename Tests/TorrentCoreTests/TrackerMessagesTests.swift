@@ -2,15 +2,6 @@ import Testing
 
 @testable import TorrentCore
 
-/// A fixed generator so shuffles are reproducible.
-private struct Fixed: RandomNumberGenerator {
-    var state: UInt64 = 42
-    mutating func next() -> UInt64 {
-        state = state &* 6_364_136_223_846_793_005 &+ 1
-        return state
-    }
-}
-
 private let hash = InfoHash(bytes: (0..<20).map { UInt8($0 * 13) })!
 
 private func request(_ id: UInt8, port: UInt16 = 6881, left: Int64 = 100, event: AnnounceEvent = .none) -> AnnounceRequest {
@@ -99,7 +90,7 @@ private func request(_ id: UInt8, port: UInt16 = 6881, left: Int64 = 100, event:
     // counts seeds, leechers and completions.
     @Test func handsPeersToEachOther() throws {
         var registry = SwarmRegistry(interval: .seconds(600))
-        var random = Fixed()
+        var random = SeededGenerator(seed: 42)
         _ = registry.announce(request(1, port: 1, left: 0), ip: [127, 0, 0, 1], now: start, random: &random)
         _ = registry.announce(request(2, port: 2), ip: [127, 0, 0, 2], now: start, random: &random)
         let third = try #require(registry.announce(request(3, port: 3), ip: [127, 0, 0, 3], now: start, random: &random))
@@ -118,7 +109,7 @@ private func request(_ id: UInt8, port: UInt16 = 6881, left: Int64 = 100, event:
     // outside the allowed set are refused.
     @Test func expiresCapsAndRestricts() throws {
         var registry = SwarmRegistry(interval: .seconds(100), maxPeersPerTorrent: 3, allowed: [hash])
-        var random = Fixed()
+        var random = SeededGenerator(seed: 42)
         for id in 1...5 { _ = registry.announce(request(UInt8(id), port: UInt16(id)), ip: [127, 0, 0, 1], now: start, random: &random) }
         let before = registry.scrape(hash, now: start)
         #expect(before?.incomplete == 3)
