@@ -15,7 +15,7 @@ final class PeerConnection: ConnectionHandler {
     static let outputLowWatermark = 256 << 10
 
     private unowned let session: Session
-    private(set) weak var torrent: SeedingTorrent?
+    private(set) weak var torrent: Torrent?
     private(set) var connection: (any Connection)?
     private var state = State.awaitingHandshake
     private var queue = ByteQueue()
@@ -25,6 +25,11 @@ final class PeerConnection: ConnectionHandler {
     /// Payload bytes sent to this peer, in total and since the last rechoke.
     private(set) var uploaded: Int64 = 0
     var uploadedSinceRechoke: Int64 = 0
+    /// Payload bytes accepted from this peer, since the last rechoke and in the last second.
+    var downloadedSinceRechoke: Int64 = 0
+    private var downloadedThisSecond = 0
+    /// Bytes per second received from this peer, smoothed.
+    private(set) var downloadRate = 0
     /// Choker bookkeeping, owned by the torrent.
     var unchokedSince: ContinuousClock.Instant?
     var waitingSince: ContinuousClock.Instant
@@ -33,9 +38,9 @@ final class PeerConnection: ConnectionHandler {
     private(set) var peerID: [UInt8]?
 
     /// For a connection we opened: the torrent we asked for (their handshake must match).
-    private let outgoingTorrent: SeedingTorrent?
+    private let outgoingTorrent: Torrent?
 
-    init(session: Session, connection: any Connection, outgoing torrent: SeedingTorrent? = nil) {
+    init(session: Session, connection: any Connection, outgoing torrent: Torrent? = nil) {
         self.session = session
         self.connection = connection
         remote = connection.remoteAddress
@@ -51,6 +56,43 @@ final class PeerConnection: ConnectionHandler {
     var isUnchoked: Bool {
         if case .active(let peer) = state { return !peer.amChoking }
         return false
+    }
+
+    /// Whether we told the peer we want its data.
+    var amInterested: Bool {
+        if case .active(let peer) = state { return peer.amInterested }
+        return false
+    }
+
+    /// Whether the peer refuses our requests.
+    var peerChoking: Bool {
+        if case .active(let peer) = state { return peer.peerChoking }
+        return true
+    }
+
+    /// The pieces the peer has, once past the handshake.
+    var peerPieces: Bitfield? {
+        if case .active(let peer) = state { return peer.peerPieces }
+        return nil
+    }
+
+    /// Blocks asked of this peer and not yet received.
+    var outstanding: Set<BlockRequest> {
+        if case .active(let peer) = state { return peer.outstanding }
+        return []
+    }
+
+    var outstandingCount: Int {
+        if case .active(let peer) = state { return peer.outstanding.count }
+        return 0
+    }
+
+    /// How many requests to keep queued at this peer: about three seconds of its rate, at least
+    /// 16, at most what it accepts (its `reqq`) and 500; one while it is snubbed.
+    var requestDepth: Int {
+        guard case .active(let peer) = state else { return 0 }
+        if peer.isSnubbed { return 1 }
+        return min(peer.peerRequestQueueLimit, 500, max(16, downloadRate * 3 / PiecePicker.blockLength))
     }
 
     var progress: Double {
@@ -84,6 +126,7 @@ final class PeerConnection: ConnectionHandler {
                 perform(actions)
                 if peer.peerInterested != wasInterested { torrent?.interestChanged(self) }
             }
+            if let torrent, torrent.isDownloading { torrent.fillRequests(self) }
         } catch let error as WireError {
             drop(.wire(error))
             return
@@ -101,9 +144,15 @@ final class PeerConnection: ConnectionHandler {
 
     func connectionClosed(_ connection: any Connection, reason: CloseReason) {
         handshakeTimer?.cancel()
+        var pieces: Bitfield?
+        var released: [BlockRequest] = []
+        if case .active(var peer) = state {
+            pieces = peer.peerPieces
+            if case .releaseRequests(let lost)? = peer.releaseOutstanding().first { released = lost }
+        }
         state = .closed
         self.connection = nil
-        torrent?.remove(self)
+        torrent?.remove(self, pieces: pieces, released: released)
         session.connectionClosed(self, reason: reason)
     }
 
@@ -114,6 +163,66 @@ final class PeerConnection: ConnectionHandler {
         state = .active(peer)
         perform(actions)
         if !choking { pump() }
+    }
+
+    // MARK: - Downloading
+
+    /// Tells the peer whether we want its data.
+    func setInterested(_ interested: Bool) {
+        guard case .active(var peer) = state else { return }
+        let actions = peer.setInterested(interested, now: session.loop.now)
+        state = .active(peer)
+        perform(actions)
+    }
+
+    /// Sends requests the picker chose.
+    func sendRequests(_ requests: [BlockRequest]) {
+        guard case .active(var peer) = state else { return }
+        let actions = peer.sendRequests(requests, now: session.loop.now)
+        state = .active(peer)
+        perform(actions)
+    }
+
+    /// Withdraws a request another peer answered first.
+    func cancel(_ request: BlockRequest) {
+        guard case .active(var peer) = state else { return }
+        let actions = peer.cancel(request)
+        state = .active(peer)
+        perform(actions)
+    }
+
+    /// Announces a piece we just verified.
+    func weGotPiece(_ piece: PieceIndex) {
+        guard case .active(var peer) = state else { return }
+        let actions = peer.weGotPiece(piece)
+        state = .active(peer)
+        perform(actions)
+    }
+
+    /// The download is over: no more interest; as a seed, tell the peer we only upload.
+    func becameSeedOrDone(isSeed: Bool) {
+        guard case .active(var peer) = state else { return }
+        var actions = peer.setInterested(false, now: session.loop.now)
+        if isSeed && peer.peerIsSeed { actions.append(.close(.bothSeeds)) }
+        if isSeed && peer.extensionProtocol && peer.peerExtensions != nil {
+            var handshake = ExtensionHandshake()
+            handshake.uploadOnly = true
+            actions.append(.send(.extended(id: 0, payload: handshake.payload())))
+        }
+        state = .active(peer)
+        perform(actions)
+    }
+
+    /// Counts payload accepted from this peer.
+    func received(bytes: Int) {
+        downloadedSinceRechoke += Int64(bytes)
+        downloadedThisSecond += bytes
+    }
+
+    /// Once a second: folds the last second into the smoothed rate.
+    func sampleRate() {
+        downloadRate = (downloadRate + downloadedThisSecond) / 2
+        downloadedThisSecond = 0
     }
 
     /// Periodic upkeep (keep-alive, idle timeout).
@@ -139,6 +248,10 @@ final class PeerConnection: ConnectionHandler {
             outgoingTorrent == nil || outgoingTorrent === torrent
         else {
             drop(.protocolViolation("unknown info hash \(handshake.infoHash)"))
+            return false
+        }
+        guard !torrent.isBanned(remote) else {
+            drop(.badData)
             return false
         }
         guard handshake.peerID != session.peerID else {
@@ -175,6 +288,10 @@ final class PeerConnection: ConnectionHandler {
             switch action {
             case .send(let message): connection?.write(message.encoded())
             case .close(let error): drop(error)
+            case .countPiece(let piece): torrent?.peerGained(self, piece: piece)
+            case .countPieces(let pieces): torrent?.peerGained(self, pieces: pieces)
+            case .storeBlock(let request, let data): torrent?.blockArrived(from: self, request, data)
+            case .releaseRequests(let requests): torrent?.requestsLost(requests)
             }
         }
     }

@@ -34,6 +34,8 @@ public struct SessionStatus: Sendable {
     public var unchoked = 0
     public var uploadedBytes: Int64 = 0
     public var uploadRate = 0
+    public var downloadedBytes: Int64 = 0
+    public var downloadRate = 0
 }
 
 /// Several torrents in one process on one port: accepts peers, routes them by info hash, and
@@ -45,13 +47,15 @@ public final class Session {
     /// Our BEP 20 peer id, the same in handshakes and tracker announces.
     public let peerID: [UInt8]
     let blocks: BlockReader
-    private let diskPool: WorkerPool
+    let diskPool: WorkerPool
+    /// Hashes downloaded pieces (one thread per core).
+    let hashPool: WorkerPool
     private var listener: Listener?
-    private var torrents: [InfoHash: SeedingTorrent] = [:]
+    private var torrents: [InfoHash: Torrent] = [:]
     private var connections: [ObjectIdentifier: PeerConnection] = [:]
     private var uploadGroup: RateLimitGroup?
     private var lastLimitLog: ContinuousClock.Instant?
-    private var rateSamples: [(ContinuousClock.Instant, Int64)] = []
+    private var rateSamples: [(time: ContinuousClock.Instant, up: Int64, down: Int64)] = []
     /// Peers dropped for protocol errors.
     public internal(set) var droppedPeers = 0
     /// The address peers reach us at (with the real port once bound).
@@ -66,6 +70,7 @@ public final class Session {
         var generator = SystemRandomNumberGenerator()
         peerID = PeerID.generate(using: &generator)
         diskPool = WorkerPool(threads: 2)
+        hashPool = WorkerPool(threads: WorkerPool.coreCount)
         blocks = BlockReader(loop: loop, files: OpenFileCache(capacity: options.openFiles, mode: options.payloadMode), diskPool: diskPool)
         if let limit = options.uploadLimit {
             uploadGroup = RateLimitGroup(loop: loop, limit: RateLimit(writeBytesPerSecond: limit))
@@ -83,15 +88,16 @@ public final class Session {
         loop.scheduleRepeating(every: .seconds(30)) { ResourceLimits.releaseFreeMemory() }
     }
 
-    /// Adds a torrent to serve, with the pieces already verified.
+    /// Adds a torrent to serve, with the pieces already verified; with `download`, the missing
+    /// wanted pieces are fetched from peers too.
     @discardableResult
-    public func add(_ metainfo: Metainfo, location: ContentLocation, have: Bitfield) -> SeedingTorrent {
-        let torrent = SeedingTorrent(session: self, metainfo: metainfo, location: location, have: have)
+    public func add(_ metainfo: Metainfo, location: ContentLocation, have: Bitfield, download: DownloadOptions? = nil) -> Torrent {
+        let torrent = Torrent(session: self, metainfo: metainfo, location: location, have: have, download: download)
         torrents[metainfo.infoHash] = torrent
         return torrent
     }
 
-    func torrent(for infoHash: InfoHash) -> SeedingTorrent? { torrents[infoHash] }
+    func torrent(for infoHash: InfoHash) -> Torrent? { torrents[infoHash] }
 
     /// Connected peers (all torrents, handshake or not).
     public var connectionCount: Int { connections.count }
@@ -104,10 +110,12 @@ public final class Session {
             status.interested += torrent.interestedCount
             status.unchoked += torrent.unchokedCount
             status.uploadedBytes += torrent.uploadedBytes
+            status.downloadedBytes += torrent.downloadedBytes
         }
-        if let first = rateSamples.first, let last = rateSamples.last, last.0 > first.0 {
-            let seconds = Double((last.0 - first.0).components.seconds) + Double((last.0 - first.0).components.attoseconds) / 1e18
-            status.uploadRate = Int(Double(last.1 - first.1) / seconds)
+        if let first = rateSamples.first, let last = rateSamples.last, last.time > first.time {
+            let seconds = Double((last.time - first.time).components.seconds) + Double((last.time - first.time).components.attoseconds) / 1e18
+            status.uploadRate = Int(Double(last.up - first.up) / seconds)
+            status.downloadRate = max(0, Int(Double(last.down - first.down) / seconds))
         }
         return status
     }
@@ -119,6 +127,7 @@ public final class Session {
         for torrent in torrents.values { torrent.stop() }
         for peer in Array(connections.values) { peer.connection?.close() }
         diskPool.shutdown()
+        hashPool.shutdown()
     }
 
     private func accept(_ connection: any Connection) -> (any ConnectionHandler)? {
@@ -141,7 +150,7 @@ public final class Session {
     var pendingOutgoing: Int { connections.values.filter { $0.torrent == nil }.count }
 
     /// Opens a connection to `address` for `torrent`.
-    func connectOut(to address: SocketAddress, for torrent: SeedingTorrent) {
+    func connectOut(to address: SocketAddress, for torrent: Torrent) {
         guard connections.count < options.maxPeers,
             !connections.values.contains(where: { $0.remote == address })
         else { return }
@@ -163,8 +172,9 @@ public final class Session {
     }
 
     private func sampleRate() {
-        let total = torrents.values.reduce(Int64(0)) { $0 + $1.uploadedBytes }
-        rateSamples.append((loop.now, total))
+        let up = torrents.values.reduce(Int64(0)) { $0 + $1.uploadedBytes }
+        let down = torrents.values.reduce(Int64(0)) { $0 + $1.downloadedBytes }
+        rateSamples.append((loop.now, up, down))
         if rateSamples.count > 5 { rateSamples.removeFirst() }
     }
 }

@@ -41,6 +41,12 @@ public struct Bitfield: Equatable, Hashable, Sendable {
         for index in bytes.indices { bytes[index] |= other.bytes[index] }
     }
 
+    /// Clears every bit set in `other` (same count).
+    public mutating func subtract(_ other: Bitfield) {
+        precondition(other.count == count)
+        for index in bytes.indices { bytes[index] &= ~other.bytes[index] }
+    }
+
     /// How many bits are set.
     public var setCount: Int { bytes.reduce(0) { $0 + $1.nonzeroBitCount } }
     /// Whether every bit is set.

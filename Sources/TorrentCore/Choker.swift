@@ -14,11 +14,13 @@ public struct ChokeCandidate: Equatable, Sendable {
     public var uploadRate: Int
     /// Its progress, 0...1 (for anti-leech).
     public var progress: Double
+    /// What it sent us recently, bytes per second (for tit-for-tat while downloading).
+    public var downloadRate: Int
 
     /// A candidate snapshot.
     public init(
         id: Int, isInterested: Bool, isUnchoked: Bool, unchokedSince: ContinuousClock.Instant?,
-        waitingSince: ContinuousClock.Instant, uploadRate: Int = 0, progress: Double = 0
+        waitingSince: ContinuousClock.Instant, uploadRate: Int = 0, progress: Double = 0, downloadRate: Int = 0
     ) {
         self.id = id
         self.isInterested = isInterested
@@ -27,6 +29,7 @@ public struct ChokeCandidate: Equatable, Sendable {
         self.waitingSince = waitingSince
         self.uploadRate = uploadRate
         self.progress = progress
+        self.downloadRate = downloadRate
     }
 }
 
@@ -39,6 +42,9 @@ public enum SeedChokingAlgorithm: String, Sendable, CaseIterable {
     case fastestUpload = "fastest-upload"
     /// Prefer peers that have just started or are nearly done over those in the middle.
     case antiLeech = "anti-leech"
+    /// While downloading (BEP 3, mainline's Choker): reciprocate, serving the peers that send us
+    /// data fastest; the optimistic slot lets newcomers prove themselves.
+    case titForTat = "tit-for-tat"
 }
 
 /// The seeding choker (BEP 3's choking, libtorrent's seeding algorithms): a function from a
@@ -88,6 +94,8 @@ public struct Choker: Sendable {
 
     private func rank(_ peers: [ChokeCandidate], now: ContinuousClock.Instant) -> [ChokeCandidate] {
         switch algorithm {
+        case .titForTat:
+            return peers.sorted { ($0.downloadRate, $1.waitingSince) > ($1.downloadRate, $0.waitingSince) }
         case .fastestUpload:
             return peers.sorted { ($0.uploadRate, $1.waitingSince) > ($1.uploadRate, $0.waitingSince) }
         case .antiLeech:

@@ -14,6 +14,8 @@ public enum PeerError: Error, Equatable, Sendable, CustomStringConvertible {
     case idle
     /// Both sides are seeds: nothing to exchange.
     case bothSeeds
+    /// The peer sent pieces that failed their hash check.
+    case badData
 
     public var description: String {
         switch self {
@@ -24,6 +26,7 @@ public enum PeerError: Error, Equatable, Sendable, CustomStringConvertible {
         case .protocolViolation(let what): return "protocol violation: \(what)"
         case .idle: return "idle timeout"
         case .bothSeeds: return "both sides are seeds"
+        case .badData: return "sent data that failed the hash check"
         }
     }
 }
@@ -34,6 +37,14 @@ public enum PeerAction: Equatable, Sendable {
     case send(PeerMessage)
     /// Close the connection for this reason.
     case close(PeerError)
+    /// The peer announced one more piece: count it in the swarm's availability.
+    case countPiece(PieceIndex)
+    /// The peer announced these pieces (bitfield, HaveAll, or a later bitfield's new bits).
+    case countPieces(Bitfield)
+    /// A block arrived: hand it to the torrent (which may still find it unwanted).
+    case storeBlock(BlockRequest, [UInt8])
+    /// These requests will not be answered (choke, reject, snub): give them back to the picker.
+    case releaseRequests([BlockRequest])
 }
 
 /// Limits and identity for every peer session of a torrent.
@@ -50,6 +61,9 @@ public struct PeerSessionConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(180)
     /// Send a keep-alive after this long without sending anything.
     public var keepAliveInterval: Duration = .seconds(90)
+    /// A peer that has not sent a requested block for this long is snubbed: its requests go back
+    /// to the picker for other peers to serve.
+    public var snubTimeout: Duration = .seconds(60)
     /// Our listen port, told to peers in the extension handshake.
     public var listenPort: Int?
     /// Our client name in the extension handshake.
@@ -70,8 +84,10 @@ public struct PeerSessionConfiguration: Sendable {
     }
 }
 
-/// One peer's protocol state, seen from a seeder: what it has, whether it is interested, whether
-/// we choke it, and the requests it is waiting for. Inputs in, actions out; no I/O, no clock.
+/// One peer's protocol state in both directions. As seen by a seeder: what it has, whether it is
+/// interested, whether we choke it, and the requests it is waiting for. As seen by a downloader:
+/// whether it chokes us, whether we are interested, and the blocks we asked it for. Inputs in,
+/// actions out; no I/O, no clock.
 public struct PeerSession: Sendable {
     public let configuration: PeerSessionConfiguration
     /// Whether both sides set the BEP 6 bit.
@@ -87,6 +103,15 @@ public struct PeerSession: Sendable {
     public private(set) var amChoking = true
     /// The peer's extension handshake, once received.
     public private(set) var peerExtensions: ExtensionHandshake?
+    /// Whether we want data from the peer (and told it so).
+    public private(set) var amInterested = false
+    /// Whether the peer refuses our requests.
+    public private(set) var peerChoking = true
+    /// Blocks we asked the peer for and have not received.
+    public private(set) var outstanding: Set<BlockRequest> = []
+    /// Whether the peer sat on our requests past the snub timeout (and has not sent a block since).
+    public private(set) var isSnubbed = false
+    private var lastBlock: ContinuousClock.Instant
     private var queue: [BlockRequest] = []
     private var overLimit = 0
     private var sawFirstMessage = false
@@ -106,6 +131,7 @@ public struct PeerSession: Sendable {
         peerPieces = Bitfield(count: configuration.pieceCount)
         lastReceived = now
         lastSent = now
+        lastBlock = now
     }
 
     /// Requests waiting to be served, oldest first.
@@ -148,8 +174,23 @@ public struct PeerSession: Sendable {
         default: sawFirstMessage = true
         }
         switch message {
-        case .keepAlive, .port, .unknown, .suggestPiece, .allowedFast, .piece, .choke, .unchoke:
-            return []  // nothing a seeder acts on
+        case .keepAlive, .port, .unknown, .suggestPiece, .allowedFast:
+            return []
+        case .choke:
+            peerChoking = true
+            // Without the fast extension a choke drops every pending request; with it the peer
+            // should reject them, but not all clients do, so they are released either way. A block
+            // that arrives after all is still taken if it is wanted.
+            return releaseOutstanding()
+        case .unchoke:
+            peerChoking = false
+            return []
+        case .piece(let request, let data):
+            if outstanding.remove(request) != nil {
+                lastBlock = now
+                isSnubbed = false
+            }
+            return [.storeBlock(request, data)]
         case .interested:
             peerInterested = true
             return []
@@ -160,18 +201,24 @@ public struct PeerSession: Sendable {
             guard piece.value >= 0 && piece.value < peerPieces.count else {
                 throw .protocolViolation("have for piece \(piece) of \(peerPieces.count)")
             }
+            guard !peerPieces[piece] else { return [] }
             peerPieces[piece] = true
-            return try checkBothSeeds()
+            try checkBothSeeds()
+            return [.countPiece(piece)]
         case .bitfield(let bytes):
             guard let field = Bitfield(bytes: bytes, count: configuration.pieceCount) else { throw .badBitfield }
             // BEP 3 puts the bitfield first, but aria2 sends another one later; merge it.
-            if first { peerPieces = field } else { peerPieces.formUnion(field) }
-            return try checkBothSeeds()
+            var added = field
+            if !first { added.subtract(peerPieces) }
+            peerPieces.formUnion(field)
+            try checkBothSeeds()
+            return added.isEmpty ? [] : [.countPieces(added)]
         case .haveAll, .haveNone:
             guard fastExtension else { throw .protocolViolation("HaveAll/HaveNone without the fast extension") }
             guard first else { throw .protocolViolation("HaveAll/HaveNone after the first message") }
             peerPieces = Bitfield(count: configuration.pieceCount, allSet: message == .haveAll)
-            return try checkBothSeeds()
+            try checkBothSeeds()
+            return message == .haveAll ? [.countPieces(peerPieces)] : []
         case .request(let request):
             return try gotRequest(request)
         case .cancel(let request):
@@ -179,9 +226,9 @@ public struct PeerSession: Sendable {
             queue.remove(at: index)
             // BEP 6: every request gets a piece or a reject, cancelled ones included.
             return fastExtension ? [.send(.rejectRequest(request))] : []
-        case .rejectRequest:
+        case .rejectRequest(let request):
             guard fastExtension else { throw .protocolViolation("RejectRequest without the fast extension") }
-            return []
+            return outstanding.remove(request) != nil ? [.releaseRequests([request])] : []
         case .extended(let id, let payload):
             if id == 0 {
                 peerExtensions = try? ExtensionHandshake(payload: payload)
@@ -210,21 +257,69 @@ public struct PeerSession: Sendable {
     /// Records that something was sent, for keep-alive timing.
     public mutating func sentSomething(now: ContinuousClock.Instant) { lastSent = now }
 
-    /// Periodic upkeep: drop a silent peer, keep a quiet connection alive.
+    /// Periodic upkeep: drop a silent peer, keep a quiet connection alive, and take back the
+    /// requests of a peer that sits on them (snubbed).
     public mutating func timerFired(now: ContinuousClock.Instant) -> [PeerAction] {
         if now - lastReceived > configuration.idleTimeout { return [.close(.idle)] }
+        var actions: [PeerAction] = []
+        if !outstanding.isEmpty && now - lastBlock > configuration.snubTimeout {
+            isSnubbed = true
+            lastBlock = now
+            let lost = outstanding.sorted { ($0.piece, $0.offset) < ($1.piece, $1.offset) }
+            outstanding = []
+            actions = lost.map { .send(.cancel($0)) } + [.releaseRequests(lost)]
+        }
         if now - lastSent >= configuration.keepAliveInterval {
             lastSent = now
-            return [.send(.keepAlive)]
+            actions.append(.send(.keepAlive))
         }
-        return []
+        return actions
     }
 
-    /// Records a piece we newly have; returns the Have to send.
+    /// Records a piece we newly have; returns the Have to send (and closes if both are now seeds).
     public mutating func weGotPiece(_ piece: PieceIndex) -> [PeerAction] {
         guard !ours[piece] else { return [] }
         ours[piece] = true
+        if ours.isFull && peerPieces.isFull { return [.close(.bothSeeds)] }
         return [.send(.have(piece))]
+    }
+
+    // MARK: - Downloading
+
+    /// Says whether we want data from the peer. Losing interest drops nothing outstanding.
+    public mutating func setInterested(_ interested: Bool, now: ContinuousClock.Instant) -> [PeerAction] {
+        guard interested != amInterested else { return [] }
+        amInterested = interested
+        lastSent = now
+        return [.send(interested ? .interested : .notInterested)]
+    }
+
+    /// The largest request queue the peer accepts (its `reqq`, else libtorrent's default of 250).
+    public var peerRequestQueueLimit: Int { max(1, min(peerExtensions?.requestQueueLength ?? 250, 2000)) }
+
+    /// Sends requests the picker chose; ignores any already outstanding.
+    public mutating func sendRequests(_ requests: [BlockRequest], now: ContinuousClock.Instant) -> [PeerAction] {
+        var actions: [PeerAction] = []
+        for request in requests where outstanding.insert(request).inserted {
+            actions.append(.send(.request(request)))
+        }
+        if outstanding.count == actions.count && !actions.isEmpty { lastBlock = now }
+        if !actions.isEmpty { lastSent = now }
+        return actions
+    }
+
+    /// Withdraws a request (another peer delivered the block first, in the endgame).
+    public mutating func cancel(_ request: BlockRequest) -> [PeerAction] {
+        guard outstanding.remove(request) != nil else { return [] }
+        return [.send(.cancel(request))]
+    }
+
+    /// Everything still outstanding, released (the connection is closing).
+    public mutating func releaseOutstanding() -> [PeerAction] {
+        guard !outstanding.isEmpty else { return [] }
+        let lost = outstanding.sorted { ($0.piece, $0.offset) < ($1.piece, $1.offset) }
+        outstanding = []
+        return [.releaseRequests(lost)]
     }
 
     private mutating func gotRequest(_ request: BlockRequest) throws(PeerError) -> [PeerAction] {
@@ -252,8 +347,7 @@ public struct PeerSession: Sendable {
         return fastExtension ? queue.map { .send(.rejectRequest($0)) } : []
     }
 
-    private func checkBothSeeds() throws(PeerError) -> [PeerAction] {
+    private func checkBothSeeds() throws(PeerError) {
         if peerPieces.isFull && ours.isFull { throw .bothSeeds }
-        return []
     }
 }

@@ -120,4 +120,77 @@ private func block(_ piece: Int, _ offset: Int = 0, _ length: Int = 16_384) -> B
         #expect(session.timerFired(now: start + .seconds(250)) == [.send(.keepAlive)])
         #expect(session.timerFired(now: start + .seconds(281)) == [.close(.idle)])
     }
+
+    // MARK: - Downloading
+
+    private func leechSession(fast: Bool = true) -> PeerSession {
+        let configuration = PeerSessionConfiguration(pieceLength: 32_768, totalLength: 9 * 32_768 + 5_000)
+        return PeerSession(
+            configuration: configuration, ours: Bitfield(count: 10), peerSupportsFast: fast, peerSupportsExtensions: true,
+            now: start)
+    }
+
+    // What the peer announces is counted once: a bitfield, a later bitfield's new bits, a new Have.
+    @Test func countsWhatThePeerAnnounces() throws {
+        var session = leechSession()
+        var field = Bitfield(count: 10)
+        field[PieceIndex(1)] = true
+        #expect(try session.received(.bitfield(field.bytes), now: start) == [.countPieces(field)])
+        #expect(try session.received(.have(PieceIndex(1)), now: start) == [])
+        #expect(try session.received(.have(PieceIndex(2)), now: start) == [.countPiece(PieceIndex(2))])
+        var later = Bitfield(count: 10)
+        later[PieceIndex(2)] = true
+        later[PieceIndex(7)] = true
+        var added = Bitfield(count: 10)
+        added[PieceIndex(7)] = true
+        #expect(try session.received(.bitfield(later.bytes), now: start) == [.countPieces(added)])
+        var seedPeer = leechSession()
+        #expect(try seedPeer.received(.haveAll, now: start) == [.countPieces(Bitfield(count: 10, allSet: true))])
+    }
+
+    // Requests go out once each; blocks come back to be stored; a choke or a reject releases what
+    // is still outstanding; a cancel withdraws one.
+    @Test func tracksOurRequests() throws {
+        var session = leechSession()
+        #expect(session.setInterested(true, now: start) == [.send(.interested)])
+        #expect(session.setInterested(true, now: start) == [])
+        _ = try session.received(.unchoke, now: start)
+        #expect(!session.peerChoking)
+        let sent = session.sendRequests([block(0), block(0, 16_384), block(0)], now: start)
+        #expect(sent == [.send(.request(block(0))), .send(.request(block(0, 16_384)))])
+        #expect(try session.received(.piece(block(0), [1, 2]), now: start) == [.storeBlock(block(0), [1, 2])])
+        #expect(session.outstanding == [block(0, 16_384)])
+        _ = session.sendRequests([block(1), block(2)], now: start)
+        #expect(session.cancel(block(2)) == [.send(.cancel(block(2)))])
+        #expect(try session.received(.rejectRequest(block(1)), now: start) == [.releaseRequests([block(1)])])
+        #expect(try session.received(.rejectRequest(block(1)), now: start) == [])
+        #expect(try session.received(.choke, now: start) == [.releaseRequests([block(0, 16_384)])])
+        #expect(session.peerChoking && session.outstanding.isEmpty)
+        // Without the fast extension a Reject is a protocol violation.
+        var plain = leechSession(fast: false)
+        #expect(throws: PeerError.self) { try plain.received(.rejectRequest(block(1)), now: start) }
+    }
+
+    // A peer that sits on our requests for a minute is snubbed: they are cancelled and released,
+    // and a block from it lifts the snub.
+    @Test func snubsAPeerThatSitsOnRequests() throws {
+        var session = leechSession()
+        _ = try session.received(.unchoke, now: start)
+        _ = session.sendRequests([block(3), block(4)], now: start)
+        #expect(session.timerFired(now: start + .seconds(30)) == [])
+        let actions = session.timerFired(now: start + .seconds(61))
+        #expect(actions == [.send(.cancel(block(3))), .send(.cancel(block(4))), .releaseRequests([block(3), block(4)])])
+        #expect(session.isSnubbed)
+        _ = session.sendRequests([block(5)], now: start + .seconds(62))
+        _ = try session.received(.piece(block(5), [0]), now: start + .seconds(63))
+        #expect(!session.isSnubbed)
+    }
+
+    // Our last piece makes us a seed: with a seed peer the connection has no purpose.
+    @Test func closesWhenBothBecomeSeeds() throws {
+        var session = leechSession()
+        _ = try session.received(.haveAll, now: start)
+        for piece in 0..<9 { #expect(session.weGotPiece(PieceIndex(piece)) == [.send(.have(PieceIndex(piece)))]) }
+        #expect(session.weGotPiece(PieceIndex(9)) == [.close(.bothSeeds)])
+    }
 }
