@@ -43,6 +43,12 @@ public final class TrackerAnnouncer {
     /// Sends `started` and keeps announcing.
     public func start() { announce(.started) }
 
+    /// Sends `completed` (once, when the download finishes) and keeps announcing.
+    public func completed() {
+        timer?.cancel()
+        announce(.completed)
+    }
+
     /// Sends `stopped` (waiting at most `timeout`), then calls `completion`.
     public func stop(timeout: Duration = .seconds(3), completion: @escaping () -> Void) {
         timer?.cancel()

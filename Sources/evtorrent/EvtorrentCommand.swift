@@ -5,9 +5,9 @@ import ArgumentParser
 struct EvtorrentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evtorrent",
-        abstract: "A BitTorrent client for seeding boxes: seed, make, inspect and verify torrents.",
+        abstract: "A BitTorrent client for seeding boxes: seed and download, make, inspect and verify torrents.",
         version: "0.1.0",
-        subcommands: [SeedCommand.self, CreateCommand.self, InfoCommand.self, VerifyCommand.self, BenchCommand.self])
+        subcommands: [SeedCommand.self, DownloadCommand.self, CreateCommand.self, InfoCommand.self, VerifyCommand.self, BenchCommand.self])
 }
 
 /// Prints `evtorrent: <message>` on standard error and exits with status 1.

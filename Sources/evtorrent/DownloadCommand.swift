@@ -1,0 +1,276 @@
+import ArgumentParser
+import Client
+import Reactor
+import TorrentCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `evtorrent download TORRENT -o DIR`: fetch, verify, then seed.
+struct DownloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "download",
+        abstract: "Download a torrent, verifying every piece, then seed it.",
+        discussion: """
+            The content lands at DIR/NAME. Peers come from the torrent's trackers and from --peer.
+            Every piece is hash-checked before it counts and is written only once verified; the
+            resume file is updated every few seconds, so after a crash or Ctrl-C the same command
+            picks up where it stopped, keeping every verified piece. When done it seeds until
+            --seed-ratio or --seed-time is reached (default: until stopped), or exits at once with
+            --no-seed. Exit status: 0 when the download is complete, 1 on error or interruption.
+            """)
+
+    @Argument(help: "The .torrent file.")
+    var torrent: String
+
+    @Option(name: .shortAndLong, help: "Directory to download into (the content goes to DIR/NAME).")
+    var output = "."
+
+    @Option(help: "A peer to connect to, HOST:PORT (repeatable).")
+    var peer: [String] = []
+
+    @Option(help: "Port for incoming peers.")
+    var port: UInt16 = 6881
+
+    @Option(help: "Address to listen on (default: all interfaces).")
+    var bind = "0.0.0.0"
+
+    @Flag(help: "Exit once the download is complete instead of seeding.")
+    var noSeed = false
+
+    @Option(help: "After completing, seed until uploaded/size reaches this ratio.")
+    var seedRatio: Double?
+
+    @Option(help: "After completing, seed for this long (seconds, or with s/m/h: 90s, 30m, 2h).")
+    var seedTime: String?
+
+    @Option(help: "Download only files whose path in the torrent matches this glob (repeatable).")
+    var only: [String] = []
+
+    @Option(help: "Skip files whose path in the torrent matches this glob (repeatable).")
+    var skip: [String] = []
+
+    @Flag(help: "Fetch pieces in order (for streaming) instead of rarest first.")
+    var sequential = false
+
+    @Flag(help: "Reserve each file's full size on disk up front instead of creating sparse files.")
+    var preallocate = false
+
+    @Option(help: "Upload limit in KiB/s (default: none).")
+    var uploadLimit: Int?
+
+    @Option(help: "Where resume files live (default: ~/.local/share/evtorrent).")
+    var sessionDir: String?
+
+    @Flag(help: "Log peer events (info level).")
+    var verbose = false
+
+    @Flag(help: "Log everything (debug level).")
+    var debug = false
+
+    func run() throws {
+        let log = Log(minimum: debug ? .debug : verbose ? .info : .warn)
+        _ = ResourceLimits.raiseOpenFileLimit()
+        ResourceLimits.tuneAllocator()
+        guard let bindAddress = SocketAddress(host: bind, port: port) else { throw fail("--bind \(bind) is not an IP address") }
+        var peers: [SocketAddress] = []
+        for text in peer {
+            guard let address = SocketAddress(parsing: text.replacingLocalhost()) else {
+                throw fail("--peer \(text) is not HOST:PORT with a numeric address")
+            }
+            peers.append(address)
+        }
+        let seedSeconds = try seedTime.map { text in
+            guard let seconds = Self.seconds(text) else { throw fail("--seed-time \(text) is not a duration like 90, 90s, 30m or 2h") }
+            return seconds
+        }
+        let metainfo: Metainfo
+        do { metainfo = try MetainfoLoader.load(torrent) } catch { throw fail(error.description) }
+        let store = ResumeStore(directory: sessionDir ?? ResumeStore.defaultDirectory(environment: ProcessEnvironment.all()))
+        let prepared = try prepare(metainfo, store: store)
+        let info = metainfo.info
+
+        let loop: EventLoop
+        do { loop = try EventLoop() } catch { throw fail(error.description) }
+        var options = SessionOptions()
+        options.listen = bindAddress
+        options.uploadLimit = uploadLimit.map { $0 * 1024 }
+        let session: Session
+        do { session = try Session(loop: loop, options: options, log: log) } catch {
+            throw fail("cannot listen for peers: \(error) (choose another --port)")
+        }
+        var download = DownloadOptions()
+        download.piecePriorities = prepared.priorities
+        download.sequential = sequential
+        download.preallocate = preallocate
+        download.resume = store
+        let torrent = session.add(metainfo, location: prepared.location, have: prepared.have, download: download)
+
+        print("download  \(info.name) (\(Format.bytes(info.totalLength)), \(info.pieceCount) pieces)")
+        print("into      \(prepared.location.paths.count == 1 ? prepared.location.paths[0] : output + "/" + info.name)")
+        print("have      \(prepared.have.setCount)/\(info.pieceCount) pieces (\(prepared.how))")
+        print("peers     listening on \(session.listenAddress)")
+        fflush(nil)
+
+        let announcer: TrackerAnnouncer? =
+            metainfo.trackerTiers.isEmpty
+            ? nil
+            : TrackerAnnouncer(
+                loop: loop, http: HTTPClient(loop: loop), udp: UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop)),
+                tiers: metainfo.trackerTiers, infoHash: metainfo.infoHash, peerID: session.peerID, port: session.listenAddress.port,
+                log: log
+            ) { (torrent.uploadedBytes, torrent.downloadedBytes, torrent.bytesLeft) }
+        announcer?.peersFound = { torrent.connect(to: $0) }
+        if announcer == nil && peers.isEmpty {
+            log.warn("no_peer_source", [("detail", "the torrent names no tracker and no --peer was given")])
+        }
+
+        let progress = DownloadProgress(torrent: torrent, session: session, total: torrent.bytesLeft)
+        var complete = !torrent.isDownloading
+        var interrupted = false
+        var stopping = false
+        let stop = {
+            guard !stopping else { return }
+            stopping = true
+            progress.finish()
+            torrent.saveResume {
+                session.shutdown()
+                if let announcer { announcer.stop { loop.stop() } } else { loop.stop() }
+            }
+        }
+        let seedUntilDone = {
+            complete = true
+            progress.finish()
+            let elapsed = progress.elapsedSeconds
+            print(
+                "complete  \(Format.bytes(torrent.downloadedBytes)) in \(Format.duration(elapsed)) (\(Format.bytes(Int64(Double(torrent.downloadedBytes) / max(elapsed, 0.001))))/s), \(torrent.hashFailures) hash failure(s)"
+            )
+            fflush(nil)
+            if noSeed {
+                stop()
+                return
+            }
+            print("seeding   (Ctrl-C to stop)")
+            fflush(nil)
+            let startedSeeding = loop.now
+            loop.scheduleRepeating(every: .seconds(1)) {
+                let ratio = Double(torrent.uploadedBytes) / Double(max(info.totalLength, 1))
+                if let seedRatio, ratio >= seedRatio { stop() }
+                if let seedSeconds, loop.now - startedSeeding >= .seconds(seedSeconds) { stop() }
+            }
+        }
+        torrent.downloadFinished = {
+            announcer?.completed()
+            seedUntilDone()
+        }
+        loop.scheduleRepeating(every: .seconds(1)) { if !complete { progress.tick() } }
+        // Peers given by hand are tried again while downloading (they may not have been up yet).
+        loop.scheduleRepeating(every: .seconds(10)) { if !complete { torrent.connect(to: peers) } }
+        let interrupt = {
+            if !complete { interrupted = true }
+            stop()
+        }
+        loop.watchSignal(SIGINT, interrupt)
+        loop.watchSignal(SIGTERM, interrupt)
+        loop.schedule(after: .zero) {
+            announcer?.start()
+            torrent.connect(to: peers)
+            if complete { seedUntilDone() }
+        }
+        loop.run()
+        if interrupted {
+            let left = torrent.bytesLeft
+            throw fail(
+                "interrupted with \(Format.bytes(left)) left; verified pieces are saved: run the same command to resume")
+        }
+    }
+
+    private func prepare(_ metainfo: Metainfo, store: ResumeStore) throws -> PreparedDownload {
+        let pool = WorkerPool(threads: WorkerPool.coreCount)
+        defer { pool.shutdown() }
+        var preparation = DownloadPreparation(pool: pool, resume: store)
+        var bar: ProgressBar?
+        preparation.progress = { done, total, label in
+            if bar == nil { bar = ProgressBar(label: label, total: total) }
+            bar?.update(bytesDone: done)
+        }
+        defer { bar?.finish() }
+        do { return try preparation.prepare(metainfo, into: output, only: only, skip: skip) } catch {
+            throw fail(error.description)
+        }
+    }
+
+    /// Seconds in "90", "90s", "30m" or "2h".
+    static func seconds(_ text: String) -> Int64? {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600]
+        if let last = text.last, let unit = units[last], let value = Int64(text.dropLast()), value >= 0 { return value * unit }
+        if let value = Int64(text), value >= 0 { return value }
+        return nil
+    }
+}
+
+extension String {
+    /// "localhost:N" as "127.0.0.1:N", the one name --peer accepts without a resolver.
+    fileprivate func replacingLocalhost() -> String {
+        hasPrefix("localhost:") ? "127.0.0.1:" + dropFirst("localhost:".count) : self
+    }
+}
+
+/// The download's progress: a bar redrawn in place on a terminal (percent, rate, ETA, peers),
+/// otherwise a structured line every 5 s.
+final class DownloadProgress {
+    private let torrent: Torrent
+    private let session: Session
+    private let total: Int64
+    private let terminal = Terminal.stderrIsTerminal
+    private let started = ContinuousClock.now
+    private var ticks = 0
+
+    init(torrent: Torrent, session: Session, total: Int64) {
+        self.torrent = torrent
+        self.session = session
+        self.total = max(total, 1)
+    }
+
+    var elapsedSeconds: Double {
+        let elapsed = ContinuousClock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    func tick() {
+        ticks += 1
+        let left = torrent.bytesLeft
+        let done = total - left
+        let status = session.status
+        let fraction = min(max(Double(done) / Double(total), 0), 1)
+        let percent = String(Int(fraction * 1000)).leftPadded(to: 2)
+        let percentText = "\(percent.dropLast()).\(percent.last!)%"
+        let rate = status.downloadRate
+        let eta = rate > 0 ? Format.duration(Double(left) / Double(rate)) : "--"
+        let paused = torrent.pausedReason.map { "  PAUSED: \($0)" } ?? ""
+        if terminal {
+            let width = 30
+            let filled = Int(fraction * Double(width))
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            Terminal.writeError(
+                "\r[\(bar)] \(percentText) \(Format.bytes(done))/\(Format.bytes(total))  down \(Format.bytes(Int64(rate)))/s  up \(Format.bytes(Int64(status.uploadRate)))/s  ETA \(eta)  peers \(status.peers)\(paused)\u{1B}[K"
+            )
+        } else if ticks % 5 == 0 {
+            print(
+                "progress percent=\(percentText.dropLast()) done_bytes=\(done) left_bytes=\(left) download_bytes_per_s=\(rate) upload_bytes_per_s=\(status.uploadRate) peers=\(status.peers)\(torrent.pausedReason != nil ? " paused=yes" : "")"
+            )
+            fflush(nil)
+        }
+    }
+
+    func finish() {
+        if terminal { Terminal.writeError("\n") }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+import ReactorTesting
+
+/// `evtorrent download` fetching a multi-file torrent from real clients seeding it on loopback:
+/// python3-libtorrent, transmission-cli and aria2c, each alone and all three together; and a
+/// download killed with SIGKILL halfway that resumes without fetching everything again.
+@Suite(.serialized) struct DownloadInteropTests {
+    static let files = SeedInteropTests.files
+
+    /// The content, its torrent (no tracker: peers are given with --peer), and seeders of it.
+    final class Swarm {
+        let directory: TemporaryDirectory
+        var seeders: [(name: String, process: BackgroundProcess, port: UInt16)] = []
+
+        init() throws {
+            directory = try TemporaryDirectory(prefix: "evtorrent-download")
+            for (index, (path, size)) in DownloadInteropTests.files.enumerated() {
+                try directory.write("seed/" + path, patternBytes(size, seed: UInt64(index + 40)))
+            }
+            try Tools.check([Tools.evtorrent, "create", "seed/content", "-l", "64k", "-o", "content.torrent"], in: directory.path)
+        }
+
+        var torrent: String { directory.path + "/content.torrent" }
+        var data: String { directory.path + "/seed" }
+
+        /// Whether `downloads/content` (given `downloads`) matches the original byte for byte (empty files included).
+        func matches(_ downloads: String) -> Bool {
+            DownloadInteropTests.files.allSatisfy { path, _ in
+                FileManager.default.contentsEqual(atPath: data + "/" + path, andPath: downloads + "/" + path)
+            }
+        }
+
+        func startLibtorrent() throws {
+            let port = freePort()
+            let script = """
+                import sys, time, libtorrent as lt
+                ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % sys.argv[3], 'enable_dht': False,
+                                  'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False})
+                h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
+                while not h.status().is_seeding:
+                    time.sleep(0.1)
+                print("seeding", flush=True)
+                time.sleep(3600)
+                """
+            let process = try BackgroundProcess(
+                [Tools.python, "-c", script, torrent, data, String(port)], outputPath: directory.path + "/libtorrent.log")
+            seeders.append(("libtorrent", process, port))
+            try #require(process.waitForOutput("seeding", seconds: 30), "libtorrent did not seed: \(process.output)")
+        }
+
+        func startTransmission() throws {
+            let port = freePort()
+            let config = directory.path + "/transmission-config"
+            try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
+            // -et: accept unencrypted peers (evtorrent does not speak MSE); -v: verify the data first.
+            let process = try BackgroundProcess(
+                ["transmission-cli", "-g", config, "-p", String(port), "-et", "-v", "-w", data, torrent],
+                outputPath: directory.path + "/transmission.log")
+            seeders.append(("transmission", process, port))
+            try #require(process.waitForOutput("Seeding", seconds: 30), "transmission did not seed: \(process.output.suffix(2000))")
+        }
+
+        func startAria2() throws {
+            let port = freePort()
+            let process = try BackgroundProcess(
+                ["aria2c", "--check-integrity=true", "--seed-ratio=0.0", "--listen-port=\(port)", "--dir=" + data,
+                 "--enable-dht=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--summary-interval=1",
+                 "--console-log-level=notice", torrent],
+                outputPath: directory.path + "/aria2.log")
+            seeders.append(("aria2", process, port))
+            try #require(process.waitForOutput("SEED(", seconds: 30), "aria2 did not seed: \(process.output.suffix(2000))")
+        }
+
+        /// `evtorrent download` from every seeder started, into `name`.
+        func download(into name: String, extra: [String] = []) throws -> Tools.Output {
+            var arguments = [
+                Tools.evtorrent, "download", torrent, "-o", directory.path + "/" + name, "--no-seed", "--bind", "127.0.0.1",
+                "--port", String(freePort()), "--session-dir", directory.path + "/" + name + "-session",
+            ]
+            for seeder in seeders { arguments += ["--peer", "127.0.0.1:\(seeder.port)"] }
+            return try Tools.run(arguments + extra, seconds: 120)
+        }
+
+        func stop() {
+            for seeder in seeders { seeder.process.stop(signal: SIGKILL) }
+            directory.cleanup()
+        }
+    }
+
+    private func run(_ start: [(Swarm) -> () throws -> Void]) throws {
+        let swarm = try Swarm()
+        defer { swarm.stop() }
+        for seeder in start { try seeder(swarm)() }
+        let result = try swarm.download(into: "dl")
+        let names = swarm.seeders.map(\.name).joined(separator: "+")
+        #expect(result.status == 0, "download from \(names) failed: \(result.stdout.suffix(1500)) \(result.stderr.suffix(1500))")
+        #expect(result.stdout.contains("complete "))
+        #expect(swarm.matches(swarm.directory.path + "/dl"), "bytes from \(names) differ")
+    }
+
+    @Test(.enabled(if: Tools.enabled("libtorrent")))
+    func downloadsFromLibtorrent() throws { try run([Swarm.startLibtorrent]) }
+
+    @Test(.enabled(if: Tools.enabled("transmission-cli")))
+    func downloadsFromTransmission() throws { try run([Swarm.startTransmission]) }
+
+    @Test(.enabled(if: Tools.enabled("aria2c")))
+    func downloadsFromAria2() throws { try run([Swarm.startAria2]) }
+
+    @Test(.enabled(if: Tools.enabled("libtorrent", "transmission-cli", "aria2c")))
+    func downloadsFromAllThree() throws { try run([Swarm.startLibtorrent, Swarm.startTransmission, Swarm.startAria2]) }
+
+    // kill -9 halfway (the seed is rate-limited so there is a halfway), then the same command
+    // again: it keeps the pieces verified before the crash and fetches less than the whole
+    // torrent; the bytes match at the end.
+    @Test func resumesAfterKillNine() throws {
+        let swarm = try Swarm()
+        defer { swarm.stop() }
+        let seedPort = freePort()
+        let seed = try BackgroundProcess(
+            [Tools.evtorrent, "seed", swarm.torrent, "--data", swarm.data, "--bind", "127.0.0.1", "--port", String(seedPort),
+             "--tracker-port", String(freePort()), "--upload-limit", "2048", "--session-dir", swarm.directory.path + "/seed-session"],
+            outputPath: swarm.directory.path + "/seed.log")
+        swarm.seeders.append(("evtorrent", seed, seedPort))
+        try #require(seed.waitForOutput("peers ", seconds: 60), "seed did not start: \(seed.output)")
+
+        let out = swarm.directory.path + "/dl"
+        let session = swarm.directory.path + "/dl-session"
+        let arguments = [
+            Tools.evtorrent, "download", swarm.torrent, "-o", out, "--no-seed", "--bind", "127.0.0.1", "--port",
+            String(freePort()), "--session-dir", session, "--peer", "127.0.0.1:\(seedPort)",
+        ]
+        let first = try BackgroundProcess(arguments, outputPath: swarm.directory.path + "/first.log")
+        // Wait until a resume file claims some pieces, then a little more, then SIGKILL.
+        let total = DownloadInteropTests.files.reduce(0) { $0 + $1.1 }
+        let resumeWritten = waitUntil(seconds: 30) {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: session)) ?? []
+            return files.contains { $0.hasSuffix(".resume") }
+        }
+        try #require(resumeWritten, "no resume file: \(first.output)")
+        Thread.sleep(forTimeInterval: 1.5)
+        _ = first.stop(signal: SIGKILL, seconds: 5)
+        let onDisk = DownloadInteropTests.files.reduce(0) { sum, file in
+            sum + (((try? FileManager.default.attributesOfItem(atPath: out + "/" + file.0))?[.size] as? Int) ?? 0)
+        }
+        #expect(onDisk > 0, "nothing written before the kill")
+        #expect(!swarm.matches(out), "the download finished before it was killed; slow the seed down")
+
+        let second = try Tools.run(arguments, seconds: 120)
+        #expect(second.status == 0, "restart failed: \(second.stdout.suffix(1500)) \(second.stderr.suffix(1500))")
+        #expect(swarm.matches(out), "bytes differ after the restart")
+        // "have N/M pieces (verified|resume)" with N > 0, and less than everything fetched again.
+        let haveLine = second.stdout.split(separator: "\n").first { $0.hasPrefix("have ") } ?? ""
+        let kept = Int(haveLine.split(separator: " ").dropFirst().first { !$0.isEmpty }?.split(separator: "/").first ?? "") ?? 0
+        #expect(kept > 0, "no piece kept after kill -9: \(haveLine)")
+        let fetched = second.stdout.split(separator: "\n").first { $0.hasPrefix("complete ") } ?? ""
+        #expect(!fetched.isEmpty)
+        let downloadedAgain = Self.bytes(in: String(fetched))
+        #expect(downloadedAgain != nil && downloadedAgain! < Double(total), "refetched \(fetched) of \(total) bytes")
+    }
+
+    /// The byte count in "complete  12.3 MiB in ..." (the first size on the line).
+    static func bytes(in line: String) -> Double? {
+        let words = line.split(separator: " ")
+        guard let index = words.firstIndex(where: { ["B", "KiB", "MiB", "GiB"].contains($0) }), index > 0,
+            let value = Double(words[index - 1])
+        else { return nil }
+        let scale: [Substring: Double] = ["B": 1, "KiB": 1024, "MiB": 1_048_576, "GiB": 1_073_741_824]
+        return value * scale[words[index]]!
+    }
+}
