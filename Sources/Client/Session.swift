@@ -155,7 +155,10 @@ public final class Session {
             !connections.values.contains(where: { $0.remote == address })
         else { return }
         let placeholder = OutgoingConnect()
-        let connection = loop.connect(to: address, timeout: .seconds(10), handler: placeholder)
+        // Bound to a specific address, connect from it too: peers tell each other apart by IP.
+        let host = listenAddress.host
+        let local = host == "0.0.0.0" || host == "::" || address.isIPv6 != listenAddress.isIPv6 ? nil : SocketAddress(host: host, port: 0)
+        let connection = loop.connect(to: address, from: local, timeout: .seconds(10), handler: placeholder)
         let peer = PeerConnection(session: self, connection: connection, outgoing: torrent)
         connection.handler = peer
         placeholder.peer = peer
