@@ -11,10 +11,12 @@ private let threadingReady: Bool = evthread_use_pthreads() == 0
 
 /// A write to a socket the peer has closed raises SIGPIPE, whose default action kills the process;
 /// libevent's writev and OpenSSL's socket writes do not pass MSG_NOSIGNAL, so ignore it once.
+/// SIGXFSZ likewise: a write past the file-size limit should fail with EFBIG (and pause the
+/// download with a clear error), not kill the process.
 private let sigpipeIgnored: Bool = {
     var action = sigaction()
     action.__sigaction_handler.sa_handler = SIG_IGN
-    return sigaction(SIGPIPE, &action, nil) == 0
+    return sigaction(SIGPIPE, &action, nil) == 0 && sigaction(SIGXFSZ, &action, nil) == 0
 }()
 
 private func timerFired(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {

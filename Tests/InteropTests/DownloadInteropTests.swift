@@ -169,4 +169,29 @@ import ReactorTesting
         let scale: [Substring: Double] = ["B": 1, "KiB": 1024, "MiB": 1_048_576, "GiB": 1_073_741_824]
         return value * scale[words[index]]!
     }
+
+    // A disk that cannot take the data (here: a file-size limit of 1 MiB, so writes fail with
+    // EFBIG as they would with ENOSPC) pauses the download with a clear error; nothing crashes,
+    // and once the limit is gone the same command completes.
+    @Test func pausesWhenTheDiskIsFull() throws {
+        let swarm = try Swarm()
+        defer { swarm.stop() }
+        try swarm.startAria2()
+        let out = swarm.directory.path + "/dl"
+        let arguments = [
+            Tools.evtorrent, "download", swarm.torrent, "-o", out, "--no-seed", "--bind", "127.0.0.1", "--port",
+            String(freePort()), "--session-dir", out + "-session", "--peer", "127.0.0.1:\(swarm.seeders[0].port)",
+        ]
+        let limited = try BackgroundProcess(["prlimit", "--fsize=1048576", "--"] + arguments, outputPath: out + ".log")
+        let paused = limited.waitForOutput("download_paused", seconds: 30)
+        #expect(paused, "no pause: \(limited.output.suffix(2000))")
+        #expect(limited.output.contains("disk full"), "\(limited.output.suffix(2000))")
+        Thread.sleep(forTimeInterval: 1)
+        // Still alive and paused; a clean stop says how to resume.
+        #expect(limited.stop(signal: SIGINT) == 1)
+        #expect(limited.output.contains("run the same command to resume"), "\(limited.output.suffix(1000))")
+        let again = try Tools.run(arguments, seconds: 120)
+        #expect(again.status == 0, "\(again.stdout.suffix(1500)) \(again.stderr.suffix(1500))")
+        #expect(swarm.matches(out), "bytes differ after the disk had room again")
+    }
 }
