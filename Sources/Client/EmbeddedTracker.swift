@@ -72,7 +72,7 @@ public final class EmbeddedTracker {
         if parsed.left > 0, parsed.event != .stopped, let address = SocketAddress(ip: remote.ip, port: parsed.port) {
             leecherAnnounced?(parsed.infoHash, address)
         }
-        log.debug("tracker_announce", [("from", remote), ("event", parsed.event.rawValue), ("peers", response.peers.count)])
+        log.info("tracker_announce", [("from", remote), ("event", parsed.event.rawValue), ("peers", response.peers.count)])
         return bencoded(response.encoded(compact: parsed.compact))
     }
 

@@ -112,21 +112,31 @@ final class PeerConnection: ConnectionHandler {
     }
 
     func bytesArrived(_ connection: any Connection, _ input: inout InputBuffer) {
-        queue.append(input.readAll())
         do {
             if case .awaitingHandshake = state {
+                queue.append(input.readAll())
                 guard let handshake = try Handshake.decode(from: &queue) else { return }
                 guard accept(handshake) else { return }
+                // Messages that came with the handshake.
+                while case .active = state, let message = try decoder.next(from: &queue) { handle(message) }
             }
-            while case .active(var peer) = state, let message = try decoder.next(from: &queue) {
-                if session.log.enabled(.debug) { session.log.debug("peer_message", [("peer", remote), ("message", "\(message)".prefix(80))]) }
-                let wasInterested = peer.peerInterested
-                let actions = try peer.received(message, now: session.loop.now)
-                state = .active(peer)
-                perform(actions)
-                if peer.peerInterested != wasInterested { torrent?.interestChanged(self) }
+            // A message split across reads stays partly in `queue`: complete it from the input.
+            if queue.count > 0, case .active = state {
+                queue.append(input.read(min(bytesToComplete(queue), input.count)) ?? [])
+                while case .active = state, let message = try decoder.next(from: &queue) { handle(message) }
             }
-            if let torrent, torrent.isDownloading { torrent.fillRequests(self) }
+            // Then whole messages straight from the input buffer, one copy each; a partial one
+            // stays in the input buffer until the rest arrives.
+            while queue.count == 0, case .active = state, let length = input.peekUInt32().map(Int.init) {
+                guard length <= decoder.maxMessageLength else {
+                    throw WireError.messageTooLong(length: length, limit: decoder.maxMessageLength)
+                }
+                guard input.count >= 4 + length, let bytes = input.read(4 + length) else { break }
+                var one = ByteQueue(bytes)
+                guard let message = try decoder.next(from: &one) else { break }
+                handle(message)
+            }
+            if let torrent, torrent.isDownloading, case .active = state { torrent.fillRequests(self) }
         } catch let error as WireError {
             drop(.wire(error))
             return
@@ -140,20 +150,51 @@ final class PeerConnection: ConnectionHandler {
         pump()
     }
 
+    /// Bytes `queue` lacks to hold its first message whole (at least the length prefix).
+    private func bytesToComplete(_ queue: ByteQueue) -> Int {
+        guard queue.count >= 4 else { return 4 - queue.count }
+        let prefix = queue.peek(4)
+        let length = prefix.reduce(0) { $0 << 8 | Int($1) }
+        return max(0, 4 + length - queue.count)
+    }
+
+    /// Takes one message: the session decides, the actions are carried out. A protocol error
+    /// closes the connection (the caller stops at once: `state` is no longer active).
+    private func handle(_ message: PeerMessage) {
+        guard case .active(var peer) = state else { return }
+        if session.log.enabled(.debug) { session.log.debug("peer_message", [("peer", remote), ("message", "\(message)".prefix(80))]) }
+        let wasInterested = peer.peerInterested
+        let actions: [PeerAction]
+        do { actions = try peer.received(message, now: session.loop.now) } catch {
+            drop(error)
+            return
+        }
+        state = .active(peer)
+        perform(actions)
+        if peer.peerInterested != wasInterested { torrent?.interestChanged(self) }
+    }
+
     func outputFlushed(_ connection: any Connection) { pump() }
 
     func connectionClosed(_ connection: any Connection, reason: CloseReason) {
         handshakeTimer?.cancel()
-        var pieces: Bitfield?
-        var released: [BlockRequest] = []
-        if case .active(var peer) = state {
-            pieces = peer.peerPieces
-            if case .releaseRequests(let lost)? = peer.releaseOutstanding().first { released = lost }
-        }
-        state = .closed
+        leaveTorrent()
         self.connection = nil
-        torrent?.remove(self, pieces: pieces, released: released)
         session.connectionClosed(self, reason: reason)
+    }
+
+    /// Stops taking part: the peer's pieces stop counting and its outstanding requests go back
+    /// to the picker. Idempotent.
+    private func leaveTorrent() {
+        guard case .active(var peer) = state else {
+            state = .closed
+            return
+        }
+        let pieces = peer.peerPieces
+        var released: [BlockRequest] = []
+        if case .releaseRequests(let lost)? = peer.releaseOutstanding().first { released = lost }
+        state = .closed
+        torrent?.remove(self, pieces: pieces, released: released)
     }
 
     /// Applies the choker's decision.
@@ -238,6 +279,7 @@ final class PeerConnection: ConnectionHandler {
         guard let connection else { return }
         session.log.debug("peer_dropped", [("peer", remote), ("reason", error)])
         session.droppedPeers += 1
+        leaveTorrent()
         connection.close()
     }
 

@@ -151,7 +151,7 @@ public final class Torrent {
     }
 
     /// A block arrived from `peer`.
-    func blockArrived(from peer: PeerConnection, _ request: BlockRequest, _ data: [UInt8]) {
+    func blockArrived(from peer: PeerConnection, _ request: BlockRequest, _ data: ArraySlice<UInt8>) {
         guard let download else { return }
         guard data.count == request.length else {
             download.discarded(data.count)
@@ -181,8 +181,11 @@ public final class Torrent {
         guard let download, download.pausedReason == nil, peer.amInterested, !peer.peerChoking,
             let pieces = peer.peerPieces
         else { return }
-        let room = peer.requestDepth - peer.outstandingCount
-        guard room > 0 else { return }
+        // Requests go out in batches (a quarter of the pipeline, up to 16): fewer picks and
+        // fewer, fuller writes than one request per block received.
+        let depth = peer.requestDepth
+        let room = depth - peer.outstandingCount
+        guard room > 0, room >= min(16, max(1, depth / 4)) || peer.outstandingCount == 0 else { return }
         let picked = download.picker.pick(for: pieces, count: room, outstanding: peer.outstanding, random: &random)
         if !picked.isEmpty {
             peer.sendRequests(picked)

@@ -60,7 +60,8 @@ final class TorrentDownload {
         var bytes: [UInt8]
         var sources: [String?]
         init(length: Int) {
-            bytes = [UInt8](repeating: 0, count: length)
+            // Every byte is written by a block before the piece is hashed: no need to zero it.
+            bytes = [UInt8](unsafeUninitializedCapacity: length) { _, count in count = length }
             sources = [String?](repeating: nil, count: (length + PiecePicker.blockLength - 1) / PiecePicker.blockLength)
         }
     }
@@ -87,7 +88,7 @@ final class TorrentDownload {
     }
 
     /// Takes a block the picker accepted; starts verification when its piece is whole.
-    func store(_ request: BlockRequest, _ data: [UInt8], from source: String, pieceComplete: Bool) {
+    func store(_ request: BlockRequest, _ data: ArraySlice<UInt8>, from source: String, pieceComplete: Bool) {
         let piece = request.piece
         let buffer = buffers[piece] ?? PieceBuffer(length: picker.length(of: piece))
         buffers[piece] = buffer

@@ -7,6 +7,9 @@ public struct ByteQueue: Sendable {
     /// An empty queue.
     public init() {}
 
+    /// A queue holding `bytes` (no copy).
+    public init(_ bytes: [UInt8]) { storage = bytes }
+
     /// Bytes waiting.
     public var count: Int { storage.count - head }
 

@@ -30,7 +30,7 @@ public enum PeerMessage: Equatable, Sendable {
     case bitfield([UInt8])
     case request(BlockRequest)
     /// A block's data; the request describes which.
-    case piece(BlockRequest, [UInt8])
+    case piece(BlockRequest, ArraySlice<UInt8>)
     case cancel(BlockRequest)
     /// DHT port (BEP 5).
     case port(UInt16)

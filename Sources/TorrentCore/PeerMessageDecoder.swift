@@ -71,7 +71,7 @@ public struct PeerMessageDecoder: Sendable {
             let request = BlockRequest(
                 piece: PieceIndex(Int(readUInt32(body, at: 0))), offset: Int(readUInt32(body, at: 4)),
                 length: body.count - 8)
-            return .piece(request, Array(body.dropFirst(8)))
+            return .piece(request, body.dropFirst(8))
         case ID.cancel: return .cancel(try block())
         case ID.port:
             try expect(2)

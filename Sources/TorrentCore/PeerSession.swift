@@ -42,7 +42,7 @@ public enum PeerAction: Equatable, Sendable {
     /// The peer announced these pieces (bitfield, HaveAll, or a later bitfield's new bits).
     case countPieces(Bitfield)
     /// A block arrived: hand it to the torrent (which may still find it unwanted).
-    case storeBlock(BlockRequest, [UInt8])
+    case storeBlock(BlockRequest, ArraySlice<UInt8>)
     /// These requests will not be answered (choke, reject, snub): give them back to the picker.
     case releaseRequests([BlockRequest])
 }

@@ -35,6 +35,7 @@ public struct PiecePicker: Sendable {
 
     private var availability: [Int32]
     private var priority: [UInt8]
+    private var maxPriority: UInt8 = 1
     /// Pieces with at least one block requested, until verified or failed: each block's state.
     private var partial: [PieceIndex: Partial] = [:]
     /// Wanted pieces with nothing requested yet.
@@ -90,6 +91,7 @@ public struct PiecePicker: Sendable {
     public mutating func setPriorities(_ priorities: [UInt8]) {
         precondition(priorities.count == pieceCount)
         priority = priorities
+        maxPriority = priorities.max() ?? 1
         unstarted = (0..<pieceCount).filter { wants(PieceIndex($0)) && partial[PieceIndex($0)] == nil }.count
     }
 
@@ -198,17 +200,24 @@ public struct PiecePicker: Sendable {
     private func nextPiece(for pieces: Bitfield, random: inout some RandomNumberGenerator) -> PieceIndex? {
         let count = pieceCount
         let start = sequential ? 0 : Int.random(in: 0..<count, using: &random)
-        let randomMode = !sequential && have.setCount < randomFirstPieces
+        let byRarity = !sequential && have.setCount >= randomFirstPieces
+        // The best key possible: stop scanning as soon as it is found (the random start keeps
+        // ties random). A piece this peer has is held by at least one peer.
+        let ideal = (priority: maxPriority, rarity: byRarity ? Int32(1) : 0)
         var best: PieceIndex?
         var bestKey = (priority: UInt8(0), rarity: Int32.max)
         for step in 0..<count {
-            let index = PieceIndex((start + step) % count)
-            guard pieces[index], wants(index), partial[index] == nil else { continue }
-            let key = (priority: priority[index.value], rarity: sequential || randomMode ? 0 : availability[index.value])
-            if best == nil || key.priority > bestKey.priority || (key.priority == bestKey.priority && key.rarity < bestKey.rarity) {
-                best = index
-                bestKey = key
-            }
+            var value = start + step
+            if value >= count { value -= count }
+            let index = PieceIndex(value)
+            let piecePriority = priority[value]
+            guard piecePriority >= bestKey.priority, piecePriority > 0, pieces[index], !have[index] else { continue }
+            let rarity = byRarity ? availability[value] : 0
+            guard best == nil || piecePriority > bestKey.priority || rarity < bestKey.rarity else { continue }
+            guard partial[index] == nil else { continue }
+            best = index
+            bestKey = (piecePriority, rarity)
+            if bestKey.priority == ideal.priority && bestKey.rarity <= ideal.rarity { break }
         }
         return best
     }

@@ -16,7 +16,8 @@ struct SeedCommand: ParsableCommand {
             With a directory or file, writes PATH.torrent (or -o), prints the magnet link and seeds.
             By default an embedded HTTP tracker runs on --tracker-port and its URL goes into the
             torrent, so any client holding the .torrent finds this seed with nothing else installed;
-            --tracker URL announces to external trackers instead. With a .torrent, the content is
+            --tracker URL announces to external trackers instead. With a .torrent, the seed also
+            announces to the trackers it lists; its content is
             expected at DIR/NAME (--data, default: the torrent's directory) and is verified first, or
             trusted from the resume file of an earlier run if no file changed. Stop with Ctrl-C
             (SIGINT) or SIGTERM: trackers hear 'stopped' and peers are closed cleanly.
@@ -75,6 +76,9 @@ struct SeedCommand: ParsableCommand {
 
     @Flag(help: "Log everything (debug level).")
     var debug = false
+
+    /// Whether PATH is an existing .torrent (else: content to make one for).
+    private var isTorrentFile: Bool { path.hasSuffix(".torrent") && ((try? FileStatus.of(path))??.kind == .regular) }
 
     func run() throws {
         let log = Log(minimum: debug ? .debug : verbose ? .info : .warn)
@@ -144,11 +148,20 @@ struct SeedCommand: ParsableCommand {
             embedded.leecherAnnounced = { infoHash, address in
                 if infoHash == prepared.metainfo.infoHash { torrent.connect(to: [address]) }
             }
-        } else {
+        }
+        // External trackers: --tracker URLs, and a given torrent's own (the embedded tracker is not
+        // in a torrent made elsewhere, so its clients look for this seed there).
+        var tiers = tracker.map { [$0] }
+        if isTorrentFile {
+            for tier in prepared.metainfo.trackerTiers where !tiers.contains(tier) && !(embedded != nil && tier == trackerTiers.first) {
+                tiers.append(tier)
+            }
+        }
+        if !tiers.isEmpty {
             let client = HTTPClient(loop: loop)
             let udp = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop))
             announcer = TrackerAnnouncer(
-                loop: loop, http: client, udp: udp, tiers: prepared.metainfo.trackerTiers, infoHash: prepared.metainfo.infoHash,
+                loop: loop, http: client, udp: udp, tiers: tiers, infoHash: prepared.metainfo.infoHash,
                 peerID: session.peerID, port: session.listenAddress.port, log: log
             ) { (torrent.uploadedBytes, 0, left) }
             announcer?.peersFound = { torrent.connect(to: $0) }
@@ -185,9 +198,8 @@ struct SeedCommand: ParsableCommand {
             bar?.update(bytesDone: done)
         }
         defer { bar?.finish() }
-        let isTorrent = path.hasSuffix(".torrent") && ((try? FileStatus.of(path))??.kind == .regular)
         do {
-            if isTorrent {
+            if isTorrentFile {
                 return try preparation.prepareTorrent(at: path, dataDirectory: data ?? VerifyCommand.directory(of: path))
             }
             var options = CreateOptions()

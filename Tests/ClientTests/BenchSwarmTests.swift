@@ -46,7 +46,7 @@ final class ChokingSeeder: ConnectionHandler {
                 connection.write(PeerMessage.unchoke.encoded())
             case .request(let request) where !choked:
                 let start = request.piece.value * pieceLength + request.offset
-                connection.write(PeerMessage.piece(request, Array(stream[start..<start + request.length])).encoded())
+                connection.write(PeerMessage.piece(request, stream[start..<start + request.length]).encoded())
                 served += 1
                 if served % chokeEvery == 0 {
                     choked = true

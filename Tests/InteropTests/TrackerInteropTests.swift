@@ -74,4 +74,57 @@ import TorrentCore
 
     @Test(.enabled(if: Tools.enabled("opentracker", "libtorrent", "curl")))
     func seedAnnouncesOverHTTP() throws { try run(scheme: "http") }
+
+    // `evtorrent tracker` on its own: a libtorrent seed and an aria2 leecher that know only the
+    // tracker URL find each other through it and the leecher completes; the scrape counts them.
+    @Test(.enabled(if: Tools.enabled("libtorrent", "aria2c")))
+    func otherClientsFindEachOtherThroughOurTracker() throws {
+        let directory = try TemporaryDirectory(prefix: "evtorrent-ourtracker")
+        defer { directory.cleanup() }
+        try directory.write("seed/content/a.bin", patternBytes(2_000_000, seed: 51))
+        try directory.write("seed/content/b/c.bin", patternBytes(300_000, seed: 52))
+        let port = freePort()
+        let url = "http://127.0.0.1:\(port)/announce"
+        try Tools.check([Tools.evtorrent, "create", "seed/content", "-t", url, "-o", "content.torrent"], in: directory.path)
+        let tracker = try BackgroundProcess(
+            [Tools.evtorrent, "tracker", "--bind", "127.0.0.1", "--port", String(port), "--allow-torrent",
+             directory.path + "/content.torrent", "--verbose"],
+            outputPath: directory.path + "/tracker.log")
+        defer { _ = tracker.stop(signal: SIGINT) }
+        try #require(tracker.waitForOutput("tracker ", seconds: 30), "tracker did not start: \(tracker.output)")
+
+        let script = """
+            import sys, time, libtorrent as lt
+            ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % sys.argv[3], 'enable_dht': False,
+                              'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False})
+            h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
+            while not h.status().is_seeding:
+                time.sleep(0.1)
+            h.force_reannounce()
+            print("seeding", flush=True)
+            time.sleep(3600)
+            """
+        let seed = try BackgroundProcess(
+            [Tools.python, "-c", script, directory.path + "/content.torrent", directory.path + "/seed", String(freePort())],
+            outputPath: directory.path + "/libtorrent.log")
+        defer { _ = seed.stop(signal: SIGKILL) }
+        try #require(seed.waitForOutput("seeding", seconds: 30), "libtorrent did not seed: \(seed.output)")
+        // The seed's announce is in before the leecher asks.
+        #expect(waitUntil(seconds: 20) { tracker.output.contains("tracker_announce") })
+
+        let leecher = try Tools.run(
+            ["aria2c", "--dir=" + directory.path + "/dl", "--seed-time=0", "--bt-enable-lpd=false", "--enable-dht=false",
+             "--enable-peer-exchange=false", "--listen-port=\(freePort())", "--console-log-level=warn",
+             "--summary-interval=0", "--follow-torrent=false", "--bt-stop-timeout=60", directory.path + "/content.torrent"],
+            seconds: 90)
+        #expect(leecher.status == 0, "aria2 failed: \(leecher.stdout.suffix(1500)) \(leecher.stderr.suffix(500))")
+        for path in ["content/a.bin", "content/b/c.bin"] {
+            #expect(FileManager.default.contentsEqual(atPath: directory.path + "/seed/" + path, andPath: directory.path + "/dl/" + path))
+        }
+        let scraped = try Tools.check([Tools.evtorrent, "info", "--scrape", "--json", directory.path + "/content.torrent"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(scraped.utf8)) as? [[String: Any]])
+        #expect((rows.first?["seeders"] as? Int ?? 0) >= 1, "scrape: \(scraped)")
+        #expect(tracker.stop(signal: SIGINT) == 0)
+        #expect(tracker.output.contains("announces "))
+    }
 }

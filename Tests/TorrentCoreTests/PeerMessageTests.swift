@@ -40,7 +40,7 @@ private func decodeAll(_ chunks: [[UInt8]], decoder: PeerMessageDecoder) throws(
     @Test func pieceHeaderMatchesFullEncoding() {
         let request = BlockRequest(piece: PieceIndex(300), offset: 49_152, length: 16_384)
         let data = [UInt8](repeating: 0xAB, count: 16_384)
-        #expect(PeerMessage.pieceHeader(for: request) + data == PeerMessage.piece(request, data).encoded())
+        #expect(PeerMessage.pieceHeader(for: request) + data == PeerMessage.piece(request, data[...]).encoded())
     }
 
     // An oversized length prefix fails as soon as its 4 bytes arrive, before any body is buffered.
