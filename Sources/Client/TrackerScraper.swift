@@ -10,7 +10,7 @@ public final class TrackerScraper {
     /// A scraper on `loop`.
     public init(loop: EventLoop) {
         self.loop = loop
-        http = HTTPClient(loop: loop)
+        http = HTTPClient.forTrackers(loop: loop)
         udp = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop))
     }
 
@@ -42,7 +42,7 @@ public final class TrackerScraper {
                 http.get(scrapeURL + separator + "info_hash=" + PercentEncoding.encode(infoHash.bytes), timeout: .seconds(15)) { result in
                     switch result {
                     case .success(let response):
-                        do { results[index] = .success(try ScrapeCounts(bencoded: response.body, infoHash: infoHash)) } catch {
+                        do { results[index] = .success(try ScrapeCounts(bencoded: try response.trackerBody(), infoHash: infoHash)) } catch {
                             results[index] = .failure(ScrapeFailure("\(error)"))
                         }
                     case .failure(let error): results[index] = .failure(ScrapeFailure(error.description))

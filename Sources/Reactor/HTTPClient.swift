@@ -75,6 +75,8 @@ public final class HTTPClient {
     private var exchanges: Set<ObjectIdentifier> = []
     /// The user agent sent with every request.
     public var userAgent = "evtorrent/0.1"
+    /// The `Accept-Encoding` sent; the body comes back as sent (decoding is the caller's).
+    public var acceptEncoding = "identity"
 
     /// A client on `loop`; HTTPS uses `tls` (system CA store if nil).
     public init(loop: EventLoop, tls: TLSContext? = nil) {
@@ -104,7 +106,7 @@ public final class HTTPClient {
         }
         let exchange = HTTPExchange(
             loop: loop, dns: dns, target: target, ssl: ssl, timeout: timeout, maxResponseBytes: maxResponseBytes,
-            userAgent: userAgent
+            userAgent: userAgent, acceptEncoding: acceptEncoding
         ) { [weak self] exchange, result in
             self?.exchanges.remove(ObjectIdentifier(exchange))
             completion(result)
@@ -149,6 +151,7 @@ private final class HTTPExchange {
     private let timeout: Duration
     private let maxResponseBytes: Int
     private let userAgent: String
+    private let acceptEncoding: String
     private var connection: OpaquePointer?
     private var completion: ((HTTPExchange, Result<HTTPResponse, HTTPError>) -> Void)?
     private var pendingError: HTTPError?
@@ -157,7 +160,7 @@ private final class HTTPExchange {
 
     init(
         loop: EventLoop, dns: OpaquePointer, target: HTTPTarget, ssl: OpaquePointer?, timeout: Duration,
-        maxResponseBytes: Int, userAgent: String,
+        maxResponseBytes: Int, userAgent: String, acceptEncoding: String,
         completion: @escaping (HTTPExchange, Result<HTTPResponse, HTTPError>) -> Void
     ) {
         self.loop = loop
@@ -167,6 +170,7 @@ private final class HTTPExchange {
         self.timeout = timeout
         self.maxResponseBytes = maxResponseBytes
         self.userAgent = userAgent
+        self.acceptEncoding = acceptEncoding
         self.completion = completion
     }
 
@@ -204,7 +208,7 @@ private final class HTTPExchange {
         evhttp_add_header(headers, "Host", hostHeader)
         evhttp_add_header(headers, "User-Agent", userAgent)
         evhttp_add_header(headers, "Connection", "close")
-        evhttp_add_header(headers, "Accept-Encoding", "identity")
+        evhttp_add_header(headers, "Accept-Encoding", acceptEncoding)
         if evhttp_make_request(connection, request, EVHTTP_REQ_GET, target.resource) != 0 {
             complete(.failure(.connectionFailed("cannot send request")))
             return

@@ -117,7 +117,7 @@ struct DownloadCommand: ParsableCommand {
             metainfo.trackerTiers.isEmpty
             ? nil
             : TrackerAnnouncer(
-                loop: loop, http: HTTPClient(loop: loop), udp: UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop)),
+                loop: loop, http: HTTPClient.forTrackers(loop: loop), udp: UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop)),
                 tiers: metainfo.trackerTiers, infoHash: metainfo.infoHash, peerID: session.peerID, port: session.listenAddress.port,
                 log: log
             ) { (torrent.uploadedBytes, torrent.downloadedBytes, torrent.bytesLeft) }

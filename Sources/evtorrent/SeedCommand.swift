@@ -158,7 +158,7 @@ struct SeedCommand: ParsableCommand {
             }
         }
         if !tiers.isEmpty {
-            let client = HTTPClient(loop: loop)
+            let client = HTTPClient.forTrackers(loop: loop)
             let udp = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop))
             announcer = TrackerAnnouncer(
                 loop: loop, http: client, udp: udp, tiers: tiers, infoHash: prepared.metainfo.infoHash,

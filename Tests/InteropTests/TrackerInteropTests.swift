@@ -196,4 +196,51 @@ import TorrentCore
         #expect(tracker.stop(signal: SIGINT) == 0)
         #expect(tracker.output.contains("announces "))
     }
+
+    // A tracker that gzips its bodies (a small Python server here, as some real trackers do):
+    // the seed's announce reads the peers out of it and `info --scrape` reads the counts.
+    @Test func readsGzippedTrackerResponses() throws {
+        let directory = try TemporaryDirectory(prefix: "evtorrent-gzip")
+        defer { directory.cleanup() }
+        try directory.write("content/a.bin", patternBytes(50_000, seed: 34))
+        let port = freePort()
+        let url = "http://127.0.0.1:\(port)/announce"
+        try Tools.check([Tools.evtorrent, "create", "content", "-t", url, "-o", "content.torrent"], in: directory.path)
+        let server = """
+            import gzip, sys, http.server, urllib.parse
+            class Tracker(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    if self.path.startswith('/scrape'):
+                        query = self.path.split('?', 1)[1]
+                        infohash = urllib.parse.unquote_to_bytes(query.split('info_hash=', 1)[1].split('&')[0])
+                        body = b'd5:filesd20:' + infohash + b'd8:completei7e10:downloadedi3e10:incompletei2eeee'
+                    else:  # two peers, compact
+                        body = b'd8:intervali1800e5:peers12:' + bytes([127, 0, 0, 9, 0x1a, 0xe1, 127, 0, 0, 10, 0x1a, 0xe2]) + b'e'
+                    data = gzip.compress(body)
+                    self.send_response(200)
+                    self.send_header('Content-Encoding', 'gzip')
+                    self.send_header('Content-Length', str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    print('served', self.path.split('?')[0], self.headers.get('Accept-Encoding'), flush=True)
+                def log_message(self, *args):
+                    pass
+            print('listening', flush=True)
+            http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), Tracker).serve_forever()
+            """
+        let tracker = try BackgroundProcess([Tools.python, "-c", server, String(port)], outputPath: directory.path + "/tracker.log")
+        defer { _ = tracker.stop(signal: SIGKILL) }
+        try #require(tracker.waitForOutput("listening", seconds: 10))
+        let seed = try BackgroundProcess(
+            [Tools.evtorrent, "seed", "content.torrent", "--data", ".", "--bind", "127.0.0.1", "--port", String(freePort()),
+             "--tracker", url, "--session-dir", directory.path + "/session", "--verbose"],
+            in: directory.path, outputPath: directory.path + "/seed.log")
+        defer { _ = seed.stop(signal: SIGINT) }
+        #expect(seed.waitForOutput("peers=2", seconds: 20), "announce did not read the gzipped peers: \(seed.output)")
+        #expect(tracker.output.contains("served /announce gzip"), "\(tracker.output)")
+        let scraped = try Tools.check([Tools.evtorrent, "info", "--scrape", "--json", directory.path + "/content.torrent"])
+        #expect(tracker.output.contains("served /scrape gzip"))
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(scraped.utf8)) as? [[String: Any]])
+        #expect(rows.first?["seeders"] as? Int == 7 && rows.first?["leechers"] as? Int == 2, "\(scraped)")
+    }
 }
