@@ -36,6 +36,12 @@ public final class Resolver {
     public func resolve(
         _ host: String, port: UInt16, completion: @escaping (Result<[SocketAddress], ResolveError>) -> Void
     ) {
+        // An address literal needs no lookup (and AI_ADDRCONFIG would refuse "::1" on a host
+        // whose only IPv6 address is loopback).
+        if let literal = SocketAddress(host: host, port: port) {
+            loop.schedule(after: .zero) { completion(.success([literal])) }
+            return
+        }
         let lookup = Lookup(loop: loop, host: host, completion: completion)
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC

@@ -16,10 +16,10 @@ final class ScriptedUDPTracker {
     private(set) var announces = 0
     let connectionID: UInt64 = 0x1122_3344_5566_7788
 
-    init(loop: EventLoop, dropConnects: Int) throws {
+    init(loop: EventLoop, dropConnects: Int, host: String = "127.0.0.1") throws {
         self.loop = loop
         self.dropConnects = dropConnects
-        socket = try UDPSocket(loop: loop, address: SocketAddress(host: "127.0.0.1", port: 0)!)
+        socket = try UDPSocket(loop: loop, address: SocketAddress(host: host, port: 0)!)
         socket.datagramArrived = { [unowned self] bytes, from in self.received(bytes, from: from) }
     }
 
@@ -40,7 +40,11 @@ final class ScriptedUDPTracker {
             let id = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             guard id == connectionID, bytes.count == 98 else { return }
             announces += 1
-            let peers = [TrackerPeer(ip: [127, 0, 0, 9], port: 6881), TrackerPeer(ip: [127, 0, 0, 10], port: 6882)]
+            // BEP 15: over IPv6 the peers are IPv6 (18 bytes each).
+            let peers =
+                from.isIPv6
+                ? [TrackerPeer(ip: [UInt8](repeating: 0, count: 15) + [1], port: 6881)]
+                : [TrackerPeer(ip: [127, 0, 0, 9], port: 6881), TrackerPeer(ip: [127, 0, 0, 10], port: 6882)]
             socket.send(
                 UDPTrackerPacket.announceResponse(transaction: transaction, interval: 900, leechers: 2, seeders: 1, peers: peers).encoded(),
                 to: from)
@@ -51,10 +55,12 @@ final class ScriptedUDPTracker {
 }
 
 @Suite(.serialized) struct UDPTrackerClientTests {
-    private func announce(_ client: UDPTrackerClient, _ loop: EventLoop, port: UInt16) -> Result<AnnounceResponse, UDPTrackerError>? {
+    private func announce(
+        _ client: UDPTrackerClient, _ loop: EventLoop, port: UInt16, host: String = "127.0.0.1"
+    ) -> Result<AnnounceResponse, UDPTrackerError>? {
         var result: Result<AnnounceResponse, UDPTrackerError>?
         let request = AnnounceRequest(infoHash: InfoHash(bytes: [UInt8](repeating: 3, count: 20))!, peerID: [UInt8](repeating: 4, count: 20), port: 6881)
-        client.announce(url: "udp://127.0.0.1:\(port)/announce", request: request) { result = $0 }
+        client.announce(url: "udp://\(host):\(port)/announce", request: request) { result = $0 }
         loop.run(until: { result != nil }, timeout: .seconds(10))
         return result
     }
@@ -76,6 +82,16 @@ final class ScriptedUDPTracker {
         _ = try announce(client, loop, port: tracker.socket.localAddress.port)?.get()
         #expect(tracker.connectTimes.count == 3, "the connection id was not reused")
         #expect(tracker.announces == 2)
+    }
+
+    // Over IPv6 (a tracker on [::1]) the exchange is the same and the peers come back as IPv6.
+    @Test func announcesOverIPv6() throws {
+        let loop = try EventLoop()
+        let tracker = try ScriptedUDPTracker(loop: loop, dropConnects: 1, host: "::1")
+        let client = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop), baseTimeout: .milliseconds(50))
+        let response = try #require(try announce(client, loop, port: tracker.socket.localAddress.port, host: "[::1]")?.get())
+        #expect(response.peers == [TrackerPeer(ip: [UInt8](repeating: 0, count: 15) + [1], port: 6881)])
+        #expect(tracker.connectTimes.count == 2)
     }
 
     // A tracker that never answers gives a timeout after the bounded schedule (4 attempts).
