@@ -12,8 +12,8 @@ settings = lt.high_performance_seed() if profile == "high_performance_seed" else
 settings.update({
     "listen_interfaces": "127.0.0.1:%s" % port,
     "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
-    # The bench connects from many 127.x addresses; these limits only make room for N = 200.
-    "connections_limit": max(settings.get("connections_limit", 200), 1000),
+    # The bench connects from many 127.x addresses; room for the idle runs (10,000 connections).
+    "connections_limit": max(settings.get("connections_limit", 200), 12000),
 })
 session = lt.session(settings)
 handle = session.add_torrent({"ti": lt.torrent_info(torrent), "save_path": data, "flags": lt.torrent_flags.seed_mode})

@@ -187,6 +187,19 @@ public final class BenchSwarm {
     /// Connections opened and closed again in churn mode.
     public var churnCycles: Int { churnCounter }
 
+    /// Payload bytes each peer received so far (a baseline for `perPeerRates(since:)`).
+    public var peerBytes: [Int64] { peers.map(\.bytes) }
+
+    /// Per-peer payload rates over a measurement window of `window` that began when the peers
+    /// had received `baseline` bytes.
+    public func perPeerRates(since baseline: [Int64], window: Duration) -> [Double] {
+        let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
+        return peers.enumerated().map { index, peer in
+            let before = index < baseline.count ? baseline[index] : 0
+            return seconds > 0 ? Double(peer.bytes - before) / seconds : 0
+        }
+    }
+
     /// Per-peer payload rates in bytes per second over `elapsed` (or each peer's own finish time).
     public func perPeerRates(elapsed: Duration) -> [Double] {
         peers.map { peer in

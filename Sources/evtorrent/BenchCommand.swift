@@ -38,6 +38,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Stop after this many seconds (needed for idle and churn).")
     var duration: Double?
 
+    @Option(help: "Seconds of ramp-up not measured: throughput, per-peer rates and seeder CPU count from then on (seeders that unchoke only at their next rechoke are measured in steady state).")
+    var warmup: Double = 0
+
     @Option(help: "Blocks per connection in churn mode.")
     var churnBlocks = 16
 
@@ -61,6 +64,7 @@ struct BenchCommand: ParsableCommand {
         guard let address = SocketAddress(parsing: seeder) else { throw fail("--seeder must be HOST:PORT with a numeric host") }
         guard let benchMode = BenchMode(rawValue: mode) else { throw fail("--mode must be download, idle or churn") }
         if benchMode != .download && duration == nil { throw fail("--duration is required in \(mode) mode") }
+        if warmup > 0 && (duration ?? 0) <= warmup { throw fail("--warmup needs a --duration longer than it") }
         var options = BenchOptions(seeder: address)
         options.peers = peers
         options.mode = benchMode
@@ -75,8 +79,16 @@ struct BenchCommand: ParsableCommand {
         let pool = WorkerPool(threads: WorkerPool.coreCount)
         defer { pool.shutdown() }
         let swarm = BenchSwarm(loop: loop, metainfo: metainfo, options: options, pool: pool)
-        let before = seederPid.flatMap { ProcessUsage.of(pid: $0) }
-        let started = loop.now
+        var before = seederPid.flatMap { ProcessUsage.of(pid: $0) }
+        var started = loop.now
+        var baseline = Baseline()
+        if warmup > 0 {
+            loop.schedule(after: .milliseconds(Int64(warmup * 1000))) {
+                before = seederPid.flatMap { ProcessUsage.of(pid: $0) }
+                started = loop.now
+                baseline = Baseline(bytes: swarm.totalBytes, peerBytes: swarm.peerBytes, active: true)
+            }
+        }
         var ended: ContinuousClock.Instant?
         let finish = {
             guard ended == nil else { return }
@@ -104,20 +116,32 @@ struct BenchCommand: ParsableCommand {
         loop.run(until: { swarm.pendingVerifications == 0 }, timeout: .seconds(30))
         swarm.stop()
         bar.finish()
-        report(swarm, elapsed: (ended ?? loop.now) - started, before: before, after: after, kept: kept)
+        report(swarm, elapsed: (ended ?? loop.now) - started, baseline: baseline, before: before, after: after, kept: kept)
     }
 
-    private func report(_ swarm: BenchSwarm, elapsed: Duration, before: ProcessUsage?, after: ProcessUsage?, kept: Int) {
+    /// What had arrived when the warm-up ended.
+    private struct Baseline {
+        var bytes: Int64 = 0
+        var peerBytes: [Int64] = []
+        var active = false
+    }
+
+    private func report(
+        _ swarm: BenchSwarm, elapsed: Duration, baseline: Baseline, before: ProcessUsage?, after: ProcessUsage?, kept: Int
+    ) {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let mib = Double(swarm.totalBytes) / 1_048_576
-        let rates = swarm.perPeerRates(elapsed: elapsed).sorted()
+        let measured = swarm.totalBytes - baseline.bytes
+        let mib = Double(measured) / 1_048_576
+        let rates =
+            (baseline.active
+            ? swarm.perPeerRates(since: baseline.peerBytes, window: elapsed) : swarm.perPeerRates(elapsed: elapsed)).sorted()
         func pick(_ fraction: Double) -> Double { rates.isEmpty ? 0 : rates[min(rates.count - 1, Int(Double(rates.count - 1) * fraction))] }
         let ttfb = swarm.timesToFirstByte.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }.sorted()
         let cpu = before.flatMap { b in after.map { $0.cpuSeconds - b.cpuSeconds } }
-        let gib = Double(swarm.totalBytes) / Double(1 << 30)
+        let gib = Double(measured) / Double(1 << 30)
         let fields: [(String, JSON)] = [
             ("mode", .string(mode)), ("peers", .number(Int64(peers))), ("seconds", .string(fixed(seconds))),
-            ("bytes", .number(swarm.totalBytes)), ("aggregate_mib_per_s", .string(fixed(mib / max(seconds, 1e-9)))),
+            ("bytes", .number(measured)), ("aggregate_mib_per_s", .string(fixed(mib / max(seconds, 1e-9)))),
             ("per_peer_mib_per_s_min", .string(fixed(pick(0) / 1_048_576))),
             ("per_peer_mib_per_s_median", .string(fixed(pick(0.5) / 1_048_576))),
             ("per_peer_mib_per_s_max", .string(fixed(pick(1) / 1_048_576))),
