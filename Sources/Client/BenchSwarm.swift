@@ -107,18 +107,9 @@ public final class BenchSwarm {
     }
 
     /// Every block of the torrent, starting at a different piece for each peer to spread the load.
-    private func order(for index: Int) -> [BlockRequest] {
+    private func order(for index: Int) -> BlockOrder {
         let info = metainfo.info
-        let start = info.pieceCount == 0 ? 0 : (index * 7919) % info.pieceCount
-        var blocks: [BlockRequest] = []
-        for step in 0..<info.pieceCount {
-            let piece = PieceIndex((start + step) % info.pieceCount)
-            let length = info.layout.length(of: piece)
-            for offset in stride(from: 0, to: length, by: 16_384) {
-                blocks.append(BlockRequest(piece: piece, offset: offset, length: min(16_384, length - offset)))
-            }
-        }
-        return blocks
+        return BlockOrder(layout: info.layout, start: info.pieceCount == 0 ? 0 : (index * 7919) % info.pieceCount)
     }
 
     /// Opens every peer's connection.

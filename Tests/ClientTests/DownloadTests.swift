@@ -136,4 +136,45 @@ final class SwarmFixture {
         _ = swarm.loop.run(until: { false }, timeout: .milliseconds(300))
         #expect(torrent.peerCount <= 1)
     }
+
+    // --only/--skip as piece priorities: a piece is wanted if any wanted file has bytes in it.
+    @Test func fileSelectionBecomesPiecePriorities() throws {
+        let swarm = try SwarmFixture()
+        defer { swarm.cleanup() }
+        let info = swarm.metainfo.info
+        let onlyFirst = try #require(try DownloadPreparation.priorities(swarm.metainfo, only: ["*f0.bin"], skip: []))
+        let firstPieces = try #require(info.layout.pieces(of: FileIndex(0)))
+        for piece in 0..<info.pieceCount {
+            #expect((onlyFirst[piece] > 0) == firstPieces.contains(PieceIndex(piece)), "piece \(piece)")
+        }
+        let skipFirst = try #require(try DownloadPreparation.priorities(swarm.metainfo, only: [], skip: ["f0.bin"]))
+        let lastPieces = try #require(info.layout.pieces(of: FileIndex(2)))
+        // The piece shared by f0 and f2 stays wanted: f2 needs it.
+        for piece in 0..<info.pieceCount {
+            #expect((skipFirst[piece] > 0) == lastPieces.contains(PieceIndex(piece)), "piece \(piece)")
+        }
+        #expect(try DownloadPreparation.priorities(swarm.metainfo, only: [], skip: []) == nil)
+        #expect(throws: DownloadError.self) { try DownloadPreparation.priorities(swarm.metainfo, only: ["*.mkv"], skip: []) }
+    }
+
+    // A download of one file out of three finishes when that file's pieces are in, with its bytes.
+    @Test func downloadsOnlyTheSelectedFile() throws {
+        let swarm = try SwarmFixture()
+        defer { swarm.cleanup() }
+        let seed = try swarm.seeder(host: "127.0.0.2")
+        let leech = try swarm.session(host: "127.0.0.1")
+        var options = DownloadOptions()
+        options.piecePriorities = try DownloadPreparation.priorities(swarm.metainfo, only: ["*f2.bin"], skip: [])
+        let torrent = leech.add(
+            swarm.metainfo, location: ContentLocation(metainfo: swarm.metainfo, directory: swarm.directory.path + "/out"),
+            have: Bitfield(count: swarm.metainfo.info.pieceCount), download: options)
+        var finished = false
+        torrent.downloadFinished = { finished = true }
+        torrent.connect(to: [seed.listenAddress])
+        #expect(swarm.loop.run(until: { finished }, timeout: .seconds(20)))
+        let wanted = FileManager.default.contents(atPath: swarm.directory.path + "/out/content/f2.bin").map(Array.init)
+        #expect(wanted == patternBytes(swarm.sizes[2], seed: 3))
+        #expect(!torrent.have.isFull)
+        #expect(torrent.downloadedBytes < swarm.metainfo.info.totalLength)
+    }
 }

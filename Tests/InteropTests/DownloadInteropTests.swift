@@ -73,9 +73,9 @@ import ReactorTesting
         }
 
         /// `evtorrent download` from every seeder started, into `name`.
-        func download(into name: String, extra: [String] = []) throws -> Tools.Output {
+        func download(into name: String, extra: [String] = ["--no-seed"]) throws -> Tools.Output {
             var arguments = [
-                Tools.evtorrent, "download", torrent, "-o", directory.path + "/" + name, "--no-seed", "--bind", "127.0.0.1",
+                Tools.evtorrent, "download", torrent, "-o", directory.path + "/" + name, "--bind", "127.0.0.1",
                 "--port", String(freePort()), "--session-dir", directory.path + "/" + name + "-session",
             ]
             for seeder in seeders { arguments += ["--peer", "127.0.0.1:\(seeder.port)"] }
@@ -107,6 +107,20 @@ import ReactorTesting
 
     @Test(.enabled(if: Tools.enabled("aria2c")))
     func downloadsFromAria2() throws { try run([Swarm.startAria2]) }
+
+    // Without --no-seed it seeds after completing, here for --seed-time 2s, then exits 0.
+    @Test(.enabled(if: Tools.enabled("libtorrent")))
+    func seedsForTheSeedTimeThenExits() throws {
+        let swarm = try Swarm()
+        defer { swarm.stop() }
+        try swarm.startLibtorrent()
+        let started = Date()
+        let result = try swarm.download(into: "dl", extra: ["--seed-time", "2s"])
+        #expect(result.status == 0, "\(result.stdout.suffix(1500)) \(result.stderr.suffix(1500))")
+        #expect(result.stdout.contains("seeding "))
+        #expect(Date().timeIntervalSince(started) >= 2)
+        #expect(swarm.matches(swarm.directory.path + "/dl"))
+    }
 
     @Test(.enabled(if: Tools.enabled("libtorrent", "transmission-cli", "aria2c")))
     func downloadsFromAllThree() throws { try run([Swarm.startLibtorrent, Swarm.startTransmission, Swarm.startAria2]) }
