@@ -119,11 +119,15 @@ final class PeerConnection: ConnectionHandler {
                 guard accept(handshake) else { return }
                 // Messages that came with the handshake.
                 while case .active = state, let message = try decoder.next(from: &queue) { handle(message) }
+                // From here on messages come straight from the input buffer: let the queue's
+                // storage go (an idle peer should cost little).
+                if queue.count == 0 { queue = ByteQueue() }
             }
             // A message split across reads stays partly in `queue`: complete it from the input.
             if queue.count > 0, case .active = state {
                 queue.append(input.read(min(bytesToComplete(queue), input.count)) ?? [])
                 while case .active = state, let message = try decoder.next(from: &queue) { handle(message) }
+                if queue.count == 0 { queue = ByteQueue() }
             }
             // Then whole messages straight from the input buffer, one copy each; a partial one
             // stays in the input buffer until the rest arrives.
