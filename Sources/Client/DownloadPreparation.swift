@@ -17,21 +17,10 @@ public struct PreparedDownload: Sendable {
     public let how: String
 }
 
-/// Gets a download ready: the content goes to `directory/name`; pieces already there are trusted
-/// from resume data if no file changed since it was written, else hash-checked, so a restart
-/// (after a crash too) keeps every verified piece.
-public struct DownloadPreparation {
-    public let pool: WorkerPool
-    public let resume: ResumeStore
-    /// Progress callback for hashing: (bytes done, bytes total, what is happening).
-    public var progress: (Int64, Int64, String) -> Void = { _, _, _ in }
-
-    /// A preparation hashing on `pool` and reading resume data from `resume`.
-    public init(pool: WorkerPool, resume: ResumeStore) {
-        self.pool = pool
-        self.resume = resume
-    }
-
+/// Getting a download ready: the content goes to `directory/name`; pieces already there are
+/// trusted from resume data if no file changed since it was written, else hash-checked, so a
+/// restart (after a crash too) keeps every verified piece.
+extension Preparation {
     /// Prepares `metainfo` for download into `directory`, wanting the files that match a glob in
     /// `only` (all if empty) and none that match one in `skip`.
     public func prepare(
@@ -39,7 +28,7 @@ public struct DownloadPreparation {
     ) throws(DownloadError) -> PreparedDownload {
         let info = metainfo.info
         let location = ContentLocation(metainfo: metainfo, directory: directory)
-        let priorities = try Self.priorities(metainfo, only: only, skip: skip)
+        let priorities = try FileSelection.priorities(metainfo, only: only, skip: skip)
         if let pieces = resume.trustedPieces(metainfo, location: location) {
             return PreparedDownload(metainfo: metainfo, location: location, have: pieces, priorities: priorities, how: "resume")
         }
@@ -57,6 +46,10 @@ public struct DownloadPreparation {
             metainfo: metainfo, location: location, have: report.goodPieces, priorities: priorities, how: "verified")
     }
 
+}
+
+/// Which files to download, as piece priorities.
+public enum FileSelection {
     /// Piece priorities for a file selection: a piece is wanted if any wanted file has bytes in it.
     /// Globs match the path inside the torrent (`dir/file.ext`; `*` crosses `/`).
     public static func priorities(_ metainfo: Metainfo, only: [String], skip: [String]) throws(DownloadError) -> [UInt8]? {

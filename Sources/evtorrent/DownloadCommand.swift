@@ -60,17 +60,10 @@ struct DownloadCommand: ParsableCommand {
     @Option(help: "Upload limit in KiB/s (default: none).")
     var uploadLimit: Int?
 
-    @Option(help: "Where resume files live (default: ~/.local/share/evtorrent).")
-    var sessionDir: String?
-
-    @Flag(help: "Log peer events (info level).")
-    var verbose = false
-
-    @Flag(help: "Log everything (debug level).")
-    var debug = false
+    @OptionGroup var flags: SessionFlags
 
     func run() throws {
-        let log = Log(minimum: debug ? .debug : verbose ? .info : .warn)
+        let log = flags.log()
         _ = ResourceLimits.raiseOpenFileLimit()
         ResourceLimits.tuneAllocator()
         guard let bindAddress = SocketAddress(host: bind, port: port) else { throw fail("--bind \(bind) is not an IP address") }
@@ -87,7 +80,7 @@ struct DownloadCommand: ParsableCommand {
         }
         let metainfo: Metainfo
         do { metainfo = try MetainfoLoader.load(torrent) } catch { throw fail(error.description) }
-        let store = ResumeStore(directory: sessionDir ?? ResumeStore.defaultDirectory(environment: ProcessEnvironment.all()))
+        let store = flags.resumeStore()
         let prepared = try prepare(metainfo, store: store)
         let info = metainfo.info
 
@@ -189,7 +182,7 @@ struct DownloadCommand: ParsableCommand {
     private func prepare(_ metainfo: Metainfo, store: ResumeStore) throws -> PreparedDownload {
         let pool = WorkerPool(threads: WorkerPool.coreCount)
         defer { pool.shutdown() }
-        var preparation = DownloadPreparation(pool: pool, resume: store)
+        var preparation = Preparation(pool: pool, resume: store)
         var bar: ProgressBar?
         preparation.progress = { done, total, label in
             if bar == nil { bar = ProgressBar(label: label, total: total) }

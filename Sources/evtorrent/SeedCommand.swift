@@ -68,20 +68,13 @@ struct SeedCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Mark a new torrent private (BEP 27).")
     var `private` = false
 
-    @Option(help: "Where resume files live (default: ~/.local/share/evtorrent).")
-    var sessionDir: String?
-
-    @Flag(help: "Log peer events (info level).")
-    var verbose = false
-
-    @Flag(help: "Log everything (debug level).")
-    var debug = false
+    @OptionGroup var flags: SessionFlags
 
     /// Whether PATH is an existing .torrent (else: content to make one for).
     private var isTorrentFile: Bool { path.hasSuffix(".torrent") && ((try? FileStatus.of(path))??.kind == .regular) }
 
     func run() throws {
-        let log = Log(minimum: debug ? .debug : verbose ? .info : .warn)
+        let log = flags.log()
         let capacity = ResourceLimits.raiseOpenFileLimit()
         ResourceLimits.tuneAllocator()
         guard let bindAddress = SocketAddress(host: bind, port: port) else { throw fail("--bind \(bind) is not an IP address") }
@@ -189,9 +182,7 @@ struct SeedCommand: ParsableCommand {
     private func prepare(trackerTiers: [[String]]) throws -> PreparedSeed {
         let pool = WorkerPool(threads: WorkerPool.coreCount)
         defer { pool.shutdown() }
-        let store = ResumeStore(
-            directory: sessionDir ?? ResumeStore.defaultDirectory(environment: ProcessEnvironment.all()))
-        var preparation = SeedPreparation(pool: pool, resume: store)
+        var preparation = Preparation(pool: pool, resume: flags.resumeStore())
         var bar: ProgressBar?
         preparation.progress = { done, total, label in
             if bar == nil { bar = ProgressBar(label: label, total: total) }
@@ -264,5 +255,25 @@ final class StatusLine {
 
     func finish() {
         if terminal { Terminal.writeError("\n") }
+    }
+}
+
+/// Where resume data lives and how much to log: shared by the commands that run a session.
+struct SessionFlags: ParsableArguments {
+    @Option(help: "Where resume files live (default: ~/.local/share/evtorrent).")
+    var sessionDir: String?
+
+    @Flag(help: "Log peer events (info level).")
+    var verbose = false
+
+    @Flag(help: "Log everything (debug level).")
+    var debug = false
+
+    /// The log at the chosen level: warnings only by default.
+    func log() -> Log { Log(minimum: debug ? .debug : verbose ? .info : .warn) }
+
+    /// The resume store in --session-dir or the default directory.
+    func resumeStore() -> ResumeStore {
+        ResumeStore(directory: sessionDir ?? ResumeStore.defaultDirectory(environment: ProcessEnvironment.all()))
     }
 }

@@ -70,6 +70,20 @@ final class SwarmFixture {
         return result
     }
 
+    /// Adds a download into `subdirectory` to `session`, connects it to `seeds` and runs the loop
+    /// until every wanted piece is in (true) or `timeout` passes (false).
+    func download(
+        in session: Session, options: DownloadOptions = DownloadOptions(), from seeds: [Session], timeout: Duration = .seconds(20)
+    ) -> (torrent: Torrent, finished: Bool) {
+        let torrent = session.add(
+            metainfo, location: ContentLocation(metainfo: metainfo, directory: directory.path + "/out"),
+            have: Bitfield(count: metainfo.info.pieceCount), download: options)
+        var finished = false
+        torrent.downloadFinished = { finished = true }
+        torrent.connect(to: seeds.map(\.listenAddress))
+        return (torrent, loop.run(until: { finished }, timeout: timeout))
+    }
+
     func cleanup() {
         for session in sessions { session.shutdown() }
         directory.cleanup()
@@ -87,13 +101,8 @@ final class SwarmFixture {
         var options = DownloadOptions()
         let store = ResumeStore(directory: swarm.directory.path + "/state")
         options.resume = store
-        let torrent = leech.add(
-            swarm.metainfo, location: ContentLocation(metainfo: swarm.metainfo, directory: swarm.directory.path + "/out"),
-            have: Bitfield(count: swarm.metainfo.info.pieceCount), download: options)
-        var finished = false
-        torrent.downloadFinished = { finished = true }
-        torrent.connect(to: [seed.listenAddress])
-        #expect(swarm.loop.run(until: { finished }, timeout: .seconds(20)))
+        let (torrent, finished) = swarm.download(in: leech, options: options, from: [seed])
+        #expect(finished)
         let matches = swarm.downloaded("out") == swarm.stream
         #expect(matches, "downloaded bytes differ")
         #expect(torrent.have.isFull && !torrent.isDownloading && torrent.hashFailures == 0)
@@ -119,13 +128,8 @@ final class SwarmFixture {
         let honest = try swarm.seeder(host: "127.0.0.2")
         let liar = try swarm.seeder(host: "127.0.0.3", subdirectory: "bad")
         let leech = try swarm.session(host: "127.0.0.1")
-        let torrent = leech.add(
-            swarm.metainfo, location: ContentLocation(metainfo: swarm.metainfo, directory: swarm.directory.path + "/out"),
-            have: Bitfield(count: swarm.metainfo.info.pieceCount), download: DownloadOptions())
-        var finished = false
-        torrent.downloadFinished = { finished = true }
-        torrent.connect(to: [liar.listenAddress, honest.listenAddress])
-        #expect(swarm.loop.run(until: { finished }, timeout: .seconds(30)))
+        let (torrent, finished) = swarm.download(in: leech, from: [liar, honest], timeout: .seconds(30))
+        #expect(finished)
         let matches = swarm.downloaded("out") == swarm.stream
         #expect(matches, "downloaded bytes differ")
         #expect(torrent.hashFailures >= 2)
@@ -142,19 +146,19 @@ final class SwarmFixture {
         let swarm = try SwarmFixture()
         defer { swarm.cleanup() }
         let info = swarm.metainfo.info
-        let onlyFirst = try #require(try DownloadPreparation.priorities(swarm.metainfo, only: ["*f0.bin"], skip: []))
+        let onlyFirst = try #require(try FileSelection.priorities(swarm.metainfo, only: ["*f0.bin"], skip: []))
         let firstPieces = try #require(info.layout.pieces(of: FileIndex(0)))
         for piece in 0..<info.pieceCount {
             #expect((onlyFirst[piece] > 0) == firstPieces.contains(PieceIndex(piece)), "piece \(piece)")
         }
-        let skipFirst = try #require(try DownloadPreparation.priorities(swarm.metainfo, only: [], skip: ["f0.bin"]))
+        let skipFirst = try #require(try FileSelection.priorities(swarm.metainfo, only: [], skip: ["f0.bin"]))
         let lastPieces = try #require(info.layout.pieces(of: FileIndex(2)))
         // The piece shared by f0 and f2 stays wanted: f2 needs it.
         for piece in 0..<info.pieceCount {
             #expect((skipFirst[piece] > 0) == lastPieces.contains(PieceIndex(piece)), "piece \(piece)")
         }
-        #expect(try DownloadPreparation.priorities(swarm.metainfo, only: [], skip: []) == nil)
-        #expect(throws: DownloadError.self) { try DownloadPreparation.priorities(swarm.metainfo, only: ["*.mkv"], skip: []) }
+        #expect(try FileSelection.priorities(swarm.metainfo, only: [], skip: []) == nil)
+        #expect(throws: DownloadError.self) { try FileSelection.priorities(swarm.metainfo, only: ["*.mkv"], skip: []) }
     }
 
     // A download of one file out of three finishes when that file's pieces are in, with its bytes.
@@ -164,14 +168,9 @@ final class SwarmFixture {
         let seed = try swarm.seeder(host: "127.0.0.2")
         let leech = try swarm.session(host: "127.0.0.1")
         var options = DownloadOptions()
-        options.piecePriorities = try DownloadPreparation.priorities(swarm.metainfo, only: ["*f2.bin"], skip: [])
-        let torrent = leech.add(
-            swarm.metainfo, location: ContentLocation(metainfo: swarm.metainfo, directory: swarm.directory.path + "/out"),
-            have: Bitfield(count: swarm.metainfo.info.pieceCount), download: options)
-        var finished = false
-        torrent.downloadFinished = { finished = true }
-        torrent.connect(to: [seed.listenAddress])
-        #expect(swarm.loop.run(until: { finished }, timeout: .seconds(20)))
+        options.piecePriorities = try FileSelection.priorities(swarm.metainfo, only: ["*f2.bin"], skip: [])
+        let (torrent, finished) = swarm.download(in: leech, options: options, from: [seed])
+        #expect(finished)
         let wanted = FileManager.default.contents(atPath: swarm.directory.path + "/out/content/f2.bin").map(Array.init)
         #expect(wanted == patternBytes(swarm.sizes[2], seed: 3))
         #expect(!torrent.have.isFull)

@@ -33,18 +33,8 @@ import ReactorTesting
 
         func startLibtorrent() throws {
             let port = freePort()
-            let script = """
-                import sys, time, libtorrent as lt
-                ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % sys.argv[3], 'enable_dht': False,
-                                  'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False})
-                h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
-                while not h.status().is_seeding:
-                    time.sleep(0.1)
-                print("seeding", flush=True)
-                time.sleep(3600)
-                """
             let process = try BackgroundProcess(
-                [Tools.python, "-c", script, torrent, data, String(port)], outputPath: directory.path + "/libtorrent.log")
+                [Tools.python, "-c", Tools.libtorrentSeed, torrent, data, String(port)], outputPath: directory.path + "/libtorrent.log")
             seeders.append(("libtorrent", process, port))
             try #require(process.waitForOutput("seeding", seconds: 30), "libtorrent did not seed: \(process.output)")
         }

@@ -18,6 +18,21 @@ enum Tools {
         return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
+    /// A python3-libtorrent seed: `python3 -c libtorrentSeed TORRENT SAVE_PATH PORT` checks the
+    /// data, announces again once complete (so a tracker hears it as a seed), prints "seeding"
+    /// and keeps seeding until killed.
+    static let libtorrentSeed = """
+        import sys, time, libtorrent as lt
+        ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % sys.argv[3], 'enable_dht': False,
+                          'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False})
+        h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
+        while not h.status().is_seeding:
+            time.sleep(0.1)
+        h.force_reannounce()
+        print("seeding", flush=True)
+        time.sleep(3600)
+        """
+
     /// Whether python3-libtorrent imports.
     static let hasLibtorrent: Bool = {
         guard path(of: python) != nil else { return false }

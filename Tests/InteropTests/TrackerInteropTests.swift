@@ -162,19 +162,9 @@ import TorrentCore
         defer { _ = tracker.stop(signal: SIGINT) }
         try #require(tracker.waitForOutput("tracker ", seconds: 30), "tracker did not start: \(tracker.output)")
 
-        let script = """
-            import sys, time, libtorrent as lt
-            ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % sys.argv[3], 'enable_dht': False,
-                              'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False})
-            h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
-            while not h.status().is_seeding:
-                time.sleep(0.1)
-            h.force_reannounce()
-            print("seeding", flush=True)
-            time.sleep(3600)
-            """
         let seed = try BackgroundProcess(
-            [Tools.python, "-c", script, directory.path + "/content.torrent", directory.path + "/seed", String(freePort())],
+            [Tools.python, "-c", Tools.libtorrentSeed, directory.path + "/content.torrent", directory.path + "/seed",
+             String(freePort())],
             outputPath: directory.path + "/libtorrent.log")
         defer { _ = seed.stop(signal: SIGKILL) }
         try #require(seed.waitForOutput("seeding", seconds: 30), "libtorrent did not seed: \(seed.output)")

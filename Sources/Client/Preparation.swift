@@ -11,9 +11,10 @@ public struct PreparedSeed: Sendable {
     public let how: String
 }
 
-/// Gets a torrent ready to seed: make it for a directory (or reuse the .torrent already made for
-/// it), or load a given .torrent; then trust resume data if no file changed, else verify.
-public struct SeedPreparation {
+/// Gets a torrent ready to run. To seed: make it for a directory (or reuse the .torrent already
+/// made for it), or load a given .torrent; then trust resume data if no file changed, else verify.
+/// To download: see `prepare(_:into:only:skip:)` (DownloadPreparation.swift).
+public struct Preparation {
     public let pool: WorkerPool
     public let resume: ResumeStore
     /// Progress callback for hashing: (bytes done, bytes total, what is happening).
