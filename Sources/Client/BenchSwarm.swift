@@ -184,7 +184,7 @@ public final class BenchSwarm {
     /// Per-peer payload rates over a measurement window of `window` that began when the peers
     /// had received `baseline` bytes.
     public func perPeerRates(since baseline: [Int64], window: Duration) -> [Double] {
-        let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
+        let seconds = window.inSeconds
         return peers.enumerated().map { index, peer in
             let before = index < baseline.count ? baseline[index] : 0
             return seconds > 0 ? Double(peer.bytes - before) / seconds : 0
@@ -195,7 +195,7 @@ public final class BenchSwarm {
     public func perPeerRates(elapsed: Duration) -> [Double] {
         peers.map { peer in
             let time = peer.finished ?? elapsed
-            let seconds = Double(time.components.seconds) + Double(time.components.attoseconds) / 1e18
+            let seconds = time.inSeconds
             return seconds > 0 ? Double(peer.bytes) / seconds : 0
         }
     }

@@ -48,56 +48,43 @@ final class PeerConnection: ConnectionHandler {
         outgoingTorrent = torrent
     }
 
-    var isInterested: Bool {
-        if case .active(let peer) = state { return peer.peerInterested }
-        return false
-    }
-
-    var isUnchoked: Bool {
-        if case .active(let peer) = state { return !peer.amChoking }
-        return false
-    }
-
-    /// Whether we told the peer we want its data.
-    var amInterested: Bool {
-        if case .active(let peer) = state { return peer.amInterested }
-        return false
-    }
-
-    /// Whether the peer refuses our requests.
-    var peerChoking: Bool {
-        if case .active(let peer) = state { return peer.peerChoking }
-        return true
-    }
-
-    /// The pieces the peer has, once past the handshake.
-    var peerPieces: Bitfield? {
-        if case .active(let peer) = state { return peer.peerPieces }
+    /// The protocol state, once past the handshake.
+    private var active: PeerSession? {
+        if case .active(let peer) = state { return peer }
         return nil
     }
 
-    /// Blocks asked of this peer and not yet received.
-    var outstanding: Set<BlockRequest> {
-        if case .active(let peer) = state { return peer.outstanding }
-        return []
+    /// Lets the session decide (`body` mutates it and returns actions), then carries the actions out.
+    private func update(_ body: (inout PeerSession) -> [PeerAction]) {
+        guard case .active(var peer) = state else { return }
+        let actions = body(&peer)
+        state = .active(peer)
+        perform(actions)
     }
 
-    var outstandingCount: Int {
-        if case .active(let peer) = state { return peer.outstanding.count }
-        return 0
-    }
+    var isInterested: Bool { active?.peerInterested ?? false }
+    var isUnchoked: Bool { active.map { !$0.amChoking } ?? false }
+    /// Whether we told the peer we want its data.
+    var amInterested: Bool { active?.amInterested ?? false }
+    /// Whether the peer refuses our requests.
+    var peerChoking: Bool { active?.peerChoking ?? true }
+    /// The pieces the peer has, once past the handshake.
+    var peerPieces: Bitfield? { active?.peerPieces }
+    /// Blocks asked of this peer and not yet received.
+    var outstanding: Set<BlockRequest> { active?.outstanding ?? [] }
+    var outstandingCount: Int { active?.outstanding.count ?? 0 }
 
     /// How many requests to keep queued at this peer: about three seconds of its rate, at least
     /// 16, at most what it accepts (its `reqq`) and 500; one while it is snubbed.
     var requestDepth: Int {
-        guard case .active(let peer) = state else { return 0 }
+        guard let peer = active else { return 0 }
         if peer.isSnubbed { return 1 }
         return min(peer.peerRequestQueueLimit, 500, max(16, downloadRate * 3 / PiecePicker.blockLength))
     }
 
     var progress: Double {
-        if case .active(let peer) = state { return Double(peer.peerPieces.setCount) / Double(max(peer.peerPieces.count, 1)) }
-        return 0
+        guard let pieces = active?.peerPieces else { return 0 }
+        return Double(pieces.setCount) / Double(max(pieces.count, 1))
     }
 
     func connectionMade(_ connection: any Connection) {
@@ -112,7 +99,9 @@ final class PeerConnection: ConnectionHandler {
     }
 
     func bytesArrived(_ connection: any Connection, _ input: inout InputBuffer) {
-        do {
+        // Framing errors land here; a protocol error in a message is handled (and the peer
+        // dropped) by `handle`.
+        do throws(WireError) {
             if case .awaitingHandshake = state {
                 queue.append(input.readAll())
                 guard let handshake = try Handshake.decode(from: &queue) else { return }
@@ -125,41 +114,25 @@ final class PeerConnection: ConnectionHandler {
             }
             // A message split across reads stays partly in `queue`: complete it from the input.
             if queue.count > 0, case .active = state {
-                queue.append(input.read(min(bytesToComplete(queue), input.count)) ?? [])
+                queue.append(input.read(min(decoder.bytesMissing(in: queue), input.count)) ?? [])
                 while case .active = state, let message = try decoder.next(from: &queue) { handle(message) }
                 if queue.count == 0 { queue = ByteQueue() }
             }
             // Then whole messages straight from the input buffer, one copy each; a partial one
             // stays in the input buffer until the rest arrives.
             while queue.count == 0, case .active = state, let length = input.peekUInt32().map(Int.init) {
-                guard length <= decoder.maxMessageLength else {
-                    throw WireError.messageTooLong(length: length, limit: decoder.maxMessageLength)
-                }
+                try decoder.check(length: length)
                 guard input.count >= 4 + length, let bytes = input.read(4 + length) else { break }
                 var one = ByteQueue(bytes)
                 guard let message = try decoder.next(from: &one) else { break }
                 handle(message)
             }
             if let torrent, torrent.isDownloading, case .active = state { torrent.fillRequests(self) }
-        } catch let error as WireError {
-            drop(.wire(error))
-            return
-        } catch let error as PeerError {
-            drop(error)
-            return
         } catch {
-            drop(.protocolViolation("\(error)"))
+            drop(.wire(error))
             return
         }
         pump()
-    }
-
-    /// Bytes `queue` lacks to hold its first message whole (at least the length prefix).
-    private func bytesToComplete(_ queue: ByteQueue) -> Int {
-        guard queue.count >= 4 else { return 4 - queue.count }
-        let prefix = queue.peek(4)
-        let length = prefix.reduce(0) { $0 << 8 | Int($1) }
-        return max(0, 4 + length - queue.count)
     }
 
     /// Takes one message: the session decides, the actions are carried out. A protocol error
@@ -203,10 +176,7 @@ final class PeerConnection: ConnectionHandler {
 
     /// Applies the choker's decision.
     func setChoking(_ choking: Bool) {
-        guard case .active(var peer) = state else { return }
-        let actions = peer.setChoking(choking)
-        state = .active(peer)
-        perform(actions)
+        update { $0.setChoking(choking) }
         if !choking { pump() }
     }
 
@@ -214,48 +184,26 @@ final class PeerConnection: ConnectionHandler {
 
     /// Tells the peer whether we want its data.
     func setInterested(_ interested: Bool) {
-        guard case .active(var peer) = state else { return }
-        let actions = peer.setInterested(interested, now: session.loop.now)
-        state = .active(peer)
-        perform(actions)
+        let now = session.loop.now
+        update { $0.setInterested(interested, now: now) }
     }
 
     /// Sends requests the picker chose.
     func sendRequests(_ requests: [BlockRequest]) {
-        guard case .active(var peer) = state else { return }
-        let actions = peer.sendRequests(requests, now: session.loop.now)
-        state = .active(peer)
-        perform(actions)
+        let now = session.loop.now
+        update { $0.sendRequests(requests, now: now) }
     }
 
     /// Withdraws a request another peer answered first.
-    func cancel(_ request: BlockRequest) {
-        guard case .active(var peer) = state else { return }
-        let actions = peer.cancel(request)
-        state = .active(peer)
-        perform(actions)
-    }
+    func cancel(_ request: BlockRequest) { update { $0.cancel(request) } }
 
     /// Announces a piece we just verified.
-    func weGotPiece(_ piece: PieceIndex) {
-        guard case .active(var peer) = state else { return }
-        let actions = peer.weGotPiece(piece)
-        state = .active(peer)
-        perform(actions)
-    }
+    func weGotPiece(_ piece: PieceIndex) { update { $0.weGotPiece(piece) } }
 
     /// The download is over: no more interest; as a seed, tell the peer we only upload.
     func becameSeedOrDone(isSeed: Bool) {
-        guard case .active(var peer) = state else { return }
-        var actions = peer.setInterested(false, now: session.loop.now)
-        if isSeed && peer.peerIsSeed { actions.append(.close(.bothSeeds)) }
-        if isSeed && peer.extensionProtocol && peer.peerExtensions != nil {
-            var handshake = ExtensionHandshake()
-            handshake.uploadOnly = true
-            actions.append(.send(.extended(id: 0, payload: handshake.payload())))
-        }
-        state = .active(peer)
-        perform(actions)
+        let now = session.loop.now
+        update { $0.downloadEnded(weAreSeed: isSeed, now: now) }
     }
 
     /// Counts payload accepted from this peer.
@@ -272,10 +220,8 @@ final class PeerConnection: ConnectionHandler {
 
     /// Periodic upkeep (keep-alive, idle timeout).
     func upkeep() {
-        guard case .active(var peer) = state else { return }
-        let actions = peer.timerFired(now: session.loop.now)
-        state = .active(peer)
-        perform(actions)
+        let now = session.loop.now
+        update { $0.timerFired(now: now) }
     }
 
     /// Closes with a logged reason.

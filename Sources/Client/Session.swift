@@ -113,7 +113,7 @@ public final class Session {
             status.downloadedBytes += torrent.downloadedBytes
         }
         if let first = rateSamples.first, let last = rateSamples.last, last.time > first.time {
-            let seconds = Double((last.time - first.time).components.seconds) + Double((last.time - first.time).components.attoseconds) / 1e18
+            let seconds = (last.time - first.time).inSeconds
             status.uploadRate = Int(Double(last.up - first.up) / seconds)
             status.downloadRate = max(0, Int(Double(last.down - first.down) / seconds))
         }

@@ -58,22 +58,20 @@ public final class Torrent {
     public var unchokedCount: Int { peers.values.filter(\.isUnchoked).count }
     /// Whether pieces are still being fetched.
     public var isDownloading: Bool { download != nil }
-    /// Payload bytes accepted into pieces since start.
-    public var downloadedBytes: Int64 { (download?.downloadedBytes ?? 0) + finishedDownloadBytes }
-    private var finishedDownloadBytes: Int64 = 0
+    /// Payload bytes accepted into pieces since start (less those of pieces that failed).
+    public internal(set) var downloadedBytes: Int64 = 0
     /// Bytes of wanted pieces still missing.
     public var bytesLeft: Int64 { download?.picker.bytesLeft ?? 0 }
     /// Why the download is paused, if it is.
     public var pausedReason: String? { download?.pausedReason }
-    /// Pieces that failed their hash check, and addresses banned for it.
-    public var hashFailures: Int { (download?.hashFailures ?? 0) + finishedHashFailures }
-    private var finishedHashFailures = 0
-    public var bannedPeers: Set<String> { bannedAddresses }
-    private var bannedAddresses: Set<String> = []
+    /// Pieces that failed their hash check.
+    public internal(set) var hashFailures = 0
+    /// Addresses banned for sending bad data.
+    public private(set) var bannedPeers: Set<String> = []
 
     func add(_ peer: PeerConnection) { peers[ObjectIdentifier(peer)] = peer }
     /// Whether `address` was banned for sending bad data.
-    func isBanned(_ address: SocketAddress) -> Bool { bannedAddresses.contains(address.host) }
+    func isBanned(_ address: SocketAddress) -> Bool { bannedPeers.contains(address.host) }
     func isConnected(peerID: [UInt8]) -> Bool { peers.values.contains { $0.peerID == peerID } }
 
     /// Connects out to peers a tracker named, unless already connected to that address or full.
@@ -153,13 +151,9 @@ public final class Torrent {
     /// A block arrived from `peer`.
     func blockArrived(from peer: PeerConnection, _ request: BlockRequest, _ data: ArraySlice<UInt8>) {
         guard let download else { return }
-        guard data.count == request.length else {
-            download.discarded(data.count)
-            return
-        }
         switch download.picker.blockArrived(request) {
         case .unwanted:
-            download.discarded(data.count)
+            break  // an endgame duplicate, or a straggler of a piece that failed
         case .accepted(let complete, let elsewhere):
             peer.received(bytes: data.count)
             if elsewhere {
@@ -205,17 +199,15 @@ public final class Torrent {
         for peer in Array(peers.values) { peer.weGotPiece(piece) }
     }
 
-    /// Closes every connection from `host` (banned).
-    func dropPeers(from host: String, reason: PeerError) {
-        bannedAddresses.insert(host)
+    /// Bans `host` and closes every connection from it.
+    func ban(_ host: String, reason: PeerError) {
+        bannedPeers.insert(host)
         for peer in Array(peers.values) where peer.remote.host == host { peer.drop(reason) }
     }
 
     private func finishedDownloading() {
         guard let download else { return }
-        session.log.info("download_finished", [("torrent", metainfo.info.name), ("downloaded", download.downloadedBytes)])
-        finishedDownloadBytes = download.downloadedBytes
-        finishedHashFailures = download.hashFailures
+        session.log.info("download_finished", [("torrent", metainfo.info.name), ("downloaded", downloadedBytes)])
         download.stop()
         download.closeFiles()
         self.download = nil

@@ -31,13 +31,6 @@ final class TorrentDownload {
     /// Why downloading is paused (a full disk, a write error); nil while running.
     private(set) var pausedReason: String?
     var picker: PiecePicker
-    /// Payload bytes accepted into pieces, and bytes thrown away (duplicates, failed pieces).
-    private(set) var downloadedBytes: Int64 = 0
-    private(set) var wastedBytes: Int64 = 0
-    /// Pieces that failed their hash check.
-    private(set) var hashFailures = 0
-    /// Peers (by address) banned for bad data.
-    private(set) var banned: Set<String> = []
 
     private unowned let torrent: Torrent
     private let options: DownloadOptions
@@ -48,6 +41,8 @@ final class TorrentDownload {
     private var strikes: [String: Int] = [:]
     /// Verified pieces whose write failed, retried while paused.
     private var unwritten: [(PieceIndex, [UInt8])] = []
+    /// Retried writes not yet back: the pause ends when they are all in.
+    private var retrying = 0
     private var resumeDirty = false
     private var savingResume = false
     private var afterSave: [() -> Void] = []
@@ -96,12 +91,9 @@ final class TorrentDownload {
             data.withUnsafeBytes { target.baseAddress!.advanced(by: request.offset).copyMemory(from: $0.baseAddress!, byteCount: data.count) }
         }
         buffer.sources[request.offset / PiecePicker.blockLength] = source
-        downloadedBytes += Int64(data.count)
+        torrent.downloadedBytes += Int64(data.count)
         if pieceComplete { verify(piece) }
     }
-
-    /// Counts a block nobody wanted.
-    func discarded(_ bytes: Int) { wastedBytes += Int64(bytes) }
 
     private func verify(_ piece: PieceIndex) {
         guard let buffer = buffers.removeValue(forKey: piece) else { return }
@@ -120,9 +112,8 @@ final class TorrentDownload {
     }
 
     private func failed(_ piece: PieceIndex, _ buffer: PieceBuffer) {
-        hashFailures += 1
-        wastedBytes += Int64(buffer.bytes.count)
-        downloadedBytes -= Int64(buffer.bytes.count)
+        torrent.hashFailures += 1
+        torrent.downloadedBytes -= Int64(buffer.bytes.count)
         picker.pieceFailed(piece)
         let senders = Set(buffer.sources.compactMap { $0 })
         torrent.session.log.info("hash_failed", [("piece", piece), ("peers", senders.sorted().joined(separator: ","))])
@@ -153,13 +144,13 @@ final class TorrentDownload {
 
     private func strike(_ source: String) {
         strikes[source, default: 0] += 1
-        guard strikes[source]! >= 2, banned.insert(source).inserted else { return }
+        guard strikes[source]! >= 2, !torrent.bannedPeers.contains(source) else { return }
         torrent.session.log.warn("peer_banned", [("peer", source), ("reason", "sent data that failed the hash check twice")])
-        torrent.dropPeers(from: source, reason: .badData)
+        torrent.ban(source, reason: .badData)
     }
 
     /// Writes a verified piece on the disk pool; the piece counts once it is written.
-    private func write(_ piece: PieceIndex, _ bytes: [UInt8]) {
+    private func write(_ piece: PieceIndex, _ bytes: [UInt8], retry: Bool = false) {
         let location = torrent.location
         let writer = self.writer
         let spans = location.layout.spans(of: piece)
@@ -188,6 +179,7 @@ final class TorrentDownload {
             } else {
                 self.written(piece)
             }
+            if retry { self.retryDone() }
         }
     }
 
@@ -233,18 +225,21 @@ final class TorrentDownload {
         pausedReason = reason
     }
 
-    /// While paused, tries the failed writes again; when they go through, downloading resumes.
+    /// While paused, tries the failed writes again; when all of them go through, downloading resumes.
     private func retryWrites() {
-        guard pausedReason != nil, !unwritten.isEmpty else { return }
+        guard pausedReason != nil, retrying == 0, !unwritten.isEmpty else { return }
         let pending = unwritten
         unwritten = []
+        retrying = pending.count
+        for (piece, bytes) in pending { write(piece, bytes, retry: true) }
+    }
+
+    private func retryDone() {
+        retrying -= 1
+        guard retrying == 0, unwritten.isEmpty, pausedReason != nil else { return }
         pausedReason = nil
-        for (piece, bytes) in pending { write(piece, bytes) }
-        torrent.session.loop.schedule(after: .milliseconds(200)) { [weak self] in
-            guard let self, self.pausedReason == nil else { return }
-            self.torrent.session.log.warn("download_resumed", [("torrent", self.torrent.metainfo.info.name)])
-            self.torrent.refillAll()
-        }
+        torrent.session.log.warn("download_resumed", [("torrent", torrent.metainfo.info.name)])
+        torrent.refillAll()
     }
 
     /// Writes the resume file if pieces were added since the last save: data first reaches the
@@ -264,7 +259,7 @@ final class TorrentDownload {
         let writer = self.writer
         let location = torrent.location
         var snapshot = ResumeData(infoHash: torrent.metainfo.infoHash, pieces: picker.have, files: [])
-        snapshot.downloaded = downloadedBytes
+        snapshot.downloaded = torrent.downloadedBytes
         snapshot.uploaded = torrent.uploadedBytes
         let data = snapshot
         torrent.session.loop.offload(to: torrent.session.diskPool, { () -> SystemError? in

@@ -34,13 +34,26 @@ public struct PeerMessageDecoder: Sendable {
     public func next(from queue: inout ByteQueue) throws(WireError) -> PeerMessage? {
         guard queue.count >= 4 else { return nil }
         let length = Int(readUInt32(queue.peek(4), at: 0))
-        guard length <= maxMessageLength else { throw .messageTooLong(length: length, limit: maxMessageLength) }
+        try check(length: length)
         guard queue.count >= 4 + length else { return nil }
         queue.skip(4)
         if length == 0 { return .keepAlive }
         let id = queue[0]
         let body = queue.take(length).dropFirst()
         return try Self.message(id: id, body: body, length: length)
+    }
+
+    /// Throws if a message of `length` bytes (after the prefix) is over the limit: callers that
+    /// read the prefix themselves check it before buffering the rest.
+    public func check(length: Int) throws(WireError) {
+        guard length <= maxMessageLength else { throw .messageTooLong(length: length, limit: maxMessageLength) }
+    }
+
+    /// How many more bytes `queue` needs to hold its first message whole (the length prefix
+    /// first); 0 when it does.
+    public func bytesMissing(in queue: ByteQueue) -> Int {
+        guard queue.count >= 4 else { return 4 - queue.count }
+        return max(0, 4 + Int(readUInt32(queue.peek(4), at: 0)) - queue.count)
     }
 
     private static func message(id: UInt8, body: ArraySlice<UInt8>, length: Int) throws(WireError) -> PeerMessage {

@@ -294,6 +294,20 @@ public struct PeerSession: Sendable {
         return [.send(interested ? .interested : .notInterested)]
     }
 
+    /// Our download is over: no more interest; as a seed, tell the peer we only upload (BEP 21,
+    /// in a later extension handshake), or close if it is a seed too.
+    public mutating func downloadEnded(weAreSeed: Bool, now: ContinuousClock.Instant) -> [PeerAction] {
+        var actions = setInterested(false, now: now)
+        guard weAreSeed else { return actions }
+        if peerIsSeed { return actions + [.close(.bothSeeds)] }
+        if extensionProtocol && peerExtensions != nil {
+            var handshake = ExtensionHandshake()
+            handshake.uploadOnly = true
+            actions.append(.send(.extended(id: 0, payload: handshake.payload())))
+        }
+        return actions
+    }
+
     /// The largest request queue the peer accepts (its `reqq`, else libtorrent's default of 250).
     public var peerRequestQueueLimit: Int { max(1, min(peerExtensions?.requestQueueLength ?? 250, 2000)) }
 

@@ -40,6 +40,8 @@ public struct PiecePicker: Sendable {
     private var partial: [PieceIndex: Partial] = [:]
     /// Wanted pieces with nothing requested yet.
     private var unstarted: Int
+    /// Wanted pieces not yet verified.
+    private var missing: Int
 
     /// One piece in progress: per block, 0 = open, 1...n = outstanding requests, `received`.
     private struct Partial: Sendable {
@@ -64,6 +66,7 @@ public struct PiecePicker: Sendable {
         availability = [Int32](repeating: 0, count: count)
         priority = [UInt8](repeating: 1, count: count)
         unstarted = count - have.setCount
+        missing = unstarted
     }
 
     /// The number of pieces.
@@ -93,6 +96,7 @@ public struct PiecePicker: Sendable {
         priority = priorities
         maxPriority = priorities.max() ?? 1
         unstarted = (0..<pieceCount).filter { wants(PieceIndex($0)) && partial[PieceIndex($0)] == nil }.count
+        missing = (0..<pieceCount).filter { wants(PieceIndex($0)) }.count
     }
 
     /// The priority of `piece`.
@@ -102,9 +106,7 @@ public struct PiecePicker: Sendable {
     public func wants(_ piece: PieceIndex) -> Bool { !have[piece] && priority[piece.value] > 0 }
 
     /// Whether every wanted piece is verified.
-    public var isFinished: Bool {
-        (0..<pieceCount).allSatisfy { !wants(PieceIndex($0)) }
-    }
+    public var isFinished: Bool { missing == 0 }
 
     /// Bytes of wanted pieces not yet verified.
     public var bytesLeft: Int64 {
@@ -256,6 +258,7 @@ public struct PiecePicker: Sendable {
     public mutating func pieceVerified(_ piece: PieceIndex) {
         guard !have[piece] else { return }
         if partial.removeValue(forKey: piece) == nil && wants(piece) { unstarted -= 1 }
+        if wants(piece) { missing -= 1 }
         have[piece] = true
     }
 

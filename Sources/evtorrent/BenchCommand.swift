@@ -129,14 +129,14 @@ struct BenchCommand: ParsableCommand {
     private func report(
         _ swarm: BenchSwarm, elapsed: Duration, baseline: Baseline, before: ProcessUsage?, after: ProcessUsage?, kept: Int
     ) {
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let measured = swarm.totalBytes - baseline.bytes
         let mib = Double(measured) / 1_048_576
         let rates =
             (baseline.active
             ? swarm.perPeerRates(since: baseline.peerBytes, window: elapsed) : swarm.perPeerRates(elapsed: elapsed)).sorted()
         func pick(_ fraction: Double) -> Double { rates.isEmpty ? 0 : rates[min(rates.count - 1, Int(Double(rates.count - 1) * fraction))] }
-        let ttfb = swarm.timesToFirstByte.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }.sorted()
+        let ttfb = swarm.timesToFirstByte.map(\.inSeconds).sorted()
         let cpu = before.flatMap { b in after.map { $0.cpuSeconds - b.cpuSeconds } }
         let gib = Double(measured) / Double(1 << 30)
         let fields: [(String, JSON)] = [

@@ -183,12 +183,9 @@ struct DownloadCommand: ParsableCommand {
         let pool = WorkerPool(threads: WorkerPool.coreCount)
         defer { pool.shutdown() }
         var preparation = Preparation(pool: pool, resume: store)
-        var bar: ProgressBar?
-        preparation.progress = { done, total, label in
-            if bar == nil { bar = ProgressBar(label: label, total: total) }
-            bar?.update(bytesDone: done)
-        }
-        defer { bar?.finish() }
+        let bar = LazyProgressBar()
+        preparation.progress = bar.update
+        defer { bar.finish() }
         do { return try preparation.prepare(metainfo, into: output, only: only, skip: skip) } catch {
             throw fail(error.description)
         }
@@ -226,10 +223,7 @@ final class DownloadProgress {
         self.total = max(total, 1)
     }
 
-    var elapsedSeconds: Double {
-        let elapsed = ContinuousClock.now - started
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    }
+    var elapsedSeconds: Double { (ContinuousClock.now - started).inSeconds }
 
     func tick() {
         ticks += 1
@@ -243,11 +237,8 @@ final class DownloadProgress {
         let eta = rate > 0 ? Format.duration(Double(left) / Double(rate)) : "--"
         let paused = torrent.pausedReason.map { "  PAUSED: \($0)" } ?? ""
         if terminal {
-            let width = 30
-            let filled = Int(fraction * Double(width))
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
             Terminal.writeError(
-                "\r[\(bar)] \(percentText) \(Format.bytes(done))/\(Format.bytes(total))  down \(Format.bytes(Int64(rate)))/s  up \(Format.bytes(Int64(status.uploadRate)))/s  ETA \(eta)  peers \(status.peers)\(paused)\u{1B}[K"
+                "\r[\(ProgressBar.bar(fraction))] \(percentText) \(Format.bytes(done))/\(Format.bytes(total))  down \(Format.bytes(Int64(rate)))/s  up \(Format.bytes(Int64(status.uploadRate)))/s  ETA \(eta)  peers \(status.peers)\(paused)\u{1B}[K"
             )
         } else if ticks % 5 == 0 {
             print(

@@ -183,12 +183,9 @@ struct SeedCommand: ParsableCommand {
         let pool = WorkerPool(threads: WorkerPool.coreCount)
         defer { pool.shutdown() }
         var preparation = Preparation(pool: pool, resume: flags.resumeStore())
-        var bar: ProgressBar?
-        preparation.progress = { done, total, label in
-            if bar == nil { bar = ProgressBar(label: label, total: total) }
-            bar?.update(bytesDone: done)
-        }
-        defer { bar?.finish() }
+        let bar = LazyProgressBar()
+        preparation.progress = bar.update
+        defer { bar.finish() }
         do {
             if isTorrentFile {
                 return try preparation.prepareTorrent(at: path, dataDirectory: data ?? VerifyCommand.directory(of: path))

@@ -1,3 +1,5 @@
+import TorrentCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -42,11 +44,9 @@ final class ProgressBar {
         let now = ContinuousClock.now
         if let lastDraw, now - lastDraw < .milliseconds(100), done < total { return }
         lastDraw = now
-        let elapsed = Self.seconds(now - started)
+        let elapsed = (now - started).inSeconds
         let fraction = min(Double(done) / Double(total), 1)
-        let width = 30
-        let filled = Int(fraction * Double(width))
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let bar = Self.bar(fraction)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         var line = "\r\(label) [\(bar)] \(Int(fraction * 100))% \(Format.bytes(done))/\(Format.bytes(total))"
         line += "  \(Format.bytes(Int64(rate)))/s"
@@ -61,9 +61,24 @@ final class ProgressBar {
     }
 
     /// Seconds elapsed since the bar was made.
-    var elapsedSeconds: Double { Self.seconds(ContinuousClock.now - started) }
+    var elapsedSeconds: Double { (ContinuousClock.now - started).inSeconds }
 
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    /// The bar itself: `width` characters, `#` for the part done.
+    static func bar(_ fraction: Double, width: Int = 30) -> String {
+        let filled = Int(min(max(fraction, 0), 1) * Double(width))
+        return String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
     }
+}
+
+/// A progress bar made on the first report, titled by it: for work whose size and name are only
+/// known once it starts (hashing or checking during start-up).
+final class LazyProgressBar {
+    private var bar: ProgressBar?
+
+    func update(bytesDone done: Int64, total: Int64, label: String) {
+        if bar == nil { bar = ProgressBar(label: label, total: total) }
+        bar?.update(bytesDone: done)
+    }
+
+    func finish() { bar?.finish() }
 }
