@@ -57,11 +57,25 @@ final class BenchPeer: ConnectionHandler {
             input.drain(Handshake.length)
             handshakeDone = true
         }
-        while let length = input.peekUInt32(), input.count >= 4 + Int(length) {
+        while let length = input.peekUInt32() {
             if length >= 9, let header = input.peek(13), header[4] == PeerMessage.pieceID {
-                receivedPiece(header: header, length: Int(length), input: &input)
+                let request = request(header, length: Int(length))
+                if swarm.options.verify {
+                    guard input.count >= 4 + Int(length) else { break }
+                    input.drain(13)
+                    collect(request, input.read(request.length)!)
+                } else {
+                    // Counted from the header; the payload is dropped in the kernel, uncopied.
+                    input.drain(13)
+                    let buffered = min(request.length, input.count)
+                    input.drain(buffered)
+                    connection.discardInput(request.length - buffered)
+                }
+                receivedPiece(request)
+                if !isOpen { return }
                 continue
             }
+            guard input.count >= 4 + Int(length) else { break }
             small.append(input.read(4 + Int(length))!)
             guard let message = try? decoder.next(from: &small) else {
                 connection.close()
@@ -98,18 +112,12 @@ final class BenchPeer: ConnectionHandler {
         }
     }
 
-    private func receivedPiece(header: [UInt8], length: Int, input: inout InputBuffer) {
-        let piece = Int(readBigEndian(header, 5))
-        let offset = Int(readBigEndian(header, 9))
-        let payload = length - 9
-        let request = BlockRequest(piece: PieceIndex(piece), offset: offset, length: payload)
-        if swarm.options.verify {
-            input.drain(13)
-            let data = input.read(payload)!
-            collect(request, data)
-        } else {
-            input.drain(4 + length)
-        }
+    private func request(_ header: [UInt8], length: Int) -> BlockRequest {
+        BlockRequest(piece: PieceIndex(Int(readBigEndian(header, 5))), offset: Int(readBigEndian(header, 9)), length: length - 9)
+    }
+
+    private func receivedPiece(_ request: BlockRequest) {
+        let payload = request.length
         if let position = outstanding.firstIndex(of: request) { outstanding.remove(at: position) }
         bytes += Int64(payload)
         swarm.received(payload)

@@ -67,6 +67,10 @@ public protocol Connection: AnyObject {
     func pauseReading()
     /// Starts reading again.
     func resumeReading()
+    /// Drops the next `count` bytes that arrive after what the input buffer holds now, in the
+    /// kernel (`recv` with `MSG_TRUNC`): no copy, for a receiver that counts payload and never
+    /// looks at it (`evtorrent bench`). The handler drains the buffered part itself first.
+    func discardInput(_ count: Int)
     /// Caps this connection's own rates (nil removes the cap).
     func setRateLimit(_ limit: RateLimit?)
     /// Shares `group`'s cap with its other members (the global limits).

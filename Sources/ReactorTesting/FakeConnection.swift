@@ -14,6 +14,8 @@ public final class FakeConnection: Connection {
     public private(set) var isReadingPaused = false
     /// The low watermark the handler asked for.
     public private(set) var outputLowWatermark = 0
+    /// Bytes still to drop from what arrives next (`discardInput`).
+    public private(set) var discarding = 0
 
     /// A connection from `remote`, open, with `handler` attached (kept alive until close).
     public init(remote: SocketAddress = SocketAddress(host: "127.0.0.1", port: 6881)!, handler: (any ConnectionHandler)? = nil) {
@@ -55,6 +57,8 @@ public final class FakeConnection: Connection {
         if !unread.isEmpty { deliver([]) }
     }
 
+    public func discardInput(_ count: Int) { discarding += count }
+
     public func close(flushingOutput: Bool) {
         finish(.closedLocally)
     }
@@ -65,7 +69,9 @@ public final class FakeConnection: Connection {
     /// Bytes arriving from the peer; what the handler leaves unread is offered again with the next delivery.
     public func deliver(_ bytes: [UInt8]) {
         guard isOpen else { return }
-        unread += bytes
+        let dropped = min(discarding, bytes.count)
+        discarding -= dropped
+        unread += bytes.dropFirst(dropped)
         guard !isReadingPaused, let handler, !unread.isEmpty else { return }
         var input = InputBuffer(bytes: unread)
         handler.bytesArrived(self, &input)
