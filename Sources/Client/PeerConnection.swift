@@ -4,23 +4,29 @@ import TorrentCore
 /// One peer: a `ConnectionHandler` that feeds the peer's bytes to TorrentCore's `PeerSession`
 /// and carries out the actions it returns; serves requested blocks through the payload path.
 final class PeerConnection: ConnectionHandler {
-    private enum State {
-        case awaitingHandshake
-        case active(PeerSession)
-        case closed
-    }
-
     /// Output above this waits for `outputFlushed`; refilling starts at the low watermark.
     static let outputHighWatermark = 1 << 20
     static let outputLowWatermark = 256 << 10
+    /// Messages up to this long are decoded from reused storage rather than a fresh array.
+    static let smallMessageLength = 64
 
     private unowned let session: Session
     private(set) weak var torrent: Torrent?
     private(set) var connection: (any Connection)?
-    private var state = State.awaitingHandshake
+    /// The protocol state once the handshake is in; nil before it and after the close. A stored
+    /// optional rather than an enum payload, so it is mutated in place: taking a copy per message
+    /// also copied its request queue, twice per block served.
+    private var peer: PeerSession?
+    private var closed = false
     private var queue = ByteQueue()
+    /// Small messages (requests, haves) are decoded here, reusing its storage.
+    private var small = ByteQueue()
     private var decoder = PeerMessageDecoder(maxMessageLength: 16 << 10)
-    private var serving = false
+    /// A block being read into the page cache for this peer, served as soon as it is there.
+    private var warming: BlockRequest?
+    private var warmed: BlockRequest?
+    /// The reused 13-byte header of the block being queued.
+    private var pieceHeader: [UInt8] = []
     private var handshakeTimer: TimerHandle?
     /// Payload bytes sent to this peer, in total and since the last rechoke.
     private(set) var uploaded: Int64 = 0
@@ -48,42 +54,35 @@ final class PeerConnection: ConnectionHandler {
         outgoingTorrent = torrent
     }
 
-    /// The protocol state, once past the handshake.
-    private var active: PeerSession? {
-        if case .active(let peer) = state { return peer }
-        return nil
-    }
-
-    /// Lets the session decide (`body` mutates it and returns actions), then carries the actions out.
+    /// Lets the session decide (`body` mutates it in place and returns actions), then carries the
+    /// actions out.
     private func update(_ body: (inout PeerSession) -> [PeerAction]) {
-        guard case .active(var peer) = state else { return }
-        let actions = body(&peer)
-        state = .active(peer)
-        perform(actions)
+        guard peer != nil else { return }
+        perform(body(&peer!))
     }
 
-    var isInterested: Bool { active?.peerInterested ?? false }
-    var isUnchoked: Bool { active.map { !$0.amChoking } ?? false }
+    var isInterested: Bool { peer?.peerInterested ?? false }
+    var isUnchoked: Bool { peer.map { !$0.amChoking } ?? false }
     /// Whether we told the peer we want its data.
-    var amInterested: Bool { active?.amInterested ?? false }
+    var amInterested: Bool { peer?.amInterested ?? false }
     /// Whether the peer refuses our requests.
-    var peerChoking: Bool { active?.peerChoking ?? true }
+    var peerChoking: Bool { peer?.peerChoking ?? true }
     /// The pieces the peer has, once past the handshake.
-    var peerPieces: Bitfield? { active?.peerPieces }
+    var peerPieces: Bitfield? { peer?.peerPieces }
     /// Blocks asked of this peer and not yet received.
-    var outstanding: Set<BlockRequest> { active?.outstanding ?? [] }
-    var outstandingCount: Int { active?.outstanding.count ?? 0 }
+    var outstanding: Set<BlockRequest> { peer?.outstanding ?? [] }
+    var outstandingCount: Int { peer?.outstanding.count ?? 0 }
 
     /// How many requests to keep queued at this peer: about three seconds of its rate, at least
     /// 16, at most what it accepts (its `reqq`) and 500; one while it is snubbed.
     var requestDepth: Int {
-        guard let peer = active else { return 0 }
+        guard let peer else { return 0 }
         if peer.isSnubbed { return 1 }
         return min(peer.peerRequestQueueLimit, 500, max(16, downloadRate * 3 / PiecePicker.blockLength))
     }
 
     var progress: Double {
-        guard let pieces = active?.peerPieces else { return 0 }
+        guard let pieces = peer?.peerPieces else { return 0 }
         return Double(pieces.setCount) / Double(max(pieces.count, 1))
     }
 
@@ -102,32 +101,40 @@ final class PeerConnection: ConnectionHandler {
         // Framing errors land here; a protocol error in a message is handled (and the peer
         // dropped) by `handle`.
         do throws(WireError) {
-            if case .awaitingHandshake = state {
+            if peer == nil {
+                guard !closed else { return }
                 queue.append(input.readAll())
                 guard let handshake = try Handshake.decode(from: &queue) else { return }
                 guard accept(handshake) else { return }
                 // Messages that came with the handshake.
-                while case .active = state, let message = try decoder.next(from: &queue) { handle(message) }
+                while peer != nil, let message = try decoder.next(from: &queue) { handle(message) }
                 // From here on messages come straight from the input buffer: let the queue's
                 // storage go (an idle peer should cost little).
                 if queue.count == 0 { queue = ByteQueue() }
             }
             // A message split across reads stays partly in `queue`: complete it from the input.
-            if queue.count > 0, case .active = state {
+            if queue.count > 0, peer != nil {
                 queue.append(input.read(min(decoder.bytesMissing(in: queue), input.count)) ?? [])
-                while case .active = state, let message = try decoder.next(from: &queue) { handle(message) }
+                while peer != nil, let message = try decoder.next(from: &queue) { handle(message) }
                 if queue.count == 0 { queue = ByteQueue() }
             }
-            // Then whole messages straight from the input buffer, one copy each; a partial one
-            // stays in the input buffer until the rest arrives.
-            while queue.count == 0, case .active = state, let length = input.peekUInt32().map(Int.init) {
+            // Then whole messages straight from the input buffer, one copy each (small ones into
+            // reused storage); a partial one stays in the input buffer until the rest arrives.
+            while queue.count == 0, peer != nil, let length = input.peekUInt32().map(Int.init) {
                 try decoder.check(length: length)
-                guard input.count >= 4 + length, let bytes = input.read(4 + length) else { break }
-                var one = ByteQueue(bytes)
-                guard let message = try decoder.next(from: &one) else { break }
+                guard input.count >= 4 + length else { break }
+                let message: PeerMessage?
+                if length <= Self.smallMessageLength {
+                    input.consume(4 + length) { small.append($0) }
+                    message = try decoder.next(from: &small)
+                } else {
+                    var one = ByteQueue(input.read(4 + length)!)
+                    message = try decoder.next(from: &one)
+                }
+                guard let message else { break }
                 handle(message)
             }
-            if let torrent, torrent.isDownloading, case .active = state { torrent.fillRequests(self) }
+            if let torrent, torrent.isDownloading, peer != nil { torrent.fillRequests(self) }
         } catch {
             drop(.wire(error))
             return
@@ -136,19 +143,19 @@ final class PeerConnection: ConnectionHandler {
     }
 
     /// Takes one message: the session decides, the actions are carried out. A protocol error
-    /// closes the connection (the caller stops at once: `state` is no longer active).
+    /// closes the connection (the caller stops at once: `peer` is nil).
     private func handle(_ message: PeerMessage) {
-        guard case .active(var peer) = state else { return }
+        guard peer != nil else { return }
         if session.log.enabled(.debug) { session.log.debug("peer_message", [("peer", remote), ("message", "\(message)".prefix(80))]) }
-        let wasInterested = peer.peerInterested
+        let wasInterested = peer!.peerInterested
         let actions: [PeerAction]
-        do { actions = try peer.received(message, now: session.loop.now) } catch {
+        do { actions = try peer!.received(message, now: session.loop.now) } catch {
             drop(error)
             return
         }
-        state = .active(peer)
+        let interested = peer!.peerInterested
         perform(actions)
-        if peer.peerInterested != wasInterested { torrent?.interestChanged(self) }
+        if interested != wasInterested { torrent?.interestChanged(self) }
     }
 
     func outputFlushed(_ connection: any Connection) { pump() }
@@ -163,14 +170,12 @@ final class PeerConnection: ConnectionHandler {
     /// Stops taking part: the peer's pieces stop counting and its outstanding requests go back
     /// to the picker. Idempotent.
     private func leaveTorrent() {
-        guard case .active(var peer) = state else {
-            state = .closed
-            return
-        }
-        let pieces = peer.peerPieces
+        closed = true
+        guard var ended = peer else { return }
+        peer = nil
+        let pieces = ended.peerPieces
         var released: [BlockRequest] = []
-        if case .releaseRequests(let lost)? = peer.releaseOutstanding().first { released = lost }
-        state = .closed
+        if case .releaseRequests(let lost)? = ended.releaseOutstanding().first { released = lost }
         torrent?.remove(self, pieces: pieces, released: released)
     }
 
@@ -263,12 +268,12 @@ final class PeerConnection: ConnectionHandler {
         if outgoingTorrent == nil {
             connection?.write(Handshake(infoHash: handshake.infoHash, peerID: session.peerID).encoded())
         }
-        var peer = PeerSession(
+        var started = PeerSession(
             configuration: torrent.peerConfiguration, ours: torrent.have, peerSupportsFast: handshake.supportsFast,
             peerSupportsExtensions: handshake.supportsExtensions, now: session.loop.now)
         decoder = PeerMessageDecoder(pieceCount: torrent.metainfo.info.pieceCount)
-        let actions = peer.start(now: session.loop.now)
-        state = .active(peer)
+        let actions = started.start(now: session.loop.now)
+        peer = started
         self.torrent = torrent
         torrent.add(self)
         perform(actions)
@@ -291,60 +296,32 @@ final class PeerConnection: ConnectionHandler {
     /// Serves queued requests while the output has room, in request order. A block whose bytes
     /// are not in the page cache is read on the disk pool; serving waits for it, the loop does not.
     private func pump() {
-        while !serving, let connection, connection.pendingOutputBytes < Self.outputHighWatermark,
-            case .active(var peer) = state, let request = peer.nextRequest(), let torrent
+        while warming == nil, let connection, connection.pendingOutputBytes < Self.outputHighWatermark, let torrent,
+            let request = warmed.take() ?? peer?.nextRequest()
         {
-            state = .active(peer)
-            serving = true
-            var synchronous = true
-            var finished = false
-            torrent.fetchBlocks(for: request) { [weak self] result in
-                guard let self else { return }
-                self.serving = false
-                finished = true
-                self.send(request, result)
-                if !synchronous { self.pump() }
-            }
-            synchronous = false
-            if !finished { return }
-        }
-    }
-
-    private func send(_ request: BlockRequest, _ result: Result<[BlockPart], SystemError>) {
-        guard let connection, case .active(var peer) = state else { return }
-        let parts: [BlockPart]
-        switch result {
-        case .success(let ready): parts = ready
-        case .failure(let error):
-            session.log.warn("read_failed", [("torrent", torrent?.metainfo.info.name ?? "?"), ("error", error)])
-            connection.close()
-            return
-        }
-        var header = PeerMessage.pieceHeader(for: request)
-        for part in parts {
-            switch part {
-            case .file(let block):
-                if !connection.write(header: header, block: block) {
-                    connection.close()
-                    return
+            PeerMessage.pieceHeader(for: request, into: &pieceHeader)
+            switch torrent.queueBlock(request, header: pieceHeader, on: connection) {
+            case .queued:
+                peer?.sentSomething(now: session.loop.now)
+                uploaded += Int64(request.length)
+                uploadedSinceRechoke += Int64(request.length)
+                torrent.uploaded(request.length)
+            case .cold(let block):
+                warming = request
+                session.blocks.warm(block) { [weak self] in
+                    guard let self, let request = self.warming else { return }
+                    self.warming = nil
+                    self.warmed = request
+                    self.pump()
                 }
-            case .zeros(let count):
-                connection.write(header + [UInt8](repeating: 0, count: count))
+                return
+            case .failed(let error):
+                session.log.warn("read_failed", [("torrent", torrent.metainfo.info.name), ("error", error)])
+                connection.close()
+                return
             }
-            header = []
         }
-        peer.sentSomething(now: session.loop.now)
-        state = .active(peer)
-        uploaded += Int64(request.length)
-        uploadedSinceRechoke += Int64(request.length)
-        torrent?.uploaded(request.length)
     }
-}
-
-/// A piece of a block: bytes of one file, or zeros for a BEP 47 padding file.
-enum BlockPart {
-    case file(FileBlock)
-    case zeros(Int)
 }
 
 @available(*, unavailable)

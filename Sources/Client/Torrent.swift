@@ -106,30 +106,58 @@ public final class Torrent {
         }
     }
 
-    /// The file ranges (or padding) that hold `request`, ready to queue; `completion` may run at once.
-    func fetchBlocks(for request: BlockRequest, completion: @escaping (Result<[BlockPart], SystemError>) -> Void) {
+    /// Queues `request`'s block on `connection`, `header` first, if every byte of it is in the
+    /// page cache. A part that is not comes back as `.cold`: warm it (`session.blocks.warm`) and
+    /// try again. Never waits for the disk.
+    func queueBlock(_ request: BlockRequest, header: [UInt8], on connection: any Connection) -> BlockQueueing {
         let start = Int64(request.piece.value) * Int64(metainfo.info.pieceLength) + Int64(request.offset)
-        let spans = location.layout.spans(covering: start..<start + Int64(request.length))
-        collect(spans[...], into: [], completion: completion)
-    }
-
-    private func collect(
-        _ spans: ArraySlice<FileSpan>, into parts: [BlockPart], completion: @escaping (Result<[BlockPart], SystemError>) -> Void
-    ) {
-        guard let span = spans.first else {
-            completion(.success(parts))
-            return
-        }
-        if location.isPadding[span.file.value] {
-            collect(spans.dropFirst(), into: parts + [.zeros(span.length)], completion: completion)
-            return
-        }
-        session.blocks.block(path: location.paths[span.file.value], offset: span.offset, length: span.length) { [weak self] in
-            switch $0 {
-            case .success(let block): self?.collect(spans.dropFirst(), into: parts + [.file(block)], completion: completion)
-            case .failure(let error): completion(.failure(error))
+        let range = start..<start + Int64(request.length)
+        // Most blocks lie within one file: no arrays on the way.
+        if let span = location.layout.span(within: range), !location.isPadding[span.file.value] {
+            switch prepare(span) {
+            case .ready(let block): return write(block, header: header, on: connection)
+            case .cold(let block): return .cold(block)
+            case .failed(let error): return .failed(error)
             }
         }
+        var parts: [BlockPart] = []
+        for span in location.layout.spans(covering: range) {
+            if location.isPadding[span.file.value] {
+                parts.append(.zeros(span.length))
+                continue
+            }
+            switch prepare(span) {
+            case .ready(let block): parts.append(.file(block))
+            case .cold(let block): return .cold(block)
+            case .failed(let error): return .failed(error)
+            }
+        }
+        return queue(parts, header: header, on: connection)
+    }
+
+    private func prepare(_ span: FileSpan) -> BlockReader.Readiness {
+        session.blocks.prepare(path: location.paths[span.file.value], offset: span.offset, length: span.length)
+    }
+
+    private func queue(_ parts: [BlockPart], header: [UInt8], on connection: any Connection) -> BlockQueueing {
+        var header = header
+        for part in parts {
+            switch part {
+            case .file(let block):
+                if case .failed(let error) = write(block, header: header, on: connection) { return .failed(error) }
+            case .zeros(let count):
+                connection.write(header + [UInt8](repeating: 0, count: count))
+            }
+            header = []
+        }
+        return .queued
+    }
+
+    private func write(_ block: FileBlock, header: [UInt8], on connection: any Connection) -> BlockQueueing {
+        guard connection.write(header: header, block: block) else {
+            return .failed(SystemError(errno: 5 /* EIO */, operation: "queue block", path: block.file.path))
+        }
+        return .queued
     }
 
     // MARK: - Downloading
@@ -274,3 +302,19 @@ public final class Torrent {
 
 @available(*, unavailable)
 extension Torrent: Sendable {}
+
+/// What `Torrent.queueBlock` did.
+enum BlockQueueing {
+    /// The block is queued.
+    case queued
+    /// This part is not in the page cache; nothing was queued.
+    case cold(FileBlock)
+    /// A file could not be opened or read.
+    case failed(SystemError)
+}
+
+/// A piece of a block: bytes of one file, or zeros for a BEP 47 padding file.
+enum BlockPart {
+    case file(FileBlock)
+    case zeros(Int)
+}

@@ -15,28 +15,45 @@ public final class BlockReader {
         self.diskPool = diskPool
     }
 
+    /// Whether a block is ready to queue without waiting for the disk.
+    public enum Readiness {
+        /// In the page cache: queue it now.
+        case ready(FileBlock)
+        /// Not in the page cache: `warm` it first.
+        case cold(FileBlock)
+        /// The file cannot be opened, or the range lies past its end.
+        case failed(SystemError)
+    }
+
+    /// The block at `offset` in the file at `path`, and whether it can be queued at once. Never
+    /// waits for the disk.
+    public func prepare(path: String, offset: Int64, length: Int) -> Readiness {
+        let file: OpenFile
+        do { file = try files.file(at: path) } catch { return .failed(error) }
+        let block = FileBlock(file: file, offset: offset, length: length)
+        guard block.isWithinFile else {
+            return .failed(SystemError(errno: 34 /* ERANGE */, operation: "read past end of file", path: path))
+        }
+        return file.isResident(offset: offset, length: length) ? .ready(block) : .cold(block)
+    }
+
+    /// Reads a cold block into the page cache on the disk pool; `completion` runs on the loop after.
+    public func warm(_ block: FileBlock, completion: @escaping () -> Void) {
+        diskReads += 1
+        loop.offload(to: diskPool, { block.file.prefetch(offset: block.offset, length: block.length) }) { _ in
+            completion()
+        }
+    }
+
     /// Calls `completion` with the block, or the error opening the file or a range past its end.
     /// Runs it synchronously if the range is in the page cache, else later on the loop.
     public func block(
         path: String, offset: Int64, length: Int, completion: @escaping (Result<FileBlock, SystemError>) -> Void
     ) {
-        let file: OpenFile
-        do { file = try files.file(at: path) } catch {
-            completion(.failure(error))
-            return
-        }
-        let block = FileBlock(file: file, offset: offset, length: length)
-        guard block.isWithinFile else {
-            completion(.failure(SystemError(errno: 34 /* ERANGE */, operation: "read past end of file", path: path)))
-            return
-        }
-        if file.isResident(offset: offset, length: length) {
-            completion(.success(block))
-            return
-        }
-        diskReads += 1
-        loop.offload(to: diskPool, { file.prefetch(offset: offset, length: length) }) { _ in
-            completion(.success(block))
+        switch prepare(path: path, offset: offset, length: length) {
+        case .ready(let block): completion(.success(block))
+        case .cold(let block): warm(block) { completion(.success(block)) }
+        case .failed(let error): completion(.failure(error))
         }
     }
 }

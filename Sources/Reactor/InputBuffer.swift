@@ -54,8 +54,32 @@ public struct InputBuffer {
 
     /// The big-endian UInt32 at the front, without consuming it; nil if fewer than 4 bytes wait.
     public func peekUInt32() -> UInt32? {
-        guard let bytes = peek(4) else { return nil }
-        return UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])
+        var value: UInt32 = 0
+        switch storage {
+        case .evbuffer(let buffer):
+            guard evbuffer_get_length(buffer) >= 4 else { return nil }
+            _ = withUnsafeMutableBytes(of: &value) { evbuffer_copyout(buffer, $0.baseAddress, 4) }
+        case .bytes(let bytes):
+            guard bytes.count >= 4 else { return nil }
+            withUnsafeMutableBytes(of: &value) { $0.copyBytes(from: bytes[..<4]) }
+        }
+        return UInt32(bigEndian: value)
+    }
+
+    /// Hands the first `count` bytes to `body` as one contiguous buffer, then removes them; nil
+    /// (and nothing removed) if fewer wait. No allocation: libevent makes them contiguous in place.
+    public mutating func consume<Result>(_ count: Int, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
+        guard count <= self.count else { return nil }
+        switch storage {
+        case .evbuffer(let buffer):
+            let start = evbuffer_pullup(buffer, count)
+            let result = body(UnsafeRawBufferPointer(start: start, count: count))
+            evbuffer_drain(buffer, count)
+            return result
+        case .bytes:
+            let bytes = read(count)!
+            return bytes.withUnsafeBytes(body)
+        }
     }
 
     /// Removes and returns everything.

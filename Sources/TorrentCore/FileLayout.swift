@@ -94,6 +94,15 @@ public struct FileLayout: Equatable, Sendable {
         return result
     }
 
+    /// The single file span holding all of `range`, or nil if the range is empty or crosses
+    /// into another file (then use `spans(covering:)`). Most blocks need no array this way.
+    public func span(within range: Range<Int64>) -> FileSpan? {
+        guard !range.isEmpty, range.lowerBound >= 0, range.upperBound <= totalLength else { return nil }
+        let file = fileContaining(range.lowerBound)
+        guard range.upperBound <= fileOffsets[file] + fileLengths[file] else { return nil }
+        return FileSpan(file: FileIndex(file), offset: range.lowerBound - fileOffsets[file], length: Int(range.count))
+    }
+
     /// The pieces that hold any byte of `file`; nil for an empty file.
     public func pieces(of file: FileIndex) -> ClosedRange<PieceIndex>? {
         let length = fileLengths[file.value]

@@ -123,12 +123,18 @@ public enum PeerMessage: Equatable, Sendable {
     /// this, then the block straight from the file.
     public static func pieceHeader(for request: BlockRequest) -> [UInt8] {
         var out: [UInt8] = []
+        pieceHeader(for: request, into: &out)
+        return out
+    }
+
+    /// Writes the header into `out`, replacing what it held: a reused buffer costs no allocation.
+    public static func pieceHeader(for request: BlockRequest, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
         out.reserveCapacity(13)
         appendUInt32(UInt32(9 + request.length), to: &out)
         out.append(ID.piece)
         appendUInt32(UInt32(request.piece.value), to: &out)
         appendUInt32(UInt32(request.offset), to: &out)
-        return out
     }
 }
 

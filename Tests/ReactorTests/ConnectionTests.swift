@@ -24,6 +24,43 @@ import ReactorTesting
         #expect(probes.allSatisfy { $0.0.made == 1 && $0.0.closeReasons.isEmpty })
     }
 
+    // A receiver that keeps each record's 8-byte header and discards its body (buffered part
+    // drained, the rest dropped in the kernel) stays aligned on every header, whatever the sizes
+    // and however the reads split them.
+    @Test func discardedInputKeepsTheStreamAligned() throws {
+        let loop = try EventLoop()
+        let lengths = (0..<300).map { ($0 * 104_729 + $0 * $0 * 17) % 100_000 }  // 0 to ~100 KB, scattered
+        let sender = Probe()
+        sender.onMade = { connection in
+            for (index, length) in lengths.enumerated() {
+                var record = withUnsafeBytes(of: UInt32(length).bigEndian, Array.init)
+                record += withUnsafeBytes(of: UInt32(index).bigEndian, Array.init)
+                record += [UInt8](repeating: UInt8(index % 256), count: length)
+                connection.write(record)
+            }
+            connection.close(flushingOutput: true)
+        }
+        let listener = try loop.listen(on: loopback) { _ in sender }
+        var seen: [(index: Int, length: Int)] = []
+        let receiver = Probe()
+        receiver.onBytes = { connection, input in
+            while let header = input.peek(8) {
+                input.drain(8)
+                let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+                let index = Int(header[4]) << 24 | Int(header[5]) << 16 | Int(header[6]) << 8 | Int(header[7])
+                seen.append((index, length))
+                let buffered = min(length, input.count)
+                input.drain(buffered)
+                connection.discardInput(length - buffered)
+            }
+        }
+        loop.connect(to: listener.localAddress, handler: receiver)
+        #expect(loop.run(until: { !receiver.closeReasons.isEmpty }, timeout: .seconds(20)))
+        #expect(seen.map(\.index) == Array(0..<300))
+        #expect(seen.map(\.length) == lengths)
+        #expect(receiver.closeReasons == [.peerClosed])
+    }
+
     // A file sent as 13-byte header + 16 KiB block messages arrives byte-identical, in every
     // payload mode, including a short last block.
     @Test(arguments: PayloadMode.allCases)

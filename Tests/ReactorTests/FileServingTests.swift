@@ -49,7 +49,8 @@ private func evictFromPageCache(_ path: String) {
         let loop = try EventLoop()
         let pool = WorkerPool(threads: 1)
         defer { pool.shutdown() }
-        let reader = BlockReader(loop: loop, files: OpenFileCache(capacity: 4), diskPool: pool)
+        let files = OpenFileCache(capacity: 4)
+        let reader = BlockReader(loop: loop, files: files, diskPool: pool)
         let expected = Array(patternBytes(1 << 20, seed: 3)[65_536..<81_920])
 
         _ = try Data(contentsOf: URL(fileURLWithPath: path))  // warm
@@ -60,6 +61,7 @@ private func evictFromPageCache(_ path: String) {
         #expect(try warm?.readBytes() == expected)
 
         evictFromPageCache(path)
+        try files.file(at: path).forgetResidency()  // it remembers chunks it saw resident for a second
         var cold: FileBlock?
         reader.block(path: path, offset: 65_536, length: 16_384) { cold = try? $0.get() }
         if reader.diskReads == 1 {  // eviction can be refused (e.g. the page is mapped elsewhere)

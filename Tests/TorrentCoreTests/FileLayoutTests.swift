@@ -38,6 +38,8 @@ import Testing
                 if let first = spans.first {
                     #expect(layout.fileOffsets[first.file.value] + first.offset == start)
                 }
+                // The one-span shortcut agrees exactly when the range stays in one file.
+                #expect(layout.span(within: start..<end) == (spans.count == 1 ? spans.first : nil))
             }
         }
     }

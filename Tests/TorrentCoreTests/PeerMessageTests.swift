@@ -41,6 +41,10 @@ private func decodeAll(_ chunks: [[UInt8]], decoder: PeerMessageDecoder) throws(
         let request = BlockRequest(piece: PieceIndex(300), offset: 49_152, length: 16_384)
         let data = [UInt8](repeating: 0xAB, count: 16_384)
         #expect(PeerMessage.pieceHeader(for: request) + data == PeerMessage.piece(request, data[...]).encoded())
+        // A reused buffer is overwritten, not appended to.
+        var reused = PeerMessage.pieceHeader(for: BlockRequest(piece: PieceIndex(1), offset: 0, length: 9))
+        PeerMessage.pieceHeader(for: request, into: &reused)
+        #expect(reused == PeerMessage.pieceHeader(for: request))
     }
 
     // An oversized length prefix fails as soon as its 4 bytes arrive, before any body is buffered.
