@@ -7,7 +7,7 @@ final class PeerConnection: ConnectionHandler {
     /// Output above this waits for `outputFlushed`; refilling starts at the low watermark.
     static let outputHighWatermark = 1 << 20
     static let outputLowWatermark = 256 << 10
-    /// Messages up to this long are decoded from reused storage rather than a fresh array.
+    /// Messages up to this long are decoded in the input buffer rather than copied out first.
     static let smallMessageLength = 64
 
     private unowned let session: Session
@@ -19,8 +19,6 @@ final class PeerConnection: ConnectionHandler {
     private var peer: PeerSession?
     private var closed = false
     private var queue = ByteQueue()
-    /// Small messages (requests, haves) are decoded here, reusing its storage.
-    private var small = ByteQueue()
     private var decoder = PeerMessageDecoder(maxMessageLength: 16 << 10)
     /// A block being read into the page cache for this peer, served as soon as it is there.
     private var warming: BlockRequest?
@@ -118,15 +116,14 @@ final class PeerConnection: ConnectionHandler {
                 while peer != nil, let message = try decoder.next(from: &queue) { handle(message) }
                 if queue.count == 0 { queue = ByteQueue() }
             }
-            // Then whole messages straight from the input buffer, one copy each (small ones into
-            // reused storage); a partial one stays in the input buffer until the rest arrives.
+            // Then whole messages straight from the input buffer: small ones (requests, haves)
+            // decoded in place, others with one copy; a partial one waits there for the rest.
             while queue.count == 0, peer != nil, let length = input.peekUInt32().map(Int.init) {
                 try decoder.check(length: length)
                 guard input.count >= 4 + length else { break }
                 let message: PeerMessage?
                 if length <= Self.smallMessageLength {
-                    input.consume(4 + length) { small.append($0) }
-                    message = try decoder.next(from: &small)
+                    message = try input.consume(4 + length) { (frame) throws(WireError) in try decoder.message(frame: frame) }
                 } else {
                     var one = ByteQueue(input.read(4 + length)!)
                     message = try decoder.next(from: &one)
@@ -147,15 +144,17 @@ final class PeerConnection: ConnectionHandler {
     private func handle(_ message: PeerMessage) {
         guard peer != nil else { return }
         if session.log.enabled(.debug) { session.log.debug("peer_message", [("peer", remote), ("message", "\(message)".prefix(80))]) }
-        let wasInterested = peer!.peerInterested
+        // Reads through `inout` stay in place; `peer!.peerInterested` copied the whole session.
+        func interested(_ peer: inout PeerSession) -> Bool { peer.peerInterested }
+        let wasInterested = interested(&peer!)
         let actions: [PeerAction]
         do { actions = try peer!.received(message, now: session.loop.now) } catch {
             drop(error)
             return
         }
-        let interested = peer!.peerInterested
+        let nowInterested = interested(&peer!)
         perform(actions)
-        if interested != wasInterested { torrent?.interestChanged(self) }
+        if nowInterested != wasInterested { torrent?.interestChanged(self) }
     }
 
     func outputFlushed(_ connection: any Connection) { pump() }

@@ -68,17 +68,20 @@ public struct InputBuffer {
 
     /// Hands the first `count` bytes to `body` as one contiguous buffer, then removes them; nil
     /// (and nothing removed) if fewer wait. No allocation: libevent makes them contiguous in place.
-    public mutating func consume<Result>(_ count: Int, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
+    /// If `body` throws, the bytes are still removed.
+    public mutating func consume<Value, Failure: Error>(
+        _ count: Int, _ body: (UnsafeRawBufferPointer) throws(Failure) -> Value
+    ) throws(Failure) -> Value? {
         guard count <= self.count else { return nil }
         switch storage {
         case .evbuffer(let buffer):
             let start = evbuffer_pullup(buffer, count)
-            let result = body(UnsafeRawBufferPointer(start: start, count: count))
-            evbuffer_drain(buffer, count)
-            return result
+            defer { evbuffer_drain(buffer, count) }
+            return try body(UnsafeRawBufferPointer(start: start, count: count))
         case .bytes:
             let bytes = read(count)!
-            return bytes.withUnsafeBytes(body)
+            let result = bytes.withUnsafeBytes { raw in Result { () throws(Failure) -> Value in try body(raw) } }
+            return try result.get()
         }
     }
 

@@ -22,15 +22,6 @@ public struct ByteQueue: Sendable {
         storage.append(contentsOf: bytes)
     }
 
-    /// Appends raw bytes at the back (the concrete case of `append(_:)`, without generic overhead).
-    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        if head > 0 && head >= storage.count / 2 {
-            storage.removeFirst(head)
-            head = 0
-        }
-        storage.append(contentsOf: bytes)
-    }
-
     /// The byte `offset` places from the front.
     public subscript(offset: Int) -> UInt8 { storage[head + offset] }
 

@@ -145,7 +145,7 @@ func appendUInt32(_ value: UInt32, to out: inout [UInt8]) {
     out.append(UInt8(value & 0xFF))
 }
 
-func readUInt32(_ bytes: ArraySlice<UInt8>, at offset: Int) -> UInt32 {
+func readUInt32<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, at offset: Int) -> UInt32 where Bytes.Index == Int {
     let base = bytes.startIndex + offset
     return UInt32(bytes[base]) << 24 | UInt32(bytes[base + 1]) << 16 | UInt32(bytes[base + 2]) << 8
         | UInt32(bytes[base + 3])

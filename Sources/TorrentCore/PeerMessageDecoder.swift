@@ -43,6 +43,16 @@ public struct PeerMessageDecoder: Sendable {
         return try Self.message(id: id, body: body, length: length)
     }
 
+    /// Decodes one whole frame, length prefix included, read in place by the caller (no copy into
+    /// a queue). The prefix must match the frame's size.
+    public func message(frame: UnsafeRawBufferPointer) throws(WireError) -> PeerMessage {
+        let length = frame.count - 4
+        precondition(length >= 0 && Int(readUInt32(frame, at: 0)) == length, "not one whole frame")
+        try check(length: length)
+        if length == 0 { return .keepAlive }
+        return try Self.message(id: frame[4], body: frame[5...], length: length)
+    }
+
     /// Throws if a message of `length` bytes (after the prefix) is over the limit: callers that
     /// read the prefix themselves check it before buffering the rest.
     public func check(length: Int) throws(WireError) {
@@ -56,7 +66,9 @@ public struct PeerMessageDecoder: Sendable {
         return max(0, 4 + Int(readUInt32(queue.peek(4), at: 0)) - queue.count)
     }
 
-    private static func message(id: UInt8, body: ArraySlice<UInt8>, length: Int) throws(WireError) -> PeerMessage {
+    private static func message<Body: RandomAccessCollection<UInt8>>(
+        id: UInt8, body: Body, length: Int
+    ) throws(WireError) -> PeerMessage where Body.Index == Int {
         typealias ID = PeerMessage.ID
         func expect(_ size: Int) throws(WireError) {
             if body.count != size { throw .malformed(id: id, length: length) }
@@ -84,7 +96,9 @@ public struct PeerMessageDecoder: Sendable {
             let request = BlockRequest(
                 piece: PieceIndex(Int(readUInt32(body, at: 0))), offset: Int(readUInt32(body, at: 4)),
                 length: body.count - 8)
-            return .piece(request, body.dropFirst(8))
+            // From a queue the block stays a slice of its storage; from a raw frame it is copied.
+            let data = body.dropFirst(8)
+            return .piece(request, data as? ArraySlice<UInt8> ?? ArraySlice(data))
         case ID.cancel: return .cancel(try block())
         case ID.port:
             try expect(2)

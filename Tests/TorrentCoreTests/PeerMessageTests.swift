@@ -34,6 +34,10 @@ private func decodeAll(_ chunks: [[UInt8]], decoder: PeerMessageDecoder) throws(
         for cut in 0...stream.count {
             #expect(try decodeAll([Array(stream[..<cut]), Array(stream[cut...])], decoder: decoder) == samples)
         }
+        // Whole frames decoded in place read the same.
+        for sample in samples {
+            #expect(try sample.encoded().withUnsafeBytes { try decoder.message(frame: $0) } == sample)
+        }
     }
 
     // The piece header the payload path writes is exactly the first 13 bytes of the message.
@@ -63,6 +67,9 @@ private func decodeAll(_ chunks: [[UInt8]], decoder: PeerMessageDecoder) throws(
             var queue = ByteQueue()
             queue.append(bytes)
             #expect(throws: WireError.malformed(id: id, length: bytes.count - 4)) { try decoder.next(from: &queue) }
+            #expect(throws: WireError.malformed(id: id, length: bytes.count - 4)) {
+                try bytes.withUnsafeBytes { try decoder.message(frame: $0) }
+            }
         }
     }
 }
