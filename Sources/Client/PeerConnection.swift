@@ -295,13 +295,15 @@ final class PeerConnection: ConnectionHandler {
     /// Serves queued requests while the output has room, in request order. A block whose bytes
     /// are not in the page cache is read on the disk pool; serving waits for it, the loop does not.
     private func pump() {
+        var queuedAny = false
+        defer { if queuedAny { peer?.sentSomething(now: session.loop.now) } }  // one clock read per turn
         while warming == nil, let connection, connection.pendingOutputBytes < Self.outputHighWatermark, let torrent,
             let request = warmed.take() ?? peer?.nextRequest()
         {
             PeerMessage.pieceHeader(for: request, into: &pieceHeader)
             switch torrent.queueBlock(request, header: pieceHeader, on: connection) {
             case .queued:
-                peer?.sentSomething(now: session.loop.now)
+                queuedAny = true
                 uploaded += Int64(request.length)
                 uploadedSinceRechoke += Int64(request.length)
                 torrent.uploaded(request.length)

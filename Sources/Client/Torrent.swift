@@ -12,6 +12,8 @@ public final class Torrent {
     public private(set) var have: Bitfield
     let peerConfiguration: PeerSessionConfiguration
     unowned let session: Session
+    /// The session's block reader, held directly: it is asked once per block served.
+    private let blocks: BlockReader
     private var peers: [ObjectIdentifier: PeerConnection] = [:]
     private var choker: Choker
     private var random = SystemRandomNumberGenerator()
@@ -25,6 +27,7 @@ public final class Torrent {
 
     init(session: Session, metainfo: Metainfo, location: ContentLocation, have: Bitfield, download options: DownloadOptions?) {
         self.session = session
+        blocks = session.blocks
         self.metainfo = metainfo
         self.location = location
         self.have = have
@@ -136,7 +139,7 @@ public final class Torrent {
     }
 
     private func prepare(_ span: FileSpan) -> BlockReader.Readiness {
-        session.blocks.prepare(path: location.paths[span.file.value], offset: span.offset, length: span.length)
+        blocks.prepare(path: location.paths[span.file.value], offset: span.offset, length: span.length)
     }
 
     private func queue(_ parts: [BlockPart], header: [UInt8], on connection: any Connection) -> BlockQueueing {

@@ -112,7 +112,7 @@ public struct PeerSession: Sendable {
     /// Whether the peer sat on our requests past the snub timeout (and has not sent a block since).
     public private(set) var isSnubbed = false
     private var lastBlock: ContinuousClock.Instant
-    private var queue: [BlockRequest] = []
+    private var queue = RequestQueue()
     private var overLimit = 0
     private var sawFirstMessage = false
     private var lastReceived: ContinuousClock.Instant
@@ -135,7 +135,7 @@ public struct PeerSession: Sendable {
     }
 
     /// Requests waiting to be served, oldest first.
-    public var queuedRequests: [BlockRequest] { queue }
+    public var queuedRequests: [BlockRequest] { queue.elements }
     /// Whether the peer has every piece.
     public var peerIsSeed: Bool { peerPieces.isFull }
 
@@ -222,8 +222,7 @@ public struct PeerSession: Sendable {
         case .request(let request):
             return try gotRequest(request)
         case .cancel(let request):
-            guard let index = queue.firstIndex(of: request) else { return [] }
-            queue.remove(at: index)
+            guard queue.remove(request) else { return [] }
             // BEP 6: every request gets a piece or a reject, cancelled ones included.
             return fastExtension ? [.send(.rejectRequest(request))] : []
         case .rejectRequest(let request):
@@ -251,7 +250,7 @@ public struct PeerSession: Sendable {
     public mutating func nextRequest() -> BlockRequest? {
         guard !amChoking, !queue.isEmpty else { return nil }
         if queue.count < configuration.maxQueuedRequests / 2 { overLimit = 0 }
-        return queue.removeFirst()
+        return queue.popFirst()
     }
 
     /// Records that something was sent, for keep-alive timing.
@@ -357,11 +356,45 @@ public struct PeerSession: Sendable {
     }
 
     private mutating func rejectAll() -> [PeerAction] {
-        defer { queue = [] }
-        return fastExtension ? queue.map { .send(.rejectRequest($0)) } : []
+        defer { queue = RequestQueue() }
+        return fastExtension ? queue.elements.map { .send(.rejectRequest($0)) } : []
     }
 
     private func checkBothSeeds() throws(PeerError) {
         if peerPieces.isFull && ours.isFull { throw .bothSeeds }
+    }
+}
+
+/// A peer's requests in arrival order. Served from the front by moving an index, not by shifting
+/// the array (once per block served); the served part is dropped when it outgrows the rest.
+struct RequestQueue {
+    private var storage: [BlockRequest] = []
+    private var head = 0
+
+    var count: Int { storage.count - head }
+    var isEmpty: Bool { head == storage.count }
+    var elements: [BlockRequest] { Array(storage[head...]) }
+
+    func contains(_ request: BlockRequest) -> Bool { storage[head...].contains(request) }
+
+    mutating func append(_ request: BlockRequest) {
+        if head > 0 && head >= storage.count - head {
+            storage.removeFirst(head)
+            head = 0
+        }
+        storage.append(request)
+    }
+
+    /// The oldest request; the queue must not be empty.
+    mutating func popFirst() -> BlockRequest {
+        defer { head += 1 }
+        return storage[head]
+    }
+
+    /// Removes `request`; false if it was not queued.
+    mutating func remove(_ request: BlockRequest) -> Bool {
+        guard let index = storage[head...].firstIndex(of: request) else { return false }
+        storage.remove(at: index)
+        return true
     }
 }

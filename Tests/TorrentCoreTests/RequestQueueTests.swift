@@ -1,0 +1,32 @@
+import Testing
+
+@testable import TorrentCore
+
+@Suite struct RequestQueueTests {
+    // Against a plain array as the model: appends, pops from the front and removals in between
+    // keep arrival order, whenever the served part is dropped.
+    @Test func keepsArrivalOrderThroughPopsAndRemovals() {
+        var queue = RequestQueue()
+        var model: [BlockRequest] = []
+        for step in 0..<2_000 {
+            let request = BlockRequest(piece: PieceIndex(step % 97), offset: (step % 16) * 16_384, length: 16_384)
+            switch step % 5 {
+            case 0, 1, 2:
+                if !model.contains(request) {
+                    queue.append(request)
+                    model.append(request)
+                }
+            case 3:
+                if !model.isEmpty { #expect(queue.popFirst() == model.removeFirst()) }
+            default:
+                let victim = model.isEmpty ? request : model[step % model.count]
+                #expect(queue.remove(victim) == model.contains(victim))
+                model.removeAll { $0 == victim }
+            }
+            #expect(queue.count == model.count)
+            #expect(queue.isEmpty == model.isEmpty)
+        }
+        #expect(queue.elements == model)
+        #expect(model.allSatisfy { queue.contains($0) })
+    }
+}
