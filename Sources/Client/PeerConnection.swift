@@ -172,10 +172,7 @@ final class PeerConnection: ConnectionHandler {
         closed = true
         guard var ended = peer else { return }
         peer = nil
-        let pieces = ended.peerPieces
-        var released: [BlockRequest] = []
-        if case .releaseRequests(let lost)? = ended.releaseOutstanding().first { released = lost }
-        torrent?.remove(self, pieces: pieces, released: released)
+        torrent?.remove(self, pieces: ended.peerPieces, released: ended.takeOutstanding())
     }
 
     /// Applies the choker's decision.

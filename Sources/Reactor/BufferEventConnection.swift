@@ -58,6 +58,9 @@ final class BufferEventConnection: Connection {
     private var discarding = 0
     private var readingPaused = false
     private let maxSingleRead: Int
+    /// Bytes read at a time when not discarding: a header and a little of what follows, so little
+    /// of a payload about to be discarded is copied.
+    private static let directReadStep: Int32 = 64
 
     init(loop: EventLoop, bev: OpaquePointer, remote: SocketAddress, connected: Bool, options: ConnectionOptions) {
         self.loop = loop
@@ -164,7 +167,7 @@ final class BufferEventConnection: Connection {
                 // A socket bufferevent keeps its input's tail frozen to everyone but itself.
                 let input = bufferevent_get_input(bev)
                 evbuffer_unfreeze(input, 0)
-                count = Int(evbuffer_read(input, fd, 64))
+                count = Int(evbuffer_read(input, fd, Self.directReadStep))
                 let readError = errno
                 evbuffer_freeze(input, 0)
                 errno = readError

@@ -264,8 +264,7 @@ public struct PeerSession: Sendable {
         if !outstanding.isEmpty && now - lastBlock > configuration.snubTimeout {
             isSnubbed = true
             lastBlock = now
-            let lost = outstanding.sorted { ($0.piece, $0.offset) < ($1.piece, $1.offset) }
-            outstanding = []
+            let lost = takeOutstanding()
             actions = lost.map { .send(.cancel($0)) } + [.releaseRequests(lost)]
         }
         if now - lastSent >= configuration.keepAliveInterval {
@@ -329,10 +328,14 @@ public struct PeerSession: Sendable {
 
     /// Everything still outstanding, released (the connection is closing).
     public mutating func releaseOutstanding() -> [PeerAction] {
-        guard !outstanding.isEmpty else { return [] }
-        let lost = outstanding.sorted { ($0.piece, $0.offset) < ($1.piece, $1.offset) }
-        outstanding = []
-        return [.releaseRequests(lost)]
+        let lost = takeOutstanding()
+        return lost.isEmpty ? [] : [.releaseRequests(lost)]
+    }
+
+    /// Everything still outstanding, in piece order, forgotten here.
+    public mutating func takeOutstanding() -> [BlockRequest] {
+        defer { outstanding = [] }
+        return outstanding.sorted { ($0.piece, $0.offset) < ($1.piece, $1.offset) }
     }
 
     private mutating func gotRequest(_ request: BlockRequest) throws(PeerError) -> [PeerAction] {

@@ -84,8 +84,12 @@ public struct PiecePicker: Sendable {
 
     /// The request for block `block` of `piece`.
     public func request(piece: PieceIndex, block: Int) -> BlockRequest {
-        let offset = block * Self.blockLength
-        return BlockRequest(piece: piece, offset: offset, length: min(Self.blockLength, length(of: piece) - offset))
+        Self.request(piece: piece, block: block, pieceLength: length(of: piece))
+    }
+
+    private static func request(piece: PieceIndex, block: Int, pieceLength: Int) -> BlockRequest {
+        let offset = block * blockLength
+        return BlockRequest(piece: piece, offset: offset, length: min(blockLength, pieceLength - offset))
     }
 
     // MARK: - What we want
@@ -184,17 +188,25 @@ public struct PiecePicker: Sendable {
     private mutating func take(
         from piece: PieceIndex, into picked: inout [BlockRequest], limit: Int, copies: UInt8, outstanding: Set<BlockRequest>
     ) {
-        guard var state = partial[piece] else { return }
-        for block in state.blocks.indices where picked.count < limit {
-            let current = state.blocks[block]
-            guard current != Partial.received, current <= copies else { continue }
-            let request = request(piece: piece, block: block)
-            if outstanding.contains(request) { continue }
-            if current == 0 { state.open -= 1 }
-            state.blocks[block] = current + 1
-            picked.append(request)
+        let length = length(of: piece)
+        update(piece) { state in
+            for block in state.blocks.indices where picked.count < limit {
+                let current = state.blocks[block]
+                guard current != Partial.received, current <= copies else { continue }
+                let request = Self.request(piece: piece, block: block, pieceLength: length)
+                if outstanding.contains(request) { continue }
+                if current == 0 { state.open -= 1 }
+                state.blocks[block] = current + 1
+                picked.append(request)
+            }
         }
-        partial[piece] = state
+    }
+
+    /// Changes `piece`'s progress in place: copying it out of the dictionary and back would copy
+    /// its block array on every block.
+    private mutating func update<Result>(_ piece: PieceIndex, _ body: (inout Partial) -> Result) -> Result? {
+        guard partial[piece] != nil else { return nil }
+        return body(&partial[piece]!)
     }
 
     /// The next piece to start for a peer holding `pieces`: highest priority first; then in order
@@ -229,29 +241,34 @@ public struct PiecePicker: Sendable {
     /// A block arrived. Unwanted copies (endgame duplicates, blocks after a piece failed and was
     /// reset) are reported so the caller discards them.
     public mutating func blockArrived(_ request: BlockRequest) -> BlockArrival {
-        guard var state = partial[request.piece], request.offset % Self.blockLength == 0 else { return .unwanted }
+        guard let block = blockIndex(of: request), self.request(piece: request.piece, block: block) == request else { return .unwanted }
+        return update(request.piece) { state in
+            let current = state.blocks[block]
+            guard current != Partial.received else { return .unwanted }
+            if current == 0 { state.open -= 1 }
+            state.blocks[block] = Partial.received
+            state.received += 1
+            return .accepted(pieceComplete: state.isComplete, requestedElsewhere: current > 1)
+        } ?? .unwanted
+    }
+
+    /// The block `request` starts, if its piece is in progress and the offset is a block's.
+    private func blockIndex(of request: BlockRequest) -> Int? {
+        guard let state = partial[request.piece], request.offset % Self.blockLength == 0 else { return nil }
         let block = request.offset / Self.blockLength
-        guard block < state.blocks.count, self.request(piece: request.piece, block: block) == request else { return .unwanted }
-        let current = state.blocks[block]
-        guard current != Partial.received else { return .unwanted }
-        if current == 0 { state.open -= 1 }
-        state.blocks[block] = Partial.received
-        state.received += 1
-        partial[request.piece] = state
-        return .accepted(pieceComplete: state.isComplete, requestedElsewhere: current > 1)
+        return block < state.blocks.count ? block : nil
     }
 
     /// A request will not be answered (choked, rejected, cancelled, peer gone): the block is open
     /// again unless another copy is still outstanding.
     public mutating func requestLost(_ request: BlockRequest) {
-        guard var state = partial[request.piece], request.offset % Self.blockLength == 0 else { return }
-        let block = request.offset / Self.blockLength
-        guard block < state.blocks.count else { return }
-        let current = state.blocks[block]
-        guard current != Partial.received, current > 0 else { return }
-        state.blocks[block] = current - 1
-        if current == 1 { state.open += 1 }
-        partial[request.piece] = state
+        guard let block = blockIndex(of: request) else { return }
+        update(request.piece) { state in
+            let current = state.blocks[block]
+            guard current != Partial.received, current > 0 else { return }
+            state.blocks[block] = current - 1
+            if current == 1 { state.open += 1 }
+        }
     }
 
     /// The piece's hash matched: it is ours.
