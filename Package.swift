@@ -28,11 +28,13 @@ let package = Package(
         .target(name: "ReactorTesting", dependencies: ["Reactor"]),
         // The engine: glue between TorrentCore and Reactor.
         .target(name: "Client", dependencies: ["TorrentCore", "Reactor"], exclude: ["README.md"]),
+        // The swarm behind `evtorrent bench`: a load generator, not the engine.
+        .target(name: "Bench", dependencies: ["TorrentCore", "Reactor"]),
         // The command line.
         .executableTarget(
             name: "evtorrent",
             dependencies: [
-                "Client", "TorrentCore", "Reactor",
+                "Client", "Bench", "TorrentCore", "Reactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -42,6 +44,7 @@ let package = Package(
         .testTarget(name: "TorrentCoreTests", dependencies: ["TorrentCore", "Reactor"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ReactorTesting"]),
         .testTarget(name: "ClientTests", dependencies: ["Client", "TorrentCore", "Reactor", "ReactorTesting"]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "Client", "TorrentCore", "Reactor", "ReactorTesting"]),
         .testTarget(name: "InteropTests", dependencies: ["Client", "TorrentCore", "Reactor", "ReactorTesting"]),
     ]
 )

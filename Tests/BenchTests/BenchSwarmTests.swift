@@ -4,7 +4,8 @@ import Testing
 import TorrentCore
 
 import ReactorTesting
-@testable import Client
+import Client
+@testable import Bench
 
 /// A seeder written for the test: serves blocks from memory, chokes the peer after every
 /// `chokeEvery` blocks (dropping its requests, as BEP 3 allows) and unchokes it 50 ms later.
