@@ -93,6 +93,9 @@ public final class FakeConnection: Connection {
     /// The peer closed its end.
     public func peerClose() { finish(.peerClosed) }
 
+    /// An outgoing connection that never came up.
+    public func refuse() { finish(.connectFailed(SystemError(errno: 111, operation: "connect"))) }
+
     private func finish(_ reason: CloseReason) {
         guard closeReason == nil else { return }
         closeReason = reason

@@ -28,15 +28,9 @@ final class PeerConnection: ConnectionHandler {
     private var handshakeTimer: TimerHandle?
     /// Payload bytes sent to this peer, in total and since the last rechoke.
     private(set) var uploaded: Int64 = 0
-    var uploadedSinceRechoke: Int64 = 0
-    /// Payload bytes accepted from this peer, since the last rechoke and in the last second.
-    var downloadedSinceRechoke: Int64 = 0
-    private var downloadedThisSecond = 0
-    /// Bytes per second received from this peer, smoothed.
-    private(set) var downloadRate = 0
-    /// Choker bookkeeping, owned by the torrent.
-    var unchokedSince: ContinuousClock.Instant?
-    var waitingSince: ContinuousClock.Instant
+    private var uploadedSinceRechoke: Int64 = 0
+    /// The swarm logic's name for this connection.
+    let key: PeerKey
     let remote: SocketAddress
     /// The peer's id, once its handshake arrived.
     private(set) var peerID: [UInt8]?
@@ -44,11 +38,11 @@ final class PeerConnection: ConnectionHandler {
     /// For a connection we opened: the torrent we asked for (their handshake must match).
     private let outgoingTorrent: Torrent?
 
-    init(session: Session, connection: any Connection, outgoing torrent: Torrent? = nil) {
+    init(session: Session, key: PeerKey, connection: any Connection, outgoing torrent: Torrent? = nil) {
         self.session = session
+        self.key = key
         self.connection = connection
         remote = connection.remoteAddress
-        waitingSince = session.loop.now
         outgoingTorrent = torrent
     }
 
@@ -59,29 +53,28 @@ final class PeerConnection: ConnectionHandler {
         perform(body(&peer!))
     }
 
-    var isInterested: Bool { peer?.peerInterested ?? false }
-    var isUnchoked: Bool { peer.map { !$0.amChoking } ?? false }
-    /// Whether we told the peer we want its data.
-    var amInterested: Bool { peer?.amInterested ?? false }
-    /// Whether the peer refuses our requests.
-    var peerChoking: Bool { peer?.peerChoking ?? true }
-    /// The pieces the peer has, once past the handshake.
-    var peerPieces: Bitfield? { peer?.peerPieces }
-    /// Blocks asked of this peer and not yet received.
-    var outstanding: Set<BlockRequest> { peer?.outstanding ?? [] }
-    var outstandingCount: Int { peer?.outstanding.count ?? 0 }
-
-    /// How many requests to keep queued at this peer: about three seconds of its rate, at least
-    /// 16, at most what it accepts (its `reqq`) and 500; one while it is snubbed.
-    var requestDepth: Int {
-        guard let peer else { return 0 }
-        if peer.isSnubbed { return 1 }
-        return min(peer.peerRequestQueueLimit, 500, max(16, downloadRate * 3 / PiecePicker.blockLength))
+    /// Reads a fact of the session in place (`peer?.x` would copy the whole session first).
+    private func read<T>(_ fact: (inout PeerSession) -> T) -> T? {
+        guard peer != nil else { return nil }
+        return fact(&peer!)
     }
 
+    /// Whether we told the peer we want its data.
+    var amInterested: Bool { read { $0.amInterested } ?? false }
+    /// Whether the peer refuses our requests.
+    var peerChoking: Bool { read { $0.peerChoking } ?? true }
+    /// What the download needs of this peer, once past the handshake.
+    var downloadView: PeerDownloadView? { read { $0.downloadView } }
+
+    /// The share of the torrent the peer has.
     var progress: Double {
-        guard let pieces = peer?.peerPieces else { return 0 }
-        return Double(pieces.setCount) / Double(max(pieces.count, 1))
+        read { Double($0.peerPieces.setCount) / Double(max($0.peerPieces.count, 1)) } ?? 0
+    }
+
+    /// Payload bytes sent since the last call (the choker's upload rate), reset.
+    func takeUploadedSinceRechoke() -> Int64 {
+        defer { uploadedSinceRechoke = 0 }
+        return uploadedSinceRechoke
     }
 
     func connectionMade(_ connection: any Connection) {
@@ -154,7 +147,7 @@ final class PeerConnection: ConnectionHandler {
         }
         let nowInterested = interested(&peer!)
         perform(actions)
-        if nowInterested != wasInterested { torrent?.interestChanged(self) }
+        if nowInterested != wasInterested { torrent?.interestChanged(self, interested: nowInterested) }
     }
 
     func outputFlushed(_ connection: any Connection) { pump() }
@@ -207,18 +200,6 @@ final class PeerConnection: ConnectionHandler {
         update { $0.downloadEnded(weAreSeed: isSeed, now: now) }
     }
 
-    /// Counts payload accepted from this peer.
-    func received(bytes: Int) {
-        downloadedSinceRechoke += Int64(bytes)
-        downloadedThisSecond += bytes
-    }
-
-    /// Once a second: folds the last second into the smoothed rate.
-    func sampleRate() {
-        downloadRate = (downloadRate + downloadedThisSecond) / 2
-        downloadedThisSecond = 0
-    }
-
     /// Periodic upkeep (keep-alive, idle timeout).
     func upkeep() {
         let now = session.loop.now
@@ -229,7 +210,7 @@ final class PeerConnection: ConnectionHandler {
     func drop(_ error: PeerError) {
         guard let connection else { return }
         session.log.debug("peer_dropped", [("peer", remote), ("reason", error)])
-        session.droppedPeers += 1
+        session.peerDropped()
         leaveTorrent()
         connection.close()
     }
@@ -298,7 +279,7 @@ final class PeerConnection: ConnectionHandler {
             let request = warmed.take() ?? peer?.nextRequest()
         {
             PeerMessage.pieceHeader(for: request, into: &pieceHeader)
-            switch torrent.queueBlock(request, header: pieceHeader, on: connection) {
+            switch torrent.storage.queueBlock(request, header: pieceHeader, on: connection) {
             case .queued:
                 queuedAny = true
                 uploaded += Int64(request.length)
@@ -306,7 +287,7 @@ final class PeerConnection: ConnectionHandler {
                 torrent.uploaded(request.length)
             case .cold(let block):
                 warming = request
-                session.blocks.warm(block) { [weak self] in
+                torrent.storage.warm(block) { [weak self] in
                     guard let self, let request = self.warming else { return }
                     self.warming = nil
                     self.warmed = request

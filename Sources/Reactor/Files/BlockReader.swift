@@ -1,15 +1,19 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Gets file blocks ready to send without ever making the loop wait for a disk (DESIGN §2):
 /// a block already in the page cache is handed over at once; one that is not is read in on the
 /// disk pool first, and handed over on the loop when that finishes.
 public final class BlockReader {
-    private unowned let loop: EventLoop
+    private unowned let loop: any Offloader
     private let files: OpenFileCache
     private let diskPool: WorkerPool
     /// Blocks that had to wait for the disk.
     public private(set) var diskReads = 0
 
     /// A reader opening files through `files` and reading cold ranges on `diskPool`.
-    public init(loop: EventLoop, files: OpenFileCache, diskPool: WorkerPool) {
+    public init(loop: any Offloader, files: OpenFileCache, diskPool: WorkerPool) {
         self.loop = loop
         self.files = files
         self.diskPool = diskPool
@@ -32,7 +36,7 @@ public final class BlockReader {
         do { file = try files.file(at: path) } catch { return .failed(error) }
         let block = FileBlock(file: file, offset: offset, length: length)
         guard block.isWithinFile else {
-            return .failed(SystemError(errno: 34 /* ERANGE */, operation: "read past end of file", path: path))
+            return .failed(SystemError(errno: ERANGE, operation: "read past end of file", path: path))
         }
         return file.isResident(offset: offset, length: length) ? .ready(block) : .cold(block)
     }

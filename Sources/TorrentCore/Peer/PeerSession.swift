@@ -306,6 +306,13 @@ public struct PeerSession: Sendable {
         return actions
     }
 
+    /// What the download needs of this peer to top up its requests.
+    public var downloadView: PeerDownloadView {
+        PeerDownloadView(
+            amInterested: amInterested, peerChoking: peerChoking, pieces: peerPieces, outstanding: outstanding,
+            isSnubbed: isSnubbed, requestQueueLimit: peerRequestQueueLimit)
+    }
+
     /// The largest request queue the peer accepts (its `reqq`, else libtorrent's default of 250).
     public var peerRequestQueueLimit: Int { max(1, min(peerExtensions?.requestQueueLength ?? 250, 2000)) }
 

@@ -19,3 +19,14 @@ public struct FileIndex: Hashable, Comparable, Sendable, CustomStringConvertible
     public static func < (lhs: FileIndex, rhs: FileIndex) -> Bool { lhs.value < rhs.value }
     public var description: String { String(value) }
 }
+
+/// One connected peer, as the swarm logic knows it: a number the caller assigns per connection
+/// and never reuses while that connection lives (libtorrent's `torrent_peer*`, as a value).
+public struct PeerKey: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The caller's number for the connection.
+    public let value: Int
+    /// The peer numbered `value`.
+    public init(_ value: Int) { self.value = value }
+    public static func < (lhs: PeerKey, rhs: PeerKey) -> Bool { lhs.value < rhs.value }
+    public var description: String { "#\(value)" }
+}
