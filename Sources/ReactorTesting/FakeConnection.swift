@@ -26,6 +26,13 @@ public final class FakeConnection: Connection {
 
     public var isOpen: Bool { closeReason == nil }
 
+    /// Hands the connection to `handler` (kept alive until close), as a listener does with what
+    /// its accept callback returned.
+    public func attach(_ handler: any ConnectionHandler) {
+        self.handler = handler
+        retainedHandler = handler
+    }
+
     /// Everything written and not yet taken; stands in for bytes the kernel has not sent.
     public var pendingOutputBytes: Int { written.count }
 

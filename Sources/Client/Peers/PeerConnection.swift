@@ -84,7 +84,7 @@ final class PeerConnection: ConnectionHandler {
             connection.write(Handshake(infoHash: outgoingTorrent.metainfo.infoHash, peerID: session.peerID).encoded())
         }
         handshakeTimer = session.loop.schedule(after: session.options.handshakeTimeout) { [weak self] in
-            self?.drop(.protocolViolation("no handshake within \(self?.session.options.handshakeTimeout ?? .zero)"))
+            self?.drop(.handshakeTimeout)
         }
     }
 
@@ -210,7 +210,7 @@ final class PeerConnection: ConnectionHandler {
     func drop(_ error: PeerError) {
         guard let connection else { return }
         session.log.debug("peer_dropped", [("peer", remote), ("reason", error)])
-        session.peerDropped()
+        session.peerDropped(error)
         leaveTorrent()
         connection.close()
     }
@@ -221,7 +221,7 @@ final class PeerConnection: ConnectionHandler {
         guard let torrent = session.torrent(for: handshake.infoHash),
             outgoingTorrent == nil || outgoingTorrent === torrent
         else {
-            drop(.protocolViolation("unknown info hash \(handshake.infoHash)"))
+            drop(.unknownTorrent(handshake.infoHash))
             return false
         }
         guard !torrent.isBanned(remote) else {
@@ -229,11 +229,11 @@ final class PeerConnection: ConnectionHandler {
             return false
         }
         guard handshake.peerID != session.peerID else {
-            drop(.protocolViolation("connected to ourselves"))
+            drop(.connectedToSelf)
             return false
         }
         guard !torrent.isConnected(peerID: handshake.peerID) else {
-            drop(.protocolViolation("already connected to this peer"))
+            drop(.duplicatePeer)
             return false
         }
         peerID = handshake.peerID

@@ -86,8 +86,10 @@ public final class Session {
     private var lastLimitLog: ContinuousClock.Instant?
     private var rateSamples: [(time: ContinuousClock.Instant, up: Int64, down: Int64)] = []
     private var isShutDown = false
-    /// Peers dropped for protocol errors.
+    /// Peers dropped for protocol errors, in all.
     public private(set) var droppedPeers = 0
+    /// Peers dropped, by `PeerError.label`.
+    public private(set) var droppedByReason: [String: Int] = [:]
     /// The address peers reach us at (with the real port once bound).
     public private(set) var listenAddress: SocketAddress
 
@@ -216,8 +218,11 @@ public final class Session {
         if case .connectFailed = reason { log.debug("connect_failed", [("peer", peer.remote), ("reason", reason)]) }
     }
 
-    /// A peer was dropped for breaking the protocol.
-    func peerDropped() { droppedPeers += 1 }
+    /// A peer was dropped for breaking the protocol (or being banned, or a seed like us).
+    func peerDropped(_ error: PeerError) {
+        droppedPeers += 1
+        droppedByReason[error.label, default: 0] += 1
+    }
 
     /// `torrent` has work for the tick (a peer joined).
     func torrentNeedsTick(_ torrent: Torrent) { ticking[torrent.metainfo.infoHash] = torrent }

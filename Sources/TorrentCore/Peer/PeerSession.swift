@@ -1,52 +1,3 @@
-/// Why a peer is dropped. Logged at debug level; never more than that peer's problem.
-public enum PeerError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The byte stream broke the framing rules.
-    case wire(WireError)
-    /// A bitfield of the wrong size or with spare bits set, or not right after the handshake.
-    case badBitfield
-    /// A request outside the torrent, over 128 KiB, or for a piece we do not have.
-    case invalidRequest(BlockRequest)
-    /// Far more requests than the advertised queue allows.
-    case requestFlood(queued: Int)
-    /// A message not allowed in this state (fast-extension messages without the extension, ...).
-    case protocolViolation(String)
-    /// Nothing received for longer than the idle timeout.
-    case idle
-    /// Both sides are seeds: nothing to exchange.
-    case bothSeeds
-    /// The peer sent pieces that failed their hash check.
-    case badData
-
-    public var description: String {
-        switch self {
-        case .wire(let error): return error.description
-        case .badBitfield: return "invalid bitfield"
-        case .invalidRequest(let request): return "invalid request for \(request)"
-        case .requestFlood(let queued): return "request flood (\(queued) over the queue limit)"
-        case .protocolViolation(let what): return "protocol violation: \(what)"
-        case .idle: return "idle timeout"
-        case .bothSeeds: return "both sides are seeds"
-        case .badData: return "sent data that failed the hash check"
-        }
-    }
-}
-
-/// What a session asks its connection to do.
-public enum PeerAction: Equatable, Sendable {
-    /// Send a message.
-    case send(PeerMessage)
-    /// Close the connection for this reason.
-    case close(PeerError)
-    /// The peer announced one more piece: count it in the swarm's availability.
-    case countPiece(PieceIndex)
-    /// The peer announced these pieces (bitfield, HaveAll, or a later bitfield's new bits).
-    case countPieces(Bitfield)
-    /// A block arrived: hand it to the torrent (which may still find it unwanted).
-    case storeBlock(BlockRequest, ArraySlice<UInt8>)
-    /// These requests will not be answered (choke, reject, snub): give them back to the picker.
-    case releaseRequests([BlockRequest])
-}
-
 /// Limits and identity for every peer session of a torrent.
 public struct PeerSessionConfiguration: Sendable {
     /// Bytes per piece.
@@ -372,39 +323,5 @@ public struct PeerSession: Sendable {
 
     private func checkBothSeeds() throws(PeerError) {
         if peerPieces.isFull && ours.isFull { throw .bothSeeds }
-    }
-}
-
-/// A peer's requests in arrival order. Served from the front by moving an index, not by shifting
-/// the array (once per block served); the served part is dropped when it outgrows the rest.
-struct RequestQueue {
-    private var storage: [BlockRequest] = []
-    private var head = 0
-
-    var count: Int { storage.count - head }
-    var isEmpty: Bool { head == storage.count }
-    var elements: [BlockRequest] { Array(storage[head...]) }
-
-    func contains(_ request: BlockRequest) -> Bool { storage[head...].contains(request) }
-
-    mutating func append(_ request: BlockRequest) {
-        if head > 0 && head >= storage.count - head {
-            storage.removeFirst(head)
-            head = 0
-        }
-        storage.append(request)
-    }
-
-    /// The oldest request; the queue must not be empty.
-    mutating func popFirst() -> BlockRequest {
-        defer { head += 1 }
-        return storage[head]
-    }
-
-    /// Removes `request`; false if it was not queued.
-    mutating func remove(_ request: BlockRequest) -> Bool {
-        guard let index = storage[head...].firstIndex(of: request) else { return false }
-        storage.remove(at: index)
-        return true
     }
 }
