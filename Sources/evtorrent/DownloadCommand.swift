@@ -1,7 +1,5 @@
 import ArgumentParser
 import Client
-import Reactor
-import TorrentCore
 
 #if canImport(Glibc)
     import Glibc
@@ -64,60 +62,49 @@ struct DownloadCommand: ParsableCommand {
 
     func run() throws {
         let log = flags.log()
-        _ = ResourceLimits.raiseOpenFileLimit()
-        ResourceLimits.tuneAllocator()
+        _ = SessionHost.prepareProcess()
         guard let bindAddress = SocketAddress(host: bind, port: port) else { throw fail("--bind \(bind) is not an IP address") }
-        var peers: [SocketAddress] = []
+        var torrentOptions = TorrentOptions()
         for text in peer {
             guard let address = SocketAddress(parsing: text.replacingLocalhost()) else {
                 throw fail("--peer \(text) is not HOST:PORT with a numeric address")
             }
-            peers.append(address)
+            torrentOptions.peers.append(address)
         }
-        let seedSeconds = try seedTime.map { text in
-            guard let seconds = Self.seconds(text) else { throw fail("--seed-time \(text) is not a duration like 90, 90s, 30m or 2h") }
-            return seconds
+        if let seedTime {
+            guard let seconds = Self.seconds(seedTime) else { throw fail("--seed-time \(seedTime) is not a duration like 90, 90s, 30m or 2h") }
+            torrentOptions.seedTimeLimit = .seconds(seconds)
         }
+        torrentOptions.seedRatioLimit = seedRatio
         let metainfo: Metainfo
         do { metainfo = try MetainfoLoader.load(torrent) } catch { throw fail(error.description) }
         let store = flags.resumeStore()
         let prepared = try prepare(metainfo, store: store)
         let info = metainfo.info
 
-        let loop: EventLoop
-        do { loop = try EventLoop() } catch { throw fail(error.description) }
         var options = SessionOptions()
         options.listen = bindAddress
         options.uploadLimit = uploadLimit.map { $0 * 1024 }
-        let session: Session
-        do { session = try Session(loop: loop, options: options, log: log) } catch {
-            throw fail("cannot listen for peers: \(error) (choose another --port)")
-        }
+        let host: SessionHost
+        do { host = try SessionHost(options: options, log: log) } catch { throw fail(error.description) }
+        let session = host.session
         var download = DownloadOptions()
         download.piecePriorities = prepared.priorities
         download.sequential = sequential
         download.preallocate = preallocate
         download.resume = store
-        let torrent = session.add(metainfo, location: prepared.location, have: prepared.have, download: download)
+        torrentOptions.download = download
+        torrentOptions.trackerTiers = metainfo.trackerTiers
+        if metainfo.trackerTiers.isEmpty && torrentOptions.peers.isEmpty {
+            log.warn("no_peer_source", [("detail", "the torrent names no tracker and no --peer was given")])
+        }
+        let torrent = session.add(metainfo, location: prepared.location, have: prepared.have, options: torrentOptions)
 
         print("download  \(info.name) (\(Format.bytes(info.totalLength)), \(info.pieceCount) pieces)")
         print("into      \(prepared.location.paths.count == 1 ? prepared.location.paths[0] : output + "/" + info.name)")
         print("have      \(prepared.have.setCount)/\(info.pieceCount) pieces (\(prepared.how))")
         print("peers     listening on \(session.listenAddress)")
         fflush(nil)
-
-        let announcer: TrackerAnnouncer? =
-            metainfo.trackerTiers.isEmpty
-            ? nil
-            : TrackerAnnouncer(
-                loop: loop, http: HTTPClient.forTrackers(loop: loop), udp: UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop)),
-                tiers: metainfo.trackerTiers, infoHash: metainfo.infoHash, peerID: session.peerID, port: session.listenAddress.port,
-                log: log
-            ) { (torrent.uploadedBytes, torrent.downloadedBytes, torrent.bytesLeft) }
-        announcer?.peersFound = { torrent.connect(to: $0) }
-        if announcer == nil && peers.isEmpty {
-            log.warn("no_peer_source", [("detail", "the torrent names no tracker and no --peer was given")])
-        }
 
         let progress = DownloadProgress(torrent: torrent, session: session, total: torrent.bytesLeft)
         var complete = !torrent.isDownloading
@@ -127,10 +114,11 @@ struct DownloadCommand: ParsableCommand {
             guard !stopping else { return }
             stopping = true
             progress.finish()
-            torrent.saveResume {
-                session.shutdown()
-                if let announcer { announcer.stop { loop.stop() } } else { loop.stop() }
-            }
+            session.shutdown { host.stop() }
+        }
+        // A seeding limit reached: the torrent stopped itself.
+        torrent.stopped = { reason in
+            if reason != .requested { stop() }
         }
         let seedUntilDone = {
             complete = true
@@ -140,54 +128,31 @@ struct DownloadCommand: ParsableCommand {
                 "complete  \(Format.bytes(torrent.downloadedBytes)) in \(Format.duration(elapsed)) (\(Format.bytes(Int64(Double(torrent.downloadedBytes) / max(elapsed, 0.001))))/s), \(torrent.hashFailures) hash failure(s)"
             )
             fflush(nil)
-            if noSeed {
-                stop()
-                return
-            }
+            if noSeed { return stop() }
             print("seeding   (Ctrl-C to stop)")
             fflush(nil)
-            let startedSeeding = loop.now
-            loop.scheduleRepeating(every: .seconds(1)) {
-                let ratio = Double(torrent.uploadedBytes) / Double(max(info.totalLength, 1))
-                if let seedRatio, ratio >= seedRatio { stop() }
-                if let seedSeconds, loop.now - startedSeeding >= .seconds(seedSeconds) { stop() }
-            }
         }
-        torrent.downloadFinished = {
-            announcer?.completed()
-            seedUntilDone()
-        }
-        loop.scheduleRepeating(every: .seconds(1)) { if !complete { progress.tick() } }
-        // Peers given by hand are tried again while downloading (they may not have been up yet).
-        loop.scheduleRepeating(every: .seconds(10)) { if !complete { torrent.connect(to: peers) } }
-        let interrupt = {
+        torrent.downloadFinished = seedUntilDone
+        host.every(.seconds(1)) { if !complete { progress.tick() } }
+        host.onStopSignal {
             if !complete { interrupted = true }
             stop()
         }
-        loop.watchSignal(SIGINT, interrupt)
-        loop.watchSignal(SIGTERM, interrupt)
-        loop.schedule(after: .zero) {
-            announcer?.start()
-            torrent.connect(to: peers)
-            if complete { seedUntilDone() }
-        }
-        loop.run()
+        if complete { host.soon(seedUntilDone) }
+        host.run()
         if interrupted {
-            let left = torrent.bytesLeft
-            throw fail(
-                "interrupted with \(Format.bytes(left)) left; verified pieces are saved: run the same command to resume")
+            throw fail("interrupted with \(Format.bytes(torrent.bytesLeft)) left; verified pieces are saved: run the same command to resume")
         }
     }
 
     private func prepare(_ metainfo: Metainfo, store: ResumeStore) throws -> PreparedDownload {
-        let pool = WorkerPool(threads: WorkerPool.coreCount)
-        defer { pool.shutdown() }
-        var preparation = Preparation(pool: pool, resume: store)
-        let bar = LazyProgressBar()
-        preparation.progress = bar.update
-        defer { bar.finish() }
-        do { return try preparation.prepare(metainfo, into: output, only: only, skip: skip) } catch {
-            throw fail(error.description)
+        try Preparation.run(resume: store) { preparation in
+            let bar = LazyProgressBar()
+            preparation.progress = bar.update
+            defer { bar.finish() }
+            do { return try preparation.prepare(metainfo, into: output, only: only, skip: skip) } catch let error as DownloadError {
+                throw fail(error.description)
+            }
         }
     }
 

@@ -1,7 +1,5 @@
 import ArgumentParser
 import Client
-import Reactor
-import TorrentCore
 
 #if canImport(Glibc)
     import Glibc
@@ -75,44 +73,47 @@ struct SeedCommand: ParsableCommand {
 
     func run() throws {
         let log = flags.log()
-        let capacity = ResourceLimits.raiseOpenFileLimit()
-        ResourceLimits.tuneAllocator()
+        let capacity = SessionHost.prepareProcess()
+        var options = SessionOptions()
         guard let bindAddress = SocketAddress(host: bind, port: port) else { throw fail("--bind \(bind) is not an IP address") }
         guard let mode = PayloadMode(rawValue: payload) else { throw fail("--payload must be mappedReference or copy") }
         guard let algorithm = SeedChokingAlgorithm(rawValue: choker) else {
             throw fail("--choker must be round-robin, fastest-upload or anti-leech")
         }
-        let slots: Int?
-        if unchokeSlots == "unlimited" { slots = nil } else if let count = Int(unchokeSlots), count > 0 { slots = count } else {
-            throw fail("--unchoke-slots must be a positive number or 'unlimited'")
+        if unchokeSlots != "unlimited" {
+            guard let count = Int(unchokeSlots), count > 0 else { throw fail("--unchoke-slots must be a positive number or 'unlimited'") }
+            options.unchokeSlots = count
         }
-
-        let loop: EventLoop
-        do { loop = try EventLoop() } catch { throw fail(error.description) }
-        // The embedded tracker starts first: its URL goes into the torrent.
-        var embedded: EmbeddedTracker?
-        let host = announceHost ?? (bind == "0.0.0.0" || bind == "::" ? SocketAddress.firstExternalIPv4() ?? "127.0.0.1" : bind)
-        if tracker.isEmpty {
-            do {
-                embedded = try EmbeddedTracker(
-                    loop: loop, address: SocketAddress(host: bind, port: trackerPort)!, allowed: [], log: log)
-            } catch { throw fail("cannot start the embedded tracker: \(error) (use --tracker-port or --tracker)") }
-        }
-        let trackerTiers = tracker.isEmpty ? [[embedded!.announceURL(host: host)]] : tracker.map { [$0] }
-
-        let prepared = try prepare(trackerTiers: trackerTiers)
-        var options = SessionOptions()
         options.listen = bindAddress
         options.maxPeers = min(maxPeers, max(capacity - 64, 16))
-        options.unchokeSlots = slots
         options.choker = algorithm
         options.payloadMode = mode
         options.uploadLimit = uploadLimit.map { $0 * 1024 }
-        let session: Session
-        do { session = try Session(loop: loop, options: options, log: log) } catch {
-            throw fail("cannot listen for peers: \(error) (choose another --port)")
+
+        let host: SessionHost
+        do { host = try SessionHost(options: options, log: log) } catch { throw fail(error.description) }
+        let session = host.session
+        // The embedded tracker starts before the torrent is made: its URL goes into it.
+        var embeddedURL: String?
+        if tracker.isEmpty {
+            let address = SocketAddress(host: bind, port: trackerPort)!
+            let reachable = announceHost ?? (bind == "0.0.0.0" || bind == "::" ? SocketAddress.firstExternalIPv4() ?? "127.0.0.1" : bind)
+            do { embeddedURL = try session.startEmbeddedTracker(on: address, host: reachable) } catch {
+                throw fail("cannot start the embedded tracker: \(error) (use --tracker-port or --tracker)")
+            }
         }
-        let torrent = session.add(prepared.metainfo, location: prepared.location, have: prepared.have)
+        let prepared = try prepare(trackerTiers: embeddedURL.map { [[$0]] } ?? tracker.map { [$0] })
+
+        // External trackers: --tracker URLs, and a given torrent's own (the embedded tracker is not
+        // in a torrent made elsewhere, so its clients look for this seed there).
+        var torrentOptions = TorrentOptions()
+        torrentOptions.trackerTiers = tracker.map { [$0] }
+        if isTorrentFile {
+            for tier in prepared.metainfo.trackerTiers where !torrentOptions.trackerTiers.contains(tier) && tier != embeddedURL.map({ [$0] }) {
+                torrentOptions.trackerTiers.append(tier)
+            }
+        }
+        let torrent = session.add(prepared.metainfo, location: prepared.location, have: prepared.have, options: torrentOptions)
 
         let info = prepared.metainfo.info
         print("seeding   \(info.name) (\(Format.bytes(info.totalLength)), \(prepared.have.setCount)/\(info.pieceCount) pieces, \(prepared.how))")
@@ -120,88 +121,45 @@ struct SeedCommand: ParsableCommand {
         print("info hash \(prepared.metainfo.infoHash)")
         print("magnet    \(prepared.metainfo.magnetLink)")
         print("peers     \(session.listenAddress) (up to \(options.maxPeers) connections)")
-        for url in prepared.metainfo.trackers { print("tracker   \(url)\(embedded != nil ? " (embedded)" : "")") }
+        for url in prepared.metainfo.trackers { print("tracker   \(url)\(url == embeddedURL ? " (embedded)" : "")") }
         fflush(nil)
 
-        // Bytes still missing: the lengths of the pieces that did not verify (the last one is short).
-        let left = (0..<info.pieceCount).reduce(Int64(0)) { sum, index in
-            prepared.have[PieceIndex(index)] ? sum : sum + Int64(info.layout.length(of: PieceIndex(index)))
-        }
-        var announcer: TrackerAnnouncer?
-        if let embedded {
-            embedded.allow(prepared.metainfo.infoHash)
-            let register = {
-                embedded.register(
-                    prepared.metainfo.infoHash, peerID: session.peerID,
-                    peer: TrackerPeer(ip: SocketAddress(host: host, port: 0)?.ip ?? [127, 0, 0, 1], port: session.listenAddress.port))
-            }
-            register()
-            loop.scheduleRepeating(every: .seconds(600)) { register() }
-            // Reach leechers as they announce (transmission 3 ignores loopback peers from trackers).
-            embedded.leecherAnnounced = { infoHash, address in
-                if infoHash == prepared.metainfo.infoHash { torrent.connect(to: [address]) }
-            }
-        }
-        // External trackers: --tracker URLs, and a given torrent's own (the embedded tracker is not
-        // in a torrent made elsewhere, so its clients look for this seed there).
-        var tiers = tracker.map { [$0] }
-        if isTorrentFile {
-            for tier in prepared.metainfo.trackerTiers where !tiers.contains(tier) && !(embedded != nil && tier == trackerTiers.first) {
-                tiers.append(tier)
-            }
-        }
-        if !tiers.isEmpty {
-            let client = HTTPClient.forTrackers(loop: loop)
-            let udp = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop))
-            announcer = TrackerAnnouncer(
-                loop: loop, http: client, udp: udp, tiers: tiers, infoHash: prepared.metainfo.infoHash,
-                peerID: session.peerID, port: session.listenAddress.port, log: log
-            ) { (torrent.uploadedBytes, 0, left) }
-            announcer?.peersFound = { torrent.connect(to: $0) }
-            loop.schedule(after: .zero) { announcer?.start() }
-        }
-
         let status = StatusLine(session: session, log: log)
-        loop.scheduleRepeating(every: .seconds(1)) { status.tick() }
+        host.every(.seconds(1)) { status.tick() }
         var stopping = false
-        let stop = {
+        host.onStopSignal {
             guard !stopping else { return }
             stopping = true
             status.finish()
             print("stopping: closing \(session.connectionCount) peer(s)")
-            session.shutdown()
-            embedded?.close()
-            if let announcer { announcer.stop { loop.stop() } } else { loop.stop() }
+            session.shutdown { host.stop() }
         }
-        loop.watchSignal(SIGINT, stop)
-        loop.watchSignal(SIGTERM, stop)
-        loop.run()
+        host.run()
         print("uploaded  \(Format.bytes(torrent.uploadedBytes))")
     }
 
     private func prepare(trackerTiers: [[String]]) throws -> PreparedSeed {
-        let pool = WorkerPool(threads: WorkerPool.coreCount)
-        defer { pool.shutdown() }
-        var preparation = Preparation(pool: pool, resume: flags.resumeStore())
-        let bar = LazyProgressBar()
-        preparation.progress = bar.update
-        defer { bar.finish() }
-        do {
-            if isTorrentFile {
-                return try preparation.prepareTorrent(at: path, dataDirectory: data ?? VerifyCommand.directory(of: path))
+        try Preparation.run(resume: flags.resumeStore()) { preparation in
+            let bar = LazyProgressBar()
+            preparation.progress = bar.update
+            defer { bar.finish() }
+            do {
+                if isTorrentFile {
+                    return try preparation.prepareTorrent(at: path, dataDirectory: data ?? VerifyCommand.directory(of: path))
+                }
+                var options = CreateOptions()
+                options.trackerTiers = trackerTiers
+                options.isPrivate = `private`
+                if let pieceLength {
+                    guard let parsed = SizeParser.pieceLength(pieceLength) else { throw fail("invalid --piece-length") }
+                    options.pieceLength = parsed
+                }
+                var trimmed = path
+                while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+                return try preparation.prepareContent(at: path, torrentPath: output ?? trimmed + ".torrent", options: options)
+            } catch let error as SeedError {
+                throw fail(error.description)
             }
-            var options = CreateOptions()
-            options.trackerTiers = trackerTiers
-            options.isPrivate = `private`
-            if let pieceLength {
-                guard let parsed = SizeParser.pieceLength(pieceLength) else { throw fail("invalid --piece-length") }
-                options.pieceLength = parsed
-            }
-            var trimmed = path
-            while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
-            return try preparation.prepareContent(at: path, torrentPath: output ?? trimmed + ".torrent", options: options)
-        } catch let error as SeedError {
-            throw fail(error.description)
         }
     }
 }

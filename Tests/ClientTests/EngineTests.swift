@@ -7,7 +7,7 @@ import TorrentCore
 
 /// Two files (150,000 and 90,000 bytes) in 16 KiB pieces: 15 pieces, the last one short, one
 /// piece across the file boundary.
-private struct Content {
+struct TestContent {
     let directory: TemporaryDirectory
     let metainfo: Metainfo
     let stream: [UInt8]
@@ -52,7 +52,7 @@ private struct Content {
     // Unchoke as soon as it is interested (a slot is free), then each requested block with the
     // file's exact bytes, across the file boundary too.
     @Test func servesAWellBehavedPeer() throws {
-        let content = try Content()
+        let content = try TestContent()
         defer { content.directory.cleanup() }
         let manual = content.seeding()
         let peer = try #require(manual.incoming())
@@ -79,7 +79,7 @@ private struct Content {
     // connected is closed with nothing sent back; past the per-torrent limit a peer is closed;
     // past the global limit it is refused before any byte.
     @Test func admitsOnlyPeersItShould() throws {
-        let content = try Content()
+        let content = try TestContent()
         defer { content.directory.cleanup() }
         let manual = content.seeding { $0.maxPeersPerTorrent = 2; $0.maxPeers = 5 }
         let session = manual.session
@@ -115,7 +115,7 @@ private struct Content {
     // an oversized length prefix, an out-of-range request, a bitfield with spare bits, a request
     // flood, and a handshake that never completes.
     @Test func dropsHostilePeersAndKeepsServing() throws {
-        let content = try Content()
+        let content = try TestContent()
         defer { content.directory.cleanup() }
         let manual = content.seeding()
         let count = content.pieceCount
@@ -164,7 +164,7 @@ private struct Content {
     // With one regular slot: the first interested peer is unchoked at once, the second waits;
     // at the first rechoke (10 s) the optimistic slot serves the second; a third stays choked.
     @Test func chokesToItsSlots() throws {
-        let content = try Content()
+        let content = try TestContent()
         defer { content.directory.cleanup() }
         let manual = content.seeding { $0.unchokeSlots = 1 }
         var peers: [FakeConnection] = []
@@ -183,7 +183,7 @@ private struct Content {
 
     // Shutdown closes every peer and leaves no timer behind.
     @Test func shutdownClosesEverythingAndStopsTimers() throws {
-        let content = try Content()
+        let content = try TestContent()
         defer { content.directory.cleanup() }
         let manual = content.seeding()
         let peers = (1...3).compactMap { manual.incoming(from: "10.0.5.\($0)") }
@@ -210,7 +210,12 @@ private struct Content {
             hashes.append(metainfo.infoHash)
         }
         #expect(session.torrentCount == 10_000 && Set(hashes).count == 10_000)
+        // They start together in one task on the next turn, and then nothing of theirs is pending.
+        #expect(manual.loop.pendingCount == baseline + 1)
+        manual.loop.runPending()
         #expect(manual.loop.pendingCount == baseline && session.tickingCount == 0)
+        manual.loop.advance(by: .seconds(60))
+        #expect(session.tickingCount == 0)
 
         let peer = try #require(manual.incoming())
         peer.deliver(Handshake(infoHash: hashes[5_000], peerID: testPeerID(1), extensions: false).encoded())
@@ -228,7 +233,7 @@ private struct Content {
     // liar is banned and dropped, the files on disk are exactly the content, and the honest
     // seeders are let go once we are a seed too.
     @Test func downloadsAndBansACorruptingSeeder() throws {
-        let content = try Content()
+        let content = try TestContent()
         defer { content.directory.cleanup() }
         let target = try TemporaryDirectory()
         defer { target.cleanup() }

@@ -26,6 +26,14 @@ public struct Preparation {
         self.resume = resume
     }
 
+    /// Runs `body` with a preparation hashing on one thread per core, stopping the threads after.
+    public static func run<T>(resume: ResumeStore, _ body: (inout Preparation) throws -> T) rethrows -> T {
+        let pool = WorkerPool(threads: WorkerPool.coreCount)
+        defer { pool.shutdown() }
+        var preparation = Preparation(pool: pool, resume: resume)
+        return try body(&preparation)
+    }
+
     /// Seeds content at `path` (a file or directory), writing its torrent to `torrentPath`.
     /// An existing torrent there that describes the same files is reused, and the pieces trusted
     /// from resume data when no file changed since; otherwise the torrent is made anew.

@@ -36,7 +36,11 @@ final class PeerConnection: ConnectionHandler {
     private(set) var peerID: [UInt8]?
 
     /// For a connection we opened: the torrent we asked for (their handshake must match).
-    private let outgoingTorrent: Torrent?
+    let outgoingTorrent: Torrent?
+    /// Whether the handshake went through and it joined a torrent.
+    private(set) var joined = false
+    /// Why we dropped it, if we did.
+    private(set) var dropError: PeerError?
 
     init(session: Session, key: PeerKey, connection: any Connection, outgoing torrent: Torrent? = nil) {
         self.session = session
@@ -210,6 +214,7 @@ final class PeerConnection: ConnectionHandler {
     func drop(_ error: PeerError) {
         guard let connection else { return }
         session.log.debug("peer_dropped", [("peer", remote), ("reason", error)])
+        dropError = error
         session.peerDropped(error)
         leaveTorrent()
         connection.close()
@@ -252,6 +257,8 @@ final class PeerConnection: ConnectionHandler {
         let actions = started.start(now: session.loop.now)
         peer = started
         self.torrent = torrent
+        joined = true
+        if outgoingTorrent != nil { session.outgoingJoined(self) }
         torrent.add(self)
         perform(actions)
         return true

@@ -1,6 +1,10 @@
 import Reactor
 import TorrentCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// How a session listens and serves.
 public struct SessionOptions: Sendable {
     /// Where peers connect.
@@ -47,12 +51,16 @@ public struct SessionEnvironment {
     public var offloader: any Offloader
     /// Outgoing connections.
     public var connector: any Connector
+    /// The real loop, for the services only libevent provides (tracker HTTP, UDP and DNS); nil
+    /// in tests on virtual time, where torrents do not announce.
+    public var loop: EventLoop?
 
     /// Everything on `loop`.
     public init(loop: EventLoop) {
         scheduler = loop
         offloader = loop
         connector = loop
+        self.loop = loop
     }
 
     /// Each part given.
@@ -75,6 +83,12 @@ public final class Session {
     public let peerID: [UInt8]
     /// The disk layer every torrent shares.
     let disk: DiskIO
+    /// Tracker clients and the embedded tracker, with a real loop.
+    let trackers: SessionTrackers?
+    /// Outgoing connections not yet past the handshake, in all.
+    private var halfOpen = 0
+    /// Dial attempts at once, across all torrents (connects that have not answered yet).
+    public static let maxHalfOpen = 64
     private var listener: Listener?
     private var torrents: [InfoHash: Torrent] = [:]
     /// Torrents the tick visits: those with peers or a download.
@@ -86,6 +100,12 @@ public final class Session {
     private var lastLimitLog: ContinuousClock.Instant?
     private var rateSamples: [(time: ContinuousClock.Instant, up: Int64, down: Int64)] = []
     private var isShutDown = false
+    /// Torrents added since the last turn, started together.
+    private var starting: [Torrent] = []
+    private var startTask: TimerHandle?
+    private var ticks = 0
+    /// Whether incoming peers are taken (until `listen` is closed by a shutdown).
+    private var listenerOpen = true
     /// Peers dropped for protocol errors, in all.
     public private(set) var droppedPeers = 0
     /// Peers dropped, by `PeerError.label`.
@@ -103,6 +123,7 @@ public final class Session {
         var generator = SystemRandomNumberGenerator()
         peerID = PeerID.generate(using: &generator)
         disk = DiskIO(offloader: environment.offloader, openFiles: options.openFiles, payloadMode: options.payloadMode)
+        trackers = environment.loop.map(SessionTrackers.init(loop:))
         timers.append(loop.scheduleRepeating(every: .seconds(1)) { [weak self] in self?.tick() })
         // Peers come and go; give the heap they used back every half minute.
         timers.append(loop.scheduleRepeating(every: .seconds(30)) { ResourceLimits.releaseFreeMemory() })
@@ -129,23 +150,69 @@ public final class Session {
         listener.acceptErrorObserved = { [unowned self] error in self.logLimit("accept failed: \(error)") }
     }
 
-    /// Adds a torrent to serve, with the pieces already verified; with `download`, the missing
-    /// wanted pieces are fetched from peers too. A torrent already in the session is returned as is.
+    /// Starts the embedded HTTP tracker on `address`, every torrent of the session registered
+    /// with it as a seed reachable at `host`; returns its announce URL.
+    public func startEmbeddedTracker(on address: SocketAddress, host: String) throws(SystemError) -> String {
+        guard let trackers else { throw SystemError(errno: EINVAL, operation: "start the embedded tracker without a loop") }
+        let url = try trackers.startEmbedded(on: address, host: host, log: log)
+        // Reach leechers as they announce (transmission 3 ignores loopback peers from trackers).
+        trackers.embedded?.leecherAnnounced = { [weak self] infoHash, address in
+            self?.torrents[infoHash]?.addPeers([address], from: .tracker)
+        }
+        for torrent in torrents.values { trackers.register(torrent.metainfo.infoHash, peerID: peerID, port: listenAddress.port) }
+        return url
+    }
+
+    /// Adds a torrent with the pieces already verified; with `download`, the missing wanted
+    /// pieces are fetched from peers too. A torrent already in the session is returned as is.
     @discardableResult
     public func add(_ metainfo: Metainfo, location: ContentLocation, have: Bitfield, download: DownloadOptions? = nil) -> Torrent {
+        var options = TorrentOptions()
+        options.download = download
+        return add(metainfo, location: location, have: have, options: options)
+    }
+
+    /// Adds a torrent with the pieces already verified, run as `options` say: it starts
+    /// announcing and dialling on the next loop turn.
+    @discardableResult
+    public func add(_ metainfo: Metainfo, location: ContentLocation, have: Bitfield, options: TorrentOptions) -> Torrent {
         if let existing = torrents[metainfo.infoHash] { return existing }
-        let torrent = Torrent(session: self, metainfo: metainfo, location: location, have: have, download: download)
+        let torrent = Torrent(session: self, metainfo: metainfo, location: location, have: have, options: options)
         torrents[metainfo.infoHash] = torrent
         if torrent.needsTick { ticking[metainfo.infoHash] = torrent }
+        trackers?.register(metainfo.infoHash, peerID: peerID, port: listenAddress.port)
+        // Torrents added in one go start together on the next turn: one task, not one each.
+        if starting.isEmpty {
+            startTask = loop.schedule(after: .zero) { [weak self] in self?.startAdded() }
+        }
+        starting.append(torrent)
         return torrent
     }
 
-    /// Takes a torrent out of the session: its peers are closed and nothing of it runs any more.
+    private func startAdded() {
+        let batch = starting
+        starting = []
+        startTask = nil
+        for torrent in batch where torrents[torrent.metainfo.infoHash] === torrent { torrent.start() }
+    }
+
+    /// Takes a torrent out of the session: its peers are closed, its trackers hear `stopped`,
+    /// and nothing of it runs any more.
     public func remove(_ infoHash: InfoHash) {
         guard let torrent = torrents.removeValue(forKey: infoHash) else { return }
         ticking.removeValue(forKey: infoHash)
-        torrent.stop()
+        torrent.stop(.requested)
     }
+
+    /// Stops a torrent (peers closed, `stopped` announced); it stays in the session.
+    public func stop(_ infoHash: InfoHash, completion: @escaping () -> Void = {}) {
+        guard let torrent = torrents[infoHash] else { return completion() }
+        ticking.removeValue(forKey: infoHash)
+        torrent.stop(.requested, completion: completion)
+    }
+
+    /// Runs a stopped torrent again.
+    public func start(_ infoHash: InfoHash) { torrents[infoHash]?.resume() }
 
     /// The torrent with `infoHash`, if the session has it.
     public func torrent(for infoHash: InfoHash) -> Torrent? { torrents[infoHash] }
@@ -184,7 +251,8 @@ public final class Session {
     func countUploaded(_ bytes: Int) { uploadedBytes += Int64(bytes) }
     func countDownloaded(_ bytes: Int64) { downloadedBytes += bytes }
 
-    /// Stops accepting, closes every peer and stops the tick.
+    /// Stops at once: no more peers, every connection closed, the tick and the pools stopped.
+    /// Nothing is announced and no resume file written (`shutdown(completion:)` does both).
     public func shutdown() {
         guard !isShutDown else { return }
         isShutDown = true
@@ -192,13 +260,36 @@ public final class Session {
         listener = nil
         for timer in timers { timer.cancel() }
         timers = []
-        for torrent in torrents.values { torrent.stop() }
+        startTask?.cancel()
+        starting = []
+        for torrent in torrents.values { torrent.closePeers() }
         for peer in Array(connections.values) { peer.connection?.close() }
+        trackers?.close()
         disk.shutdown()
     }
 
+    /// The orderly stop: no new peers; every downloading torrent's resume file is written (its
+    /// data synced first); peers are closed; every tracker hears `stopped` (each waits at most a
+    /// few seconds); then the session shuts down and `completion` runs.
+    public func shutdown(completion: @escaping () -> Void) {
+        guard !isShutDown else { return completion() }
+        listenerOpen = false
+        listener?.close()
+        listener = nil
+        let running = torrents.values.filter { $0.phase == .running }
+        var waiting = running.count + 1
+        let one = { [weak self] in
+            waiting -= 1
+            guard waiting == 0 else { return }
+            self?.shutdown()
+            completion()
+        }
+        for torrent in running { torrent.stop(.requested, completion: one) }
+        one()
+    }
+
     func accept(_ connection: any Connection) -> (any ConnectionHandler)? {
-        guard !isShutDown, connections.count < options.maxPeers else {
+        guard !isShutDown, listenerOpen, connections.count < options.maxPeers else {
             logLimit("peer limit \(options.maxPeers) reached; refusing \(connection.remoteAddress)")
             return nil
         }
@@ -214,8 +305,21 @@ public final class Session {
     }
 
     func connectionClosed(_ peer: PeerConnection, reason: CloseReason) {
-        connections.removeValue(forKey: ObjectIdentifier(peer))
+        guard connections.removeValue(forKey: ObjectIdentifier(peer)) != nil else { return }
+        if let torrent = peer.outgoingTorrent {
+            if !peer.joined { halfOpen -= 1 }
+            torrent.dialEnded(peer.remote, joined: peer.joined, error: peer.dropError)
+        }
         if case .connectFailed = reason { log.debug("connect_failed", [("peer", peer.remote), ("reason", reason)]) }
+    }
+
+    /// An outgoing connection finished its handshake.
+    func outgoingJoined(_ peer: PeerConnection) { halfOpen -= 1 }
+
+    /// How many more dials may start now, across all torrents.
+    var dialBudget: Int {
+        guard !isShutDown else { return 0 }
+        return min(Self.maxHalfOpen - halfOpen, options.maxPeers - connections.count)
     }
 
     /// A peer was dropped for breaking the protocol (or being banned, or a seed like us).
@@ -227,14 +331,17 @@ public final class Session {
     /// `torrent` has work for the tick (a peer joined).
     func torrentNeedsTick(_ torrent: Torrent) { ticking[torrent.metainfo.infoHash] = torrent }
 
-    /// Outgoing connections not yet past the handshake.
-    var pendingOutgoing: Int { connections.values.filter { $0.torrent == nil }.count }
+    /// Outgoing connections for `torrent` not yet past the handshake.
+    func pendingOutgoing(for torrent: Torrent) -> Int {
+        halfOpen == 0 ? 0 : connections.values.filter { !$0.joined && $0.outgoingTorrent === torrent }.count
+    }
 
     /// Opens a connection to `address` for `torrent`.
     func connectOut(to address: SocketAddress, for torrent: Torrent) {
         guard !isShutDown, connections.count < options.maxPeers,
             !connections.values.contains(where: { $0.remote == address })
         else { return }
+        halfOpen += 1
         let placeholder = OutgoingConnect()
         // Bound to a specific address, connect from it too: peers tell each other apart by IP.
         let host = listenAddress.host
@@ -255,9 +362,14 @@ public final class Session {
         log.warn("limit_reached", [("detail", message)])
     }
 
-    /// Once a second: every torrent with work moves on; rates are sampled.
+    /// Once a second: every torrent with work moves on; rates are sampled; every 10 minutes the
+    /// embedded tracker hears of this session's torrents again.
     private func tick() {
         let now = loop.now
+        ticks += 1
+        if ticks % 600 == 0, let trackers {
+            for torrent in torrents.values { trackers.register(torrent.metainfo.infoHash, peerID: peerID, port: listenAddress.port) }
+        }
         for (infoHash, torrent) in ticking {
             torrent.tick(now: now)
             if !torrent.needsTick { ticking.removeValue(forKey: infoHash) }

@@ -29,11 +29,24 @@ public final class Torrent {
     public var downloadFinished: (() -> Void)?
     /// Addresses banned for sending bad data.
     public private(set) var bannedPeers: Set<String> = []
+    /// How the session runs it.
+    public let options: TorrentOptions
+    /// Where its peers come from.
+    let sources: PeerSources
+    /// Whether it is running or stopped (and why).
+    public private(set) var phase = TorrentPhase.running
+    /// Called when it stops by itself (a seeding limit) or is stopped.
+    public var stopped: ((StopReason) -> Void)?
+    private var seedingSince: ContinuousClock.Instant?
+    private var lastUploadSeen: (bytes: Int64, at: ContinuousClock.Instant)?
 
-    init(session: Session, metainfo: Metainfo, location: ContentLocation, have: Bitfield, download options: DownloadOptions?) {
+    init(session: Session, metainfo: Metainfo, location: ContentLocation, have: Bitfield, options torrentOptions: TorrentOptions) {
         self.session = session
         self.metainfo = metainfo
         self.have = have
+        self.options = torrentOptions
+        sources = PeerSources(manual: torrentOptions.peers)
+        let options = torrentOptions.download
         storage = TorrentStorage(
             metainfo: metainfo, location: location, disk: session.disk, preallocate: options?.preallocate ?? false,
             resume: options?.resume)
@@ -61,8 +74,23 @@ public final class Torrent {
     public var unchokedCount: Int { choke.unchokedCount }
     /// Whether pieces are still being fetched.
     public var isDownloading: Bool { downloader != nil }
-    /// Whether the session's tick has anything to do here.
-    var needsTick: Bool { !peers.isEmpty || downloader != nil }
+    /// Whether the session's tick has anything to do here: peers, a download, addresses to dial,
+    /// or a seeding limit to watch.
+    var needsTick: Bool {
+        guard phase == .running else { return false }
+        return !peers.isEmpty || downloader != nil || sources.hasCandidates || hasSeedLimit
+    }
+    private var hasSeedLimit: Bool {
+        options.seedRatioLimit != nil || options.seedTimeLimit != nil || options.seedIdleLimit != nil
+    }
+    /// Bytes of the torrent not had (wanted or not): what trackers hear as `left`.
+    public var bytesMissing: Int64 {
+        if let downloader { return downloader.picker.bytesLeft }
+        let info = metainfo.info
+        return (0..<info.pieceCount).reduce(Int64(0)) { sum, index in
+            have[PieceIndex(index)] ? sum : sum + Int64(info.layout.length(of: PieceIndex(index)))
+        }
+    }
     /// Payload bytes accepted into pieces since start (less those of pieces that failed).
     public var downloadedBytes: Int64 { downloadedBefore + (downloader?.downloadedBytes ?? 0) }
     /// Bytes of wanted pieces still missing.
@@ -77,14 +105,83 @@ public final class Torrent {
     func isConnected(peerID: [UInt8]) -> Bool { peers.values.contains { $0.peerID == peerID } }
     func isConnected(to address: SocketAddress) -> Bool { peers.values.contains { $0.remote == address } }
 
-    /// Connects out to peers a tracker named, unless already connected to that address or full.
-    /// Seeds reach leechers this way too; some clients (transmission 3) ignore loopback and
-    /// private peers from trackers but accept incoming connections from them.
-    public func connect(to addresses: [SocketAddress]) {
-        for address in addresses where !isConnected(to: address) && !isBanned(address) {
-            guard peerCount + session.pendingOutgoing < session.options.maxPeersPerTorrent else { return }
-            session.connectOut(to: address, for: self)
+    /// Dials `addresses` (as peers given by hand) within the session's limits, unless already
+    /// connected or banned.
+    public func connect(to addresses: [SocketAddress]) { addPeers(addresses, from: .manual) }
+
+    /// Adds peers a source named and dials what the limits allow. Seeds reach leechers this way
+    /// too; some clients (transmission 3) ignore loopback and private peers from trackers but
+    /// accept incoming connections from them.
+    public func addPeers(_ addresses: [SocketAddress], from source: PeerSource) {
+        sources.add(addresses.filter { !isBanned($0) }, from: source)
+        dial()
+    }
+
+    /// Dials candidates from the peer list within the session's budget.
+    private func dial() {
+        guard phase == .running, sources.hasCandidates else { return }
+        session.torrentNeedsTick(self)
+        let room = session.options.maxPeersPerTorrent - peerCount - session.pendingOutgoing(for: self)
+        let budget = min(room, session.dialBudget)
+        guard budget > 0 else { return }
+        for address in sources.nextCandidates(budget, now: session.loop.now) {
+            if isConnected(to: address) {
+                sources.connected(address)
+            } else {
+                session.connectOut(to: address, for: self)
+            }
         }
+    }
+
+    /// An outgoing connection for this torrent ended before or after its handshake.
+    func dialEnded(_ address: SocketAddress, joined: Bool, error: PeerError?) {
+        guard joined else {
+            sources.attemptFailed(address, now: session.loop.now)
+            return
+        }
+        let forget = error == .badData || error == .bothSeeds || error == .connectedToSelf || error == .duplicatePeer
+        sources.disconnected(address, forget: forget, now: session.loop.now)
+    }
+
+    // MARK: - Lifecycle
+
+    /// Begins announcing and dialling (the session calls it once the torrent is in).
+    func start() {
+        guard phase == .running else { return }
+        if !isDownloading { seedingSince = session.loop.now }
+        if let trackers = session.trackers, !options.trackerTiers.isEmpty {
+            let announcer = trackers.announcer(
+                tiers: options.trackerTiers, infoHash: metainfo.infoHash, peerID: session.peerID,
+                port: session.listenAddress.port, log: session.log
+            ) { [unowned self] in (self.uploadedBytes, self.downloadedBytes, self.bytesMissing) }
+            sources.startAnnouncing(announcer) { [weak self] in self?.dial() }
+        }
+        dial()
+    }
+
+    /// Stops: peers are closed, trackers hear `stopped` (then `completion` runs), nothing of it
+    /// runs any more until `resume`.
+    func stop(_ reason: StopReason, completion: @escaping () -> Void = {}) {
+        guard phase == .running else {
+            completion()
+            return
+        }
+        phase = .stopped(reason)
+        closePeers()
+        let finish = { [weak self] in
+            self?.sources.stop(completion: completion) ?? completion()
+        }
+        if downloader != nil { saveResume(completion: finish) } else { finish() }
+        if reason != .requested { session.log.info("torrent_stopped", [("torrent", metainfo.info.name), ("reason", reason)]) }
+        stopped?(reason)
+    }
+
+    /// Runs again after a stop.
+    func resume() {
+        guard case .stopped = phase else { return }
+        phase = .running
+        lastUploadSeen = nil
+        start()
     }
 
     // MARK: - Peers
@@ -94,6 +191,7 @@ public final class Torrent {
         peers[peer.key] = peer
         choke.peerJoined(peer.key, now: session.loop.now)
         downloader?.peerJoined(peer.key, host: peer.remote.host)
+        if peer.outgoingTorrent != nil { sources.connected(peer.remote) }
         session.torrentNeedsTick(self)
     }
 
@@ -244,6 +342,8 @@ public final class Torrent {
         storage.closeFiles()
         choke.replaceChoker(Choker(slots: session.options.unchokeSlots, algorithm: session.options.choker))
         for peer in Array(peers.values) { peer.becameSeedOrDone(isSeed: have.isFull) }
+        sources.completed()
+        seedingSince = session.loop.now
         downloadFinished?()
         downloadFinished = nil
     }
@@ -280,6 +380,22 @@ public final class Torrent {
         if ticks % 5 == 0 { for peer in Array(peers.values) { peer.upkeep() } }
         if downloader != nil, ticks % resumeInterval == 0 { saveResume {} }
         if ticks % Int(Choker.rechokeInterval.components.seconds) == 0 { rechoke(now: now) }
+        // Peers given by hand are named again while downloading (they may not have been up yet).
+        if downloader != nil, ticks % 10 == 0 { sources.retryManual() }
+        if sources.hasCandidates { dial() }
+        checkSeedLimits(now: now)
+    }
+
+    private func checkSeedLimits(now: ContinuousClock.Instant) {
+        guard downloader == nil, let since = seedingSince, phase == .running else { return }
+        if let limit = options.seedRatioLimit, Double(uploadedBytes) / Double(max(metainfo.info.totalLength, 1)) >= limit {
+            return stop(.ratioReached)
+        }
+        if let limit = options.seedTimeLimit, now - since >= limit { return stop(.seedTimeReached) }
+        if let limit = options.seedIdleLimit {
+            if lastUploadSeen?.bytes != uploadedBytes { lastUploadSeen = (uploadedBytes, now) }
+            if let seen = lastUploadSeen, now - max(seen.at, since) >= limit { return stop(.idleReached) }
+        }
     }
 
     private func rechoke(now: ContinuousClock.Instant) {
@@ -291,8 +407,8 @@ public final class Torrent {
         perform(choke.rechoke(rates: rates, now: now, random: &random))
     }
 
-    /// Closes every peer and forgets the download's timers (the session stops ticking it).
-    func stop() {
+    /// Closes every peer.
+    func closePeers() {
         for peer in Array(peers.values) { peer.connection?.close() }
     }
 }

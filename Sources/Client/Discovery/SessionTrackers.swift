@@ -1,0 +1,56 @@
+import Reactor
+import TorrentCore
+
+/// The tracker services a session shares across its torrents: one HTTP(S) client, one UDP
+/// tracker client with its resolver, and, if started, the embedded tracker every torrent is
+/// registered with (so a seed plus any client holding the .torrent is a working swarm).
+final class SessionTrackers {
+    /// Announces over HTTP(S).
+    let http: HTTPClient
+    /// Announces over UDP (BEP 15).
+    let udp: UDPTrackerClient
+    private unowned let loop: EventLoop
+    private(set) var embedded: EmbeddedTracker?
+    /// The address the embedded tracker gives out for this session's peers.
+    private var announceHost = "127.0.0.1"
+
+    init(loop: EventLoop) {
+        self.loop = loop
+        http = HTTPClient.forTrackers(loop: loop)
+        udp = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop))
+    }
+
+    /// An announcer for one torrent to `tiers`.
+    func announcer(
+        tiers: [[String]], infoHash: InfoHash, peerID: [UInt8], port: UInt16, log: Log,
+        totals: @escaping () -> (uploaded: Int64, downloaded: Int64, left: Int64)
+    ) -> TrackerAnnouncer {
+        TrackerAnnouncer(loop: loop, http: http, udp: udp, tiers: tiers, infoHash: infoHash, peerID: peerID, port: port, log: log, totals: totals)
+    }
+
+    /// Starts the embedded tracker on `address`; returns its announce URL as others reach it at
+    /// `host`.
+    func startEmbedded(on address: SocketAddress, host: String, log: Log) throws(SystemError) -> String {
+        let tracker = try EmbeddedTracker(loop: loop, address: address, allowed: [], log: log)
+        embedded = tracker
+        announceHost = host
+        return tracker.announceURL(host: host)
+    }
+
+    /// Lets `infoHash` be announced on the embedded tracker and lists this session as a seed of it.
+    func register(_ infoHash: InfoHash, peerID: [UInt8], port: UInt16) {
+        guard let embedded else { return }
+        embedded.allow(infoHash)
+        embedded.register(
+            infoHash, peerID: peerID, peer: TrackerPeer(ip: SocketAddress(host: announceHost, port: 0)?.ip ?? [127, 0, 0, 1], port: port))
+    }
+
+    /// Closes the embedded tracker.
+    func close() {
+        embedded?.close()
+        embedded = nil
+    }
+}
+
+@available(*, unavailable)
+extension SessionTrackers: Sendable {}

@@ -1,0 +1,105 @@
+import Reactor
+import ReactorTesting
+import Testing
+import TorrentCore
+
+@testable import Client
+
+@Suite struct LifecycleTests {
+    // Peers given by hand are dialled on the next turn; a refused dial backs off 30 s before
+    // the next attempt; a dial that connects and shakes hands joins the torrent.
+    @Test func dialsPeersWithBackoff() throws {
+        let content = try TestContent()
+        defer { content.directory.cleanup() }
+        let manual = ManualSession()
+        var options = TorrentOptions()
+        let remote = SocketAddress(host: "10.9.9.9", port: 6881)!
+        options.peers = [remote]
+        let torrent = manual.session.add(
+            content.metainfo, location: ContentLocation(metainfo: content.metainfo, directory: content.directory.path),
+            have: Bitfield(count: content.pieceCount, allSet: true), options: options)
+        manual.loop.runPending()
+        #expect(manual.connector.attempts.map(\.remoteAddress) == [remote])
+        manual.connector.attempts[0].refuse()
+        manual.loop.advance(by: .seconds(29))
+        #expect(manual.connector.attempts.count == 1)
+        manual.loop.advance(by: .seconds(2))
+        #expect(manual.connector.attempts.count == 2)
+        let connection = manual.connector.attempts[1]
+        connection.makeConnection()
+        // We dialled, so we speak first; the peer answers with the same torrent.
+        #expect(readMessages(connection, pieceCount: content.pieceCount, handshake: true).0?.infoHash == content.metainfo.infoHash)
+        connection.deliver(content.handshake(7))
+        #expect(torrent.peerCount == 1 && connection.isOpen)
+        // Connected: not dialled again.
+        manual.loop.advance(by: .seconds(60))
+        #expect(manual.connector.attempts.count == 2)
+    }
+
+    // A seed with a seeding-time limit stops by itself when it is reached: its peers are closed,
+    // its owner hears why, and it is no longer ticked.
+    @Test func seedTimeLimitStopsTheTorrent() throws {
+        let content = try TestContent()
+        defer { content.directory.cleanup() }
+        let manual = ManualSession()
+        var options = TorrentOptions()
+        options.seedTimeLimit = .seconds(5)
+        let torrent = manual.session.add(
+            content.metainfo, location: ContentLocation(metainfo: content.metainfo, directory: content.directory.path),
+            have: Bitfield(count: content.pieceCount, allSet: true), options: options)
+        var heard: [StopReason] = []
+        torrent.stopped = { heard.append($0) }
+        manual.loop.runPending()
+        let peer = try #require(manual.incoming())
+        peer.deliver(content.handshake(1))
+        manual.loop.advance(by: .seconds(4))
+        #expect(torrent.phase == .running && peer.isOpen)
+        manual.loop.advance(by: .seconds(2))
+        #expect(torrent.phase == .stopped(.seedTimeReached) && heard == [.seedTimeReached])
+        #expect(peer.closeReason == .closedLocally && manual.session.tickingCount == 0)
+        // Started again, it runs (and its limit counts from the new start).
+        manual.session.start(content.metainfo.infoHash)
+        #expect(torrent.phase == .running)
+    }
+
+    // The idle limit counts from the last upload: a peer fetching a block at 8 s keeps a 10 s
+    // limit from firing at 10 s; it fires 10 s after that block.
+    @Test func idleLimitCountsFromTheLastUpload() throws {
+        let content = try TestContent()
+        defer { content.directory.cleanup() }
+        let manual = ManualSession()
+        var options = TorrentOptions()
+        options.seedIdleLimit = .seconds(10)
+        let torrent = manual.session.add(
+            content.metainfo, location: ContentLocation(metainfo: content.metainfo, directory: content.directory.path),
+            have: Bitfield(count: content.pieceCount, allSet: true), options: options)
+        manual.loop.runPending()
+        let peer = try #require(manual.incoming())
+        peer.deliver(content.handshake(1) + PeerMessage.interested.encoded())
+        manual.loop.advance(by: .seconds(8))
+        peer.deliver(PeerMessage.request(content.block(0)).encoded())
+        manual.loop.advance(by: .seconds(4))
+        #expect(torrent.phase == .running)
+        manual.loop.advance(by: .seconds(8))
+        #expect(torrent.phase == .stopped(.idleReached))
+    }
+
+    // The orderly shutdown ends with every peer closed, every timer gone, and then tells its
+    // caller; a torrent's own stop hears `.requested`.
+    @Test func orderlyShutdownCompletes() throws {
+        let content = try TestContent()
+        defer { content.directory.cleanup() }
+        let manual = content.seeding()
+        let torrent = try #require(manual.session.torrent(for: content.metainfo.infoHash))
+        var heard: [StopReason] = []
+        torrent.stopped = { heard.append($0) }
+        manual.loop.runPending()
+        let peer = try #require(manual.incoming())
+        peer.deliver(content.handshake(1))
+        var done = false
+        manual.session.shutdown { done = true }
+        manual.settle()
+        #expect(done && heard == [.requested] && peer.closeReason == .closedLocally)
+        #expect(manual.loop.pendingCount == 0)
+    }
+}
