@@ -1,7 +1,5 @@
 import ArgumentParser
 import Client
-import Reactor
-import TorrentCore
 
 #if canImport(Glibc)
     import Glibc
@@ -75,12 +73,10 @@ struct CreateCommand: ParsableCommand {
         }
         if let threads, threads < 1 { throw fail("--threads must be at least 1") }
 
-        let pool = WorkerPool(threads: threads ?? WorkerPool.coreCount)
-        defer { pool.shutdown() }
         let bar = ProgressBar(label: "hashing", total: content.totalLength)
         let bytes: [UInt8]
         do {
-            bytes = try TorrentCreator.create(content, options: options, pool: pool) { _, _, done in
+            bytes = try TorrentCreator.create(content, options: options, threads: threads ?? TorrentCreator.defaultThreads) { _, _, done in
                 bar.update(bytesDone: done)
             }
         } catch {
@@ -88,7 +84,7 @@ struct CreateCommand: ParsableCommand {
             throw fail(error.description)
         }
         bar.finish()
-        do { try FileContents.writeAtomically(bytes, to: destination) } catch { throw fail(error.description) }
+        do { try TorrentCreator.save(bytes, to: destination) } catch { throw fail(error.description) }
         let metainfo: Metainfo
         do { metainfo = try MetainfoLoader.parse(bytes, path: destination) } catch { throw fail(error.description) }
         print("wrote \(destination)")

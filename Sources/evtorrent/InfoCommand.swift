@@ -1,7 +1,5 @@
 import ArgumentParser
 import Client
-import Reactor
-import TorrentCore
 
 /// `evtorrent info FILE|MAGNET`: what a torrent holds, like transmission-show.
 struct InfoCommand: ParsableCommand {
@@ -34,13 +32,8 @@ struct InfoCommand: ParsableCommand {
     }
 
     private func printScrape(_ infoHash: InfoHash, trackers: [String]) throws {
-        let loop: EventLoop
-        do { loop = try EventLoop() } catch { throw fail(error.description) }
-        let scraper = TrackerScraper(loop: loop)
-        var answers: [(String, Result<ScrapeCounts, ScrapeFailure>)]?
-        scraper.scrape(infoHash, trackers: trackers) { answers = $0 }
-        loop.run(until: { answers != nil }, timeout: .seconds(120))
-        let rows = answers ?? []
+        let rows: [(String, Result<ScrapeCounts, ScrapeFailure>)]
+        do { rows = try TrackerScraper.scrapeAll(infoHash, trackers: trackers) } catch { throw fail(error.description) }
         if json {
             print(JSON.array(rows.map { url, result in
                 switch result {

@@ -1,4 +1,4 @@
-import TorrentCore
+import Client
 
 #if canImport(Glibc)
     import Glibc

@@ -1,7 +1,5 @@
 import ArgumentParser
 import Client
-import Reactor
-import TorrentCore
 
 #if canImport(Glibc)
     import Glibc
@@ -48,24 +46,15 @@ struct TrackerCommand: ParsableCommand {
         for path in allowTorrent {
             do { allowed.insert(try MetainfoLoader.load(path).infoHash) } catch { throw fail(error.description) }
         }
-        let loop: EventLoop
-        do { loop = try EventLoop() } catch { throw fail(error.description) }
-        let tracker: EmbeddedTracker
+        let tracker: TrackerHost
         do {
-            tracker = try EmbeddedTracker(
-                loop: loop, address: address, allowed: allowed.isEmpty ? nil : allowed, interval: .seconds(interval), log: log)
+            tracker = try TrackerHost(address: address, allowed: allowed.isEmpty ? nil : allowed, interval: .seconds(interval), log: log)
         } catch { throw fail("cannot listen on \(address): \(error) (choose another --port)") }
         let host = bind == "0.0.0.0" || bind == "::" ? SocketAddress.firstExternalIPv4() ?? "127.0.0.1" : bind
         print("tracker   \(tracker.announceURL(host: host))")
         print("torrents  \(allowed.isEmpty ? "any" : "\(allowed.count) allowed")")
         fflush(nil)
-        let stop = {
-            tracker.close()
-            loop.stop()
-        }
-        loop.watchSignal(SIGINT, stop)
-        loop.watchSignal(SIGTERM, stop)
-        loop.run()
+        tracker.runUntilSignal()
         print("announces \(tracker.announces)")
     }
 }

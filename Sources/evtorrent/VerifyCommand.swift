@@ -1,7 +1,5 @@
 import ArgumentParser
 import Client
-import Reactor
-import TorrentCore
 
 /// `evtorrent verify TORRENT --data DIR`: hash-check the data on disk.
 struct VerifyCommand: ParsableCommand {
@@ -24,12 +22,10 @@ struct VerifyCommand: ParsableCommand {
         do { metainfo = try MetainfoLoader.load(torrent) } catch { throw fail(error.description) }
         let directory = data ?? Self.directory(of: torrent)
         if let threads, threads < 1 { throw fail("--threads must be at least 1") }
-        let pool = WorkerPool(threads: threads ?? WorkerPool.coreCount)
-        defer { pool.shutdown() }
 
         let info = metainfo.info
         let bar = ProgressBar(label: "verifying", total: info.totalLength)
-        let report = DataVerifier.verify(metainfo, directory: directory, pool: pool) { _, _, done in
+        let report = DataVerifier.verify(metainfo, directory: directory, threads: threads ?? TorrentCreator.defaultThreads) { _, _, done in
             bar.update(bytesDone: done)
         }
         bar.finish()
