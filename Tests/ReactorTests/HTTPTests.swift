@@ -15,6 +15,49 @@ private func fetch(
 }
 
 @Suite struct HTTPTests {
+    // A handler may answer later (the RPC's torrent-add by URL waits for a fetch): the reply
+    // sent from a timer 100 ms on reaches the client, and the loop kept running meanwhile.
+    @Test func answersLater() throws {
+        let loop = try EventLoop()
+        var ticks = 0
+        loop.scheduleRepeating(every: .milliseconds(10)) { ticks += 1 }
+        let server = try HTTPServer(loop: loop, address: loopback) { (request: HTTPRequest, responder: HTTPResponder) in
+            loop.schedule(after: .milliseconds(100)) {
+                responder.respond(HTTPServerResponse(status: 200, body: Array("later \(request.path)".utf8)))
+            }
+        }
+        let response = try #require(try fetch(HTTPClient(loop: loop), loop, "http://127.0.0.1:\(server.localAddress.port)/x")?.get())
+        #expect(response.status == 200 && response.body == Array("later /x".utf8))
+        #expect(ticks >= 5)
+    }
+
+    // A client that gives up before the answer: answering later is safe (libevent finds the
+    // client gone as it writes) and the server goes on serving; after the server closes, a
+    // pending responder is closed and answering does nothing.
+    @Test func lateAnswersAreSafe() throws {
+        let loop = try EventLoop()
+        var held: [HTTPResponder] = []
+        let server = try HTTPServer(loop: loop, address: loopback) { (request: HTTPRequest, responder: HTTPResponder) in
+            if request.path == "/slow" { held.append(responder) } else { responder.respond(HTTPServerResponse(status: 204)) }
+        }
+        let client = HTTPClient(loop: loop)
+        let base = "http://127.0.0.1:\(server.localAddress.port)"
+        guard case .failure = try #require(fetch(client, loop, base + "/slow", timeout: .milliseconds(300))) else {
+            Issue.record("the slow request was answered")
+            return
+        }
+        #expect(held.count == 1 && held[0].isOpen)
+        held[0].respond(HTTPServerResponse(status: 200))
+        #expect(!held[0].isOpen)
+        #expect(try fetch(client, loop, base + "/fast")?.get().status == 204)
+        // A request still waiting when the server closes.
+        client.get(base + "/slow", timeout: .seconds(5)) { _ in }
+        _ = loop.run(until: { held.count == 2 }, timeout: .seconds(5))
+        server.close()
+        #expect(held.count == 2 && !held[1].isOpen)
+        held[1].respond(HTTPServerResponse(status: 200))
+    }
+
     // Client and server on loopback: method, path, query and headers reach the handler; status,
     // headers and a 1 MiB body come back intact.
     @Test func getRoundTrip() throws {

@@ -47,21 +47,59 @@ private func requestArrived(_ request: OpaquePointer?, _ context: UnsafeMutableR
     Unmanaged<HTTPServer>.fromOpaque(context!).takeUnretainedValue().handle(request)
 }
 
-/// An HTTP server on the loop (evhttp): the embedded tracker and, later, the RPC interface.
-/// Requests are answered synchronously by `handler`, with sizes and time capped for hostile clients.
+/// One request's answer, which may come later (after a fetch, a disk operation): `respond` once.
+/// A client that left meanwhile is noticed by libevent when the answer is written (it reads
+/// nothing while a reply is pending) and the request is freed then; an answer after the server
+/// closed is dropped (closing freed the request).
+public final class HTTPResponder {
+    private var request: OpaquePointer?
+    private weak var server: HTTPServer?
+
+    fileprivate init(request: OpaquePointer, server: HTTPServer) {
+        self.request = request
+        self.server = server
+    }
+
+    /// Whether an answer would still be sent (not answered yet, and the server still open).
+    public var isOpen: Bool { request != nil && server?.isOpen == true }
+
+    /// Sends `response` (once; later calls, and calls after the server closed, do nothing).
+    public func respond(_ response: HTTPServerResponse) {
+        guard let request, server?.isOpen == true else { return }
+        self.request = nil
+        HTTPServer.send(response, to: request)
+    }
+}
+
+@available(*, unavailable)
+extension HTTPResponder: Sendable {}
+
+/// An HTTP server on the loop (evhttp): the embedded tracker and the daemon's RPC. A handler
+/// answers through an `HTTPResponder`, at once or later (the loop never waits for it); sizes and
+/// time are capped for hostile clients.
 public final class HTTPServer {
     private var http: OpaquePointer?
-    private let handler: (HTTPRequest) -> HTTPServerResponse
+    private let handler: (HTTPRequest, HTTPResponder) -> Void
     /// The address bound (with the real port if 0 was asked for).
     public let localAddress: SocketAddress
 
-    /// Listens on `address`; every request goes to `handler`.
-    public init(
+    /// Listens on `address`; every request is answered at once by `handler`.
+    public convenience init(
         loop: EventLoop, address: SocketAddress, maxHeaderBytes: Int = 16 << 10, maxBodyBytes: Int = 1 << 20,
         timeout: Duration = .seconds(30), handler: @escaping (HTTPRequest) -> HTTPServerResponse
     ) throws(SystemError) {
+        try self.init(
+            loop: loop, address: address, maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes, timeout: timeout,
+            responder: { request, responder in responder.respond(handler(request)) })
+    }
+
+    /// Listens on `address`; every request goes to `responder` with the means to answer it later.
+    public init(
+        loop: EventLoop, address: SocketAddress, maxHeaderBytes: Int = 16 << 10, maxBodyBytes: Int = 1 << 20,
+        timeout: Duration = .seconds(30), responder: @escaping (HTTPRequest, HTTPResponder) -> Void
+    ) throws(SystemError) {
         guard let http = evhttp_new(loop.base) else { throw SystemError(errno: errno, operation: "evhttp_new") }
-        self.handler = handler
+        self.handler = responder
         guard let socket = evhttp_bind_socket_with_handle(http, address.host, address.port) else {
             let error = errno
             evhttp_free(http)
@@ -80,14 +118,20 @@ public final class HTTPServer {
 
     deinit { close() }
 
-    /// Stops listening and drops open client connections.
+    /// Whether it still listens.
+    public var isOpen: Bool { http != nil }
+
+    /// Stops listening and drops open client connections (and requests awaiting an answer).
     public func close() {
         if let http { evhttp_free(http) }
         http = nil
     }
 
     fileprivate func handle(_ request: OpaquePointer) {
-        let response = handler(Self.copy(request))
+        handler(Self.copy(request), HTTPResponder(request: request, server: self))
+    }
+
+    fileprivate static func send(_ response: HTTPServerResponse, to request: OpaquePointer) {
         let headers = evhttp_request_get_output_headers(request)
         for (name, value) in response.headers { evhttp_add_header(headers, name, value) }
         if response.headers.first(where: { $0.name.lowercased() == "content-type" }) == nil {
