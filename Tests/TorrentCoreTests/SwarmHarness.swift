@@ -151,6 +151,7 @@ struct SwarmHarness {
                 pending += downloader.peerHas(key, pieces: pieces, amInterested: links[index].leecher.amInterested)
             case .storeBlock(let request, let data): pending += downloader.blockArrived(from: key, request, data)
             case .releaseRequests(let requests): pending += downloader.requestsLost(requests)
+            case .extensionMessage: break
             }
         }
     }

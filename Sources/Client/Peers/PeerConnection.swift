@@ -192,6 +192,9 @@ final class PeerConnection: ConnectionHandler {
         update { $0.sendRequests(requests, now: now) }
     }
 
+    /// Sends a BEP 10 message for extension `name`, if the peer speaks it.
+    func sendExtension(_ name: String, payload: [UInt8]) { update { $0.sendExtension(name, payload: payload) } }
+
     /// Withdraws a request another peer answered first.
     func cancel(_ request: BlockRequest) { update { $0.cancel(request) } }
 
@@ -273,6 +276,8 @@ final class PeerConnection: ConnectionHandler {
             case .countPieces(let pieces): torrent?.peerGained(self, pieces: pieces)
             case .storeBlock(let request, let data): torrent?.blockArrived(from: self, request, data)
             case .releaseRequests(let requests): torrent?.requestsLost(requests)
+            case .extensionMessage(let name, let payload):
+                if let handler = session.extensionHandlers[name], let torrent { handler(torrent, self, payload) }
             }
         }
     }

@@ -108,6 +108,9 @@ public final class Session {
     private var listenerOpen = true
     /// Peers dropped for protocol errors, in all.
     public private(set) var droppedPeers = 0
+    /// What to do with each BEP 10 extension's messages, by name (`ExtensionTable.supported`
+    /// lists the names offered to peers; ut_metadata and ut_pex register here).
+    var extensionHandlers: [String: (Torrent, PeerConnection, [UInt8]) -> Void] = [:]
     /// Peers dropped, by `PeerError.label`.
     public private(set) var droppedByReason: [String: Int] = [:]
     /// The address peers reach us at (with the real port once bound).

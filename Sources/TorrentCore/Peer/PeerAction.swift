@@ -12,4 +12,6 @@ public enum PeerAction: Equatable, Sendable {
     case storeBlock(BlockRequest, ArraySlice<UInt8>)
     /// These requests will not be answered (choke, reject, snub): give them back to the picker.
     case releaseRequests([BlockRequest])
+    /// A BEP 10 message for the extension `name` arrived (one we offered in our handshake).
+    case extensionMessage(String, [UInt8])
 }

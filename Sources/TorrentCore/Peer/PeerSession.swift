@@ -19,6 +19,8 @@ public struct PeerSessionConfiguration: Sendable {
     public var listenPort: Int?
     /// Our client name in the extension handshake.
     public var clientName = "evtorrent 0.1"
+    /// BEP 10 extensions offered to the peer (`ExtensionTable.supported` by default).
+    public var extensionNames = ExtensionTable.supported
 
     /// A configuration for a torrent of `totalLength` bytes in pieces of `pieceLength`.
     public init(pieceLength: Int, totalLength: Int64) {
@@ -54,6 +56,8 @@ public struct PeerSession: Sendable {
     public private(set) var amChoking = true
     /// The peer's extension handshake, once received.
     public private(set) var peerExtensions: ExtensionHandshake?
+    /// BEP 10 message ids both ways.
+    public private(set) var extensions: ExtensionTable
     /// Whether we want data from the peer (and told it so).
     public private(set) var amInterested = false
     /// Whether the peer refuses our requests.
@@ -79,6 +83,7 @@ public struct PeerSession: Sendable {
         self.ours = ours
         fastExtension = peerSupportsFast
         extensionProtocol = peerSupportsExtensions
+        extensions = ExtensionTable(speaking: configuration.extensionNames)
         peerPieces = Bitfield(count: configuration.pieceCount)
         lastReceived = now
         lastSent = now
@@ -100,6 +105,7 @@ public struct PeerSession: Sendable {
             handshake.requestQueueLength = configuration.maxQueuedRequests
             handshake.listenPort = configuration.listenPort
             handshake.uploadOnly = ours.isFull
+            handshake.messages = extensions.handshakeMessages
             actions.append(.send(.extended(id: 0, payload: handshake.payload())))
         }
         if fastExtension && ours.isFull {
@@ -180,11 +186,15 @@ public struct PeerSession: Sendable {
             guard fastExtension else { throw .protocolViolation("RejectRequest without the fast extension") }
             return outstanding.remove(request) != nil ? [.releaseRequests([request])] : []
         case .extended(let id, let payload):
-            if id == 0 {
+            guard id != 0 else {
                 peerExtensions = try? ExtensionHandshake(payload: payload)
+                if let peerExtensions { extensions.peerAnnounced(peerExtensions.messages) }
                 if peerExtensions?.uploadOnly == true && ours.isFull { throw .bothSeeds }
+                return []
             }
-            return []
+            // BEP 10: a message for an id we never assigned is ignored.
+            guard let name = extensions.name(ofIncoming: id) else { return [] }
+            return [.extensionMessage(name, payload)]
         }
     }
 
@@ -255,6 +265,12 @@ public struct PeerSession: Sendable {
             actions.append(.send(.extended(id: 0, payload: handshake.payload())))
         }
         return actions
+    }
+
+    /// Sends an extension message, if the peer speaks that extension (nothing otherwise).
+    public func sendExtension(_ name: String, payload: [UInt8]) -> [PeerAction] {
+        guard let id = extensions.outgoingID(for: name) else { return [] }
+        return [.send(.extended(id: id, payload: payload))]
     }
 
     /// What the download needs of this peer to top up its requests.
