@@ -14,6 +14,8 @@ final class ScriptedUDPTracker {
     var silent = false
     private(set) var connectTimes: [ContinuousClock.Instant] = []
     private(set) var announces = 0
+    /// Where each request came from.
+    private(set) var senders: [SocketAddress] = []
     let connectionID: UInt64 = 0x1122_3344_5566_7788
 
     init(loop: EventLoop, dropConnects: Int, host: String = "127.0.0.1") throws {
@@ -25,6 +27,7 @@ final class ScriptedUDPTracker {
 
     private func received(_ bytes: [UInt8], from: SocketAddress) {
         guard bytes.count >= 16, !silent else { return }
+        senders.append(from)
         let action = UInt32(bytes[8]) << 24 | UInt32(bytes[9]) << 16 | UInt32(bytes[10]) << 8 | UInt32(bytes[11])
         let transaction = UInt32(bytes[12]) << 24 | UInt32(bytes[13]) << 16 | UInt32(bytes[14]) << 8 | UInt32(bytes[15])
         if let refuse {
@@ -55,6 +58,33 @@ final class ScriptedUDPTracker {
 }
 
 @Suite(.serialized) struct UDPTrackerClientTests {
+    // One UDP socket per port: a session announces to UDP trackers from its peer port (where the
+    // DHT and uTP will answer too), and a KRPC datagram arriving there is routed apart from
+    // tracker replies instead of being taken for one.
+    @Test func sessionAnnouncesFromItsPeerPort() throws {
+        let loop = try EventLoop()
+        var options = SessionOptions()
+        options.listen = SocketAddress(host: "127.0.0.1", port: 0)!
+        let session = try Session(loop: loop, options: options, log: Log(minimum: .error))
+        defer { session.shutdown() }
+        let trackers = try #require(session.trackers)
+        let service = try #require(trackers.udpService)
+        #expect(service.localAddress.port == session.listenAddress.port)
+        let tracker = try ScriptedUDPTracker(loop: loop, dropConnects: 0)
+        var krpc: [[UInt8]] = []
+        service.register(.krpc) { bytes, _ in krpc.append(bytes) }
+        var result: Result<AnnounceResponse, UDPTrackerError>?
+        let request = AnnounceRequest(
+            infoHash: InfoHash(bytes: [UInt8](repeating: 1, count: 20))!, peerID: session.peerID, port: session.listenAddress.port)
+        trackers.udp.announce(url: "udp://127.0.0.1:\(tracker.socket.localAddress.port)/announce", request: request) { result = $0 }
+        tracker.socket.send(Array("d1:y1:qe".utf8), to: service.localAddress)
+        tracker.socket.send([9, 9, 9], to: service.localAddress)
+        _ = loop.run(until: { result != nil && !krpc.isEmpty }, timeout: .seconds(5))
+        #expect(try result?.get().peers.count == 2)
+        #expect(tracker.senders.allSatisfy { $0.port == session.listenAddress.port } && tracker.senders.count == 2)
+        #expect(krpc == [Array("d1:y1:qe".utf8)] && service.dropped == 1)
+    }
+
     private func announce(
         _ client: UDPTrackerClient, _ loop: EventLoop, port: UInt16, host: String = "127.0.0.1"
     ) -> Result<AnnounceResponse, UDPTrackerError>? {

@@ -13,11 +13,24 @@ final class SessionTrackers {
     private(set) var embedded: EmbeddedTracker?
     /// The address the embedded tracker gives out for this session's peers.
     private var announceHost = "127.0.0.1"
+    /// The UDP service on the session's peer port, once it listens.
+    private(set) var udpService: UDPService?
 
     init(loop: EventLoop) {
         self.loop = loop
         http = HTTPClient.forTrackers(loop: loop)
         udp = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop))
+    }
+
+    /// Opens the UDP service on the peer port (the port DHT and uTP will answer on too); UDP
+    /// trackers are then announced to from it. If the port is taken for UDP, announces go out from
+    /// an ephemeral port and `false` comes back.
+    func openUDP(on address: SocketAddress) -> Bool {
+        guard let service = try? UDPService(loop: loop, address: address) else { return false }
+        udpService = service
+        let family = address.isIPv6
+        udp.sharedService = { [weak self] ipv6 in ipv6 == family ? self?.udpService : nil }
+        return true
     }
 
     /// An announcer for one torrent to `tiers`.

@@ -150,6 +150,9 @@ public final class Session {
         }
         listenAddress = listener.localAddress
         self.listener = listener
+        if let trackers, !trackers.openUDP(on: listenAddress) {
+            log.info("udp_port_busy", [("port", listenAddress.port), ("detail", "UDP trackers are announced to from another port")])
+        }
         listener.acceptErrorObserved = { [unowned self] error in self.logLimit("accept failed: \(error)") }
     }
 

@@ -31,7 +31,10 @@ public final class UDPTrackerClient {
     private unowned let loop: EventLoop
     private let resolver: Resolver
     private let baseTimeout: Duration
-    private var sockets: [Bool: UDPSocket] = [:]
+    private var services: [Bool: UDPService] = [:]
+    /// The shared service for a family (the session's peer port), if there is one; else the
+    /// client opens its own on an ephemeral port.
+    var sharedService: ((_ ipv6: Bool) -> UDPService?)?
     private var connectionIDs: [SocketAddress: (id: UInt64, obtained: ContinuousClock.Instant)] = [:]
     private var pending: [UInt32: (UDPTrackerPacket) -> Void] = [:]
     private var random = SystemRandomNumberGenerator()
@@ -131,7 +134,7 @@ public final class UDPTrackerClient {
             completion(.failure(.timedOut(attempts: attempt)))
             return
         }
-        guard let socket = socket(ipv6: address.isIPv6) else {
+        guard let socket = service(ipv6: address.isIPv6) else {
             completion(.failure(.unresolved("cannot open a UDP socket")))
             return
         }
@@ -147,16 +150,22 @@ public final class UDPTrackerClient {
         socket.send(packet.encoded(), to: address)
     }
 
-    private func socket(ipv6: Bool) -> UDPSocket? {
-        if let existing = sockets[ipv6] { return existing }
-        let any = SocketAddress(host: ipv6 ? "::" : "0.0.0.0", port: 0)!
-        guard let socket = try? UDPSocket(loop: loop, address: any) else { return nil }
-        socket.datagramArrived = { [weak self] bytes, _ in
+    private func service(ipv6: Bool) -> UDPService? {
+        if let existing = services[ipv6] { return existing }
+        let service: UDPService
+        if let shared = sharedService?(ipv6) {
+            service = shared
+        } else {
+            let any = SocketAddress(host: ipv6 ? "::" : "0.0.0.0", port: 0)!
+            guard let own = try? UDPService(loop: loop, address: any) else { return nil }
+            service = own
+        }
+        service.register(.trackerReply) { [weak self] bytes, _ in
             guard let reply = UDPTrackerPacket.decodeResponse(bytes, ipv6: ipv6) else { return }
             self?.pending[reply.transaction]?(reply)
         }
-        sockets[ipv6] = socket
-        return socket
+        services[ipv6] = service
+        return service
     }
 
     /// `udp://host:port[/anything]` → (host, port).
