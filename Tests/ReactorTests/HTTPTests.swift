@@ -51,11 +51,18 @@ private func fetch(
         #expect(!held[0].isOpen)
         #expect(try fetch(client, loop, base + "/fast")?.get().status == 204)
         // A request still waiting when the server closes.
-        client.get(base + "/slow", timeout: .seconds(5)) { _ in }
+        var last: Result<HTTPResponse, HTTPError>?
+        client.get(base + "/slow", timeout: .seconds(5)) { last = $0 }
         _ = loop.run(until: { held.count == 2 }, timeout: .seconds(5))
         server.close()
         #expect(held.count == 2 && !held[1].isOpen)
         held[1].respond(HTTPServerResponse(status: 200))
+        // The client hears that the server went away (not an answer).
+        _ = loop.run(until: { last != nil }, timeout: .seconds(10))
+        guard case .failure = last else {
+            Issue.record("expected a failure, got \(String(describing: last))")
+            return
+        }
     }
 
     // Client and server on loopback: method, path, query and headers reach the handler; status,
