@@ -38,16 +38,37 @@ public final class FakeConnection: Connection {
 
     public func write(_ bytes: [UInt8]) {
         guard isOpen else { return }
-        written += bytes
+        written += ciphered(bytes)
     }
 
     @discardableResult
     public func write(header: [UInt8], block: FileBlock) -> Bool {
         guard isOpen else { return false }
-        written += header
+        written += ciphered(header)
         guard block.isWithinFile, let bytes = try? block.readBytes(), bytes.count == block.length else { return false }
-        written += bytes
+        written += ciphered(bytes)
         return true
+    }
+
+    /// The stream transform the handler started, if any.
+    public private(set) var transform: (any StreamTransform)?
+
+    public func startTransform(_ transform: any StreamTransform) {
+        precondition(self.transform == nil, "one transform")
+        self.transform = transform
+        // What waits unread is deciphered now, like the real connection's input buffer; started
+        // from inside `bytesArrived`, the handler's leftovers are deciphered when it returns and
+        // offered again at once.
+        if !delivering { unread.withUnsafeMutableBytes { transform.inbound($0) } }
+    }
+
+    private var delivering = false
+
+    private func ciphered(_ bytes: [UInt8]) -> [UInt8] {
+        guard let transform else { return bytes }
+        var copy = bytes
+        copy.withUnsafeMutableBytes { transform.outbound($0) }
+        return copy
     }
 
     public func setOutputLowWatermark(_ bytes: Int) { outputLowWatermark = bytes }
@@ -78,11 +99,20 @@ public final class FakeConnection: Connection {
         guard isOpen else { return }
         let dropped = min(discarding, bytes.count)
         discarding -= dropped
-        unread += bytes.dropFirst(dropped)
+        var arrived = Array(bytes.dropFirst(dropped))
+        if let transform { arrived.withUnsafeMutableBytes { transform.inbound($0) } }
+        unread += arrived
         guard !isReadingPaused, let handler, !unread.isEmpty else { return }
         var input = InputBuffer(bytes: unread)
+        let plain = transform == nil
+        delivering = true
         handler.bytesArrived(self, &input)
+        delivering = false
         unread = input.readAll()
+        if plain, let transform, !unread.isEmpty {
+            unread.withUnsafeMutableBytes { transform.inbound($0) }
+            deliver([])
+        }
     }
 
     /// Returns and forgets what the handler has written so far.

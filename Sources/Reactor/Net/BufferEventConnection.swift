@@ -57,6 +57,10 @@ final class BufferEventConnection: Connection {
     private var directRead: OpaquePointer?
     private var discarding = 0
     private var readingPaused = false
+    /// The stream transform, once started, and how many bytes at the front of the input buffer
+    /// it has already deciphered (the handler left them unread).
+    private var transform: (any StreamTransform)?
+    private var transformedInput = 0
     private let maxSingleRead: Int
     /// Bytes read at a time when not discarding: a header and a little of what follows, so little
     /// of a payload about to be discarded is copied.
@@ -94,12 +98,24 @@ final class BufferEventConnection: Connection {
 
     func write(_ bytes: [UInt8]) {
         guard let bev, !closingAfterFlush else { return }
+        if let transform {
+            var ciphered = bytes
+            ciphered.withUnsafeMutableBytes { transform.outbound($0) }
+            ciphered.withUnsafeBytes { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
+            return
+        }
         bytes.withUnsafeBytes { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
     }
 
     @discardableResult
     func write(header: [UInt8], block: FileBlock) -> Bool {
         guard let bev, !closingAfterFlush else { return false }
+        if transform != nil {
+            // Ciphered bytes cannot be a reference to the page cache: copy, then cipher.
+            guard let bytes = try? block.readBytes(), bytes.count == block.length else { return false }
+            write(header + bytes)
+            return true
+        }
         let output = bufferevent_get_output(bev)!
         // After a block's reference chain, evbuffer_add would size the header's new chain like
         // the block's (16 KiB for 13 bytes: 330 MiB of heap at 200 busy peers); reserving the
@@ -142,8 +158,37 @@ final class BufferEventConnection: Connection {
         if let directRead { event_add(directRead, nil) } else { bufferevent_enable(bev, Int16(EV_READ)) }
     }
 
+    func startTransform(_ transform: any StreamTransform) {
+        precondition(self.transform == nil && directRead == nil, "one transform, and none while discarding input")
+        self.transform = transform
+        transformedInput = 0
+        transformInput()
+    }
+
+    /// Deciphers what arrived since the last call, in place in the input buffer.
+    private func transformInput() {
+        guard let transform, let bev else { return }
+        let input = bufferevent_get_input(bev)!
+        let length = evbuffer_get_length(input)
+        guard length > transformedInput else { return }
+        var position = evbuffer_ptr()
+        guard evbuffer_ptr_set(input, &position, transformedInput, EVBUFFER_PTR_SET) == 0 else { return }
+        let wanted = length - transformedInput
+        let count = Int(evbuffer_peek(input, wanted, &position, nil, 0))
+        var vectors = [iovec](repeating: iovec(), count: count)
+        _ = evbuffer_peek(input, wanted, &position, &vectors, Int32(count))
+        var left = wanted
+        for vector in vectors where left > 0 {
+            let take = min(vector.iov_len, left)
+            transform.inbound(UnsafeMutableRawBufferPointer(start: vector.iov_base, count: take))
+            left -= take
+        }
+        transformedInput = length
+    }
+
     func discardInput(_ count: Int) {
         guard let bev, count > 0 else { return }
+        precondition(transform == nil, "discarding input under a stream transform would lose the keystream")
         discarding += count
         guard directRead == nil else { return }
         bufferevent_disable(bev, Int16(EV_READ))
@@ -215,8 +260,11 @@ final class BufferEventConnection: Connection {
 
     fileprivate func readArrived() {
         guard let bev, let handler else { return }
+        if transform != nil { transformInput() }
         var input = InputBuffer(evbuffer: bufferevent_get_input(bev))
         handler.bytesArrived(self, &input)
+        // What the handler left is deciphered already; only later bytes need it.
+        if transform != nil, let bev = self.bev { transformedInput = evbuffer_get_length(bufferevent_get_input(bev)) }
     }
 
     fileprivate func writeDrained() {

@@ -71,6 +71,11 @@ public protocol Connection: AnyObject {
     /// kernel (`recv` with `MSG_TRUNC`): no copy, for a receiver that counts payload and never
     /// looks at it (`evtorrent bench`). The handler drains the buffered part itself first.
     func discardInput(_ count: Int)
+    /// Puts `transform` under the stream from here on: input not yet consumed (bytes that came
+    /// with the last handshake message included) and all that arrives later is deciphered before
+    /// the handler sees it; everything written after this call is ciphered. Output already
+    /// queued stays as it was. Not combinable with `discardInput`.
+    func startTransform(_ transform: any StreamTransform)
     /// Caps this connection's own rates (nil removes the cap).
     func setRateLimit(_ limit: RateLimit?)
     /// Shares `group`'s cap with its other members (the global limits).
