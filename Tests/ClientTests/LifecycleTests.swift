@@ -102,4 +102,51 @@ import TorrentCore
         #expect(done && heard == [.requested] && peer.closeReason == .closedLocally)
         #expect(manual.loop.pendingCount == 0)
     }
+
+    // Added without known pieces, a torrent is hash-checked in batches on the pool: its phase
+    // shows the progress, peers are refused meanwhile, a damaged piece is found, and it runs
+    // afterwards, serving what verified; `verify` checks it again the same way.
+    @Test func checksBeforeRunning() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        // Two batches of 16 MiB: 1,030 pieces of 16 KiB.
+        var bytes = patternBytes(1_030 * 16_384, seed: 8)
+        try directory.write("big.bin", bytes)
+        let pool = WorkerPool(threads: 2)
+        defer { pool.shutdown() }
+        var create = CreateOptions()
+        create.pieceLength = 16_384
+        let metainfo = try MetainfoLoader.parse(
+            try TorrentCreator.create(try ContentScan(path: directory.path + "/big.bin"), options: create, pool: pool), path: "big")
+        bytes[3 * 16_384 + 5] ^= 0xFF
+        try directory.write("big.bin", bytes)
+
+        let stepped = SteppedOffloader()
+        let manual = ManualSession(offloader: { _ in stepped })
+        let torrent = manual.session.add(metainfo, location: ContentLocation(metainfo: metainfo, directory: directory.path), options: TorrentOptions())
+        #expect(torrent.phase == .checking(piecesDone: 0, of: 1_030))
+        let early = try #require(manual.incoming())
+        early.deliver(Handshake(infoHash: metainfo.infoHash, peerID: testPeerID(1), extensions: false).encoded())
+        #expect(early.closeReason == .closedLocally)
+        // Both batches are on the pool at once; each hand-back moves the progress on.
+        #expect(stepped.waiting == 2)
+        stepped.step()
+        #expect(torrent.phase == .checking(piecesDone: 1_024, of: 1_030))
+        stepped.step()
+        #expect(torrent.phase == .running)
+        #expect(torrent.have.setCount == 1_029 && !torrent.have[PieceIndex(3)])
+        let peer = try #require(manual.incoming(from: "10.0.0.2"))
+        peer.deliver(Handshake(infoHash: metainfo.infoHash, peerID: testPeerID(2), extensions: false).encoded())
+        guard case .bitfield(let field) = readMessages(peer, pieceCount: 1_030, handshake: true).1.first else {
+            Issue.record("no bitfield")
+            return
+        }
+        #expect(Bitfield(bytes: field, count: 1_030) == torrent.have)
+
+        manual.session.verify(metainfo.infoHash)
+        #expect(peer.closeReason == .closedLocally)
+        #expect(torrent.phase == .checking(piecesDone: 0, of: 1_030))
+        while stepped.waiting > 0 { stepped.step() }
+        #expect(torrent.phase == .running && torrent.have.setCount == 1_029)
+    }
 }

@@ -9,20 +9,20 @@ import TorrentCore
 /// `FakeConnection`s the test feeds and reads. No sockets, no sleeping.
 final class ManualSession {
     let loop = ManualLoop()
-    let offloader: InlineOffloader
+    let offloader: any Offloader
     let connector = FakeConnector()
     let session: Session
     let logLines = LogLines()
     private var nextPort: UInt16 = 40_000
 
-    init(_ configure: (inout SessionOptions) -> Void = { _ in }) {
-        offloader = InlineOffloader(loop: loop)
+    init(offloader: ((ManualLoop) -> any Offloader)? = nil, _ configure: (inout SessionOptions) -> Void = { _ in }) {
+        self.offloader = offloader?(loop) ?? InlineOffloader(loop: loop)
         var options = SessionOptions()
         options.listen = SocketAddress(host: "127.0.0.1", port: 6881)!
         configure(&options)
         let lines = logLines
         session = Session(
-            environment: SessionEnvironment(scheduler: loop, offloader: offloader, connector: connector), options: options,
+            environment: SessionEnvironment(scheduler: loop, offloader: self.offloader, connector: connector), options: options,
             log: Log(minimum: .debug) { lines.append($0) })
     }
 
@@ -55,4 +55,22 @@ func readMessages(_ connection: FakeConnection, pieceCount: Int, handshake: Bool
     var messages: [PeerMessage] = []
     while let message = try? decoder.next(from: &queue) { messages.append(message) }
     return (first, messages)
+}
+
+/// An `Offloader` that holds each job until the test releases it: a pool as slow as the test
+/// wants, to watch what happens between hand-backs.
+final class SteppedOffloader: Offloader {
+    private var jobs: [() -> Void] = []
+    /// Jobs waiting.
+    var waiting: Int { jobs.count }
+
+    func offload<T: Sendable>(to pool: WorkerPool, _ work: @escaping @Sendable () -> T, completion: @escaping (T) -> Void) {
+        jobs.append { completion(work()) }
+    }
+
+    /// Runs the oldest job and hands its result back.
+    func step() {
+        guard !jobs.isEmpty else { return }
+        jobs.removeFirst()()
+    }
 }

@@ -232,6 +232,11 @@ final class PeerConnection: ConnectionHandler {
             drop(.unknownTorrent(handshake.infoHash))
             return false
         }
+        guard torrent.phase == .running else {
+            // Checking or stopped: no peers until it runs.
+            connection?.close()
+            return false
+        }
         guard !torrent.isBanned(remote) else {
             drop(.badData)
             return false

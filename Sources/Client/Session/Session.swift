@@ -178,10 +178,28 @@ public final class Session {
         return add(metainfo, location: location, have: have, options: options)
     }
 
+    /// Adds a torrent whose data is hash-checked first, on the hash pool (`phase` shows the
+    /// progress; the loop never waits); it runs as `options` say once the check is done.
+    @discardableResult
+    public func add(_ metainfo: Metainfo, location: ContentLocation, options: TorrentOptions) -> Torrent {
+        add(metainfo, location: location, checked: nil, options: options)
+    }
+
     /// Adds a torrent with the pieces already verified, run as `options` say: it starts
     /// announcing and dialling on the next loop turn.
     @discardableResult
     public func add(_ metainfo: Metainfo, location: ContentLocation, have: Bitfield, options: TorrentOptions) -> Torrent {
+        add(metainfo, location: location, checked: have, options: options)
+    }
+
+    /// Hash-checks a torrent's data again (its peers are closed meanwhile).
+    public func verify(_ infoHash: InfoHash) {
+        guard let torrent = torrents[infoHash] else { return }
+        ticking.removeValue(forKey: infoHash)
+        torrent.check()
+    }
+
+    private func add(_ metainfo: Metainfo, location: ContentLocation, checked have: Bitfield?, options: TorrentOptions) -> Torrent {
         if let existing = torrents[metainfo.infoHash] { return existing }
         let torrent = Torrent(session: self, metainfo: metainfo, location: location, have: have, options: options)
         torrents[metainfo.infoHash] = torrent
@@ -268,7 +286,10 @@ public final class Session {
         timers = []
         startTask?.cancel()
         starting = []
-        for torrent in torrents.values { torrent.closePeers() }
+        for torrent in torrents.values {
+            torrent.checker?.cancel()
+            torrent.closePeers()
+        }
         for peer in Array(connections.values) { peer.connection?.close() }
         trackers?.close()
         disk.shutdown()
@@ -282,7 +303,7 @@ public final class Session {
         listenerOpen = false
         listener?.close()
         listener = nil
-        let running = torrents.values.filter { $0.phase == .running }
+        let running = torrents.values.filter { $0.phase == .running || $0.checker != nil }
         var waiting = running.count + 1
         let one = { [weak self] in
             waiting -= 1

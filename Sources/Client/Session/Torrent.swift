@@ -13,15 +13,15 @@ public final class Torrent {
     unowned let session: Session
     /// Its data on disk: serving, hashing, writing, resume.
     let storage: TorrentStorage
-    private var peers: [PeerKey: PeerConnection] = [:]
-    private var choke: ChokeState
-    private var downloader: Downloader?
+    var peers: [PeerKey: PeerConnection] = [:]
+    var choke: ChokeState
+    var downloader: Downloader?
     private var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
     /// Seconds since it was added, on the session's tick (rechoke and upkeep phases).
     private var ticks = 0
-    private var resumeInterval = 5
-    private var downloadedBefore: Int64 = 0
-    private var hashFailuresBefore = 0
+    var resumeInterval = 5
+    var downloadedBefore: Int64 = 0
+    var hashFailuresBefore = 0
     private var downloadedReported: Int64 = 0
     /// Payload bytes uploaded since start.
     public private(set) var uploadedBytes: Int64 = 0
@@ -34,16 +34,19 @@ public final class Torrent {
     /// Where its peers come from.
     let sources: PeerSources
     /// Whether it is running or stopped (and why).
-    public private(set) var phase = TorrentPhase.running
+    public internal(set) var phase = TorrentPhase.running
     /// Called when it stops by itself (a seeding limit) or is stopped.
     public var stopped: ((StopReason) -> Void)?
-    private var seedingSince: ContinuousClock.Instant?
-    private var lastUploadSeen: (bytes: Int64, at: ContinuousClock.Instant)?
+    var seedingSince: ContinuousClock.Instant?
+    var lastUploadSeen: (bytes: Int64, at: ContinuousClock.Instant)?
+    /// The hash check running, while `phase` is `.checking`.
+    var checker: Checker?
 
-    init(session: Session, metainfo: Metainfo, location: ContentLocation, have: Bitfield, options torrentOptions: TorrentOptions) {
+    /// A torrent with `have` verified already, or (nil) to be hash-checked first.
+    init(session: Session, metainfo: Metainfo, location: ContentLocation, have: Bitfield?, options torrentOptions: TorrentOptions) {
         self.session = session
         self.metainfo = metainfo
-        self.have = have
+        self.have = have ?? Bitfield(count: metainfo.info.pieceCount)
         self.options = torrentOptions
         sources = PeerSources(manual: torrentOptions.peers)
         let options = torrentOptions.download
@@ -54,7 +57,13 @@ public final class Torrent {
         configuration.listenPort = Int(session.listenAddress.port)
         peerConfiguration = configuration
         choke = ChokeState(choker: Choker(slots: session.options.unchokeSlots, algorithm: session.options.choker))
-        guard let options else { return }
+        if let have { begin(with: have) } else { check() }
+    }
+
+    /// The pieces are known: downloading begins if wanted ones are missing.
+    func begin(with verified: Bitfield) {
+        have = verified
+        guard let options = options.download else { return }
         var picker = PiecePicker(pieceLength: metainfo.info.pieceLength, totalLength: metainfo.info.totalLength, have: have)
         picker.sequential = options.sequential
         if let priorities = options.piecePriorities { picker.setPriorities(priorities) }
@@ -105,85 +114,6 @@ public final class Torrent {
     func isConnected(peerID: [UInt8]) -> Bool { peers.values.contains { $0.peerID == peerID } }
     func isConnected(to address: SocketAddress) -> Bool { peers.values.contains { $0.remote == address } }
 
-    /// Dials `addresses` (as peers given by hand) within the session's limits, unless already
-    /// connected or banned.
-    public func connect(to addresses: [SocketAddress]) { addPeers(addresses, from: .manual) }
-
-    /// Adds peers a source named and dials what the limits allow. Seeds reach leechers this way
-    /// too; some clients (transmission 3) ignore loopback and private peers from trackers but
-    /// accept incoming connections from them.
-    public func addPeers(_ addresses: [SocketAddress], from source: PeerSource) {
-        sources.add(addresses.filter { !isBanned($0) }, from: source)
-        dial()
-    }
-
-    /// Dials candidates from the peer list within the session's budget.
-    private func dial() {
-        guard phase == .running, sources.hasCandidates else { return }
-        session.torrentNeedsTick(self)
-        let room = session.options.maxPeersPerTorrent - peerCount - session.pendingOutgoing(for: self)
-        let budget = min(room, session.dialBudget)
-        guard budget > 0 else { return }
-        for address in sources.nextCandidates(budget, now: session.loop.now) {
-            if isConnected(to: address) {
-                sources.connected(address)
-            } else {
-                session.connectOut(to: address, for: self)
-            }
-        }
-    }
-
-    /// An outgoing connection for this torrent ended before or after its handshake.
-    func dialEnded(_ address: SocketAddress, joined: Bool, error: PeerError?) {
-        guard joined else {
-            sources.attemptFailed(address, now: session.loop.now)
-            return
-        }
-        let forget = error == .badData || error == .bothSeeds || error == .connectedToSelf || error == .duplicatePeer
-        sources.disconnected(address, forget: forget, now: session.loop.now)
-    }
-
-    // MARK: - Lifecycle
-
-    /// Begins announcing and dialling (the session calls it once the torrent is in).
-    func start() {
-        guard phase == .running else { return }
-        if !isDownloading { seedingSince = session.loop.now }
-        if let trackers = session.trackers, !options.trackerTiers.isEmpty {
-            let announcer = trackers.announcer(
-                tiers: options.trackerTiers, infoHash: metainfo.infoHash, peerID: session.peerID,
-                port: session.listenAddress.port, log: session.log
-            ) { [unowned self] in (self.uploadedBytes, self.downloadedBytes, self.bytesMissing) }
-            sources.startAnnouncing(announcer) { [weak self] in self?.dial() }
-        }
-        dial()
-    }
-
-    /// Stops: peers are closed, trackers hear `stopped` (then `completion` runs), nothing of it
-    /// runs any more until `resume`.
-    func stop(_ reason: StopReason, completion: @escaping () -> Void = {}) {
-        guard phase == .running else {
-            completion()
-            return
-        }
-        phase = .stopped(reason)
-        closePeers()
-        let finish = { [weak self] in
-            self?.sources.stop(completion: completion) ?? completion()
-        }
-        if downloader != nil { saveResume(completion: finish) } else { finish() }
-        if reason != .requested { session.log.info("torrent_stopped", [("torrent", metainfo.info.name), ("reason", reason)]) }
-        stopped?(reason)
-    }
-
-    /// Runs again after a stop.
-    func resume() {
-        guard case .stopped = phase else { return }
-        phase = .running
-        lastUploadSeen = nil
-        start()
-    }
-
     // MARK: - Peers
 
     /// A peer finished its handshake.
@@ -209,7 +139,7 @@ public final class Torrent {
     }
 
     /// Tells the session's counters what the download accepted since the last report.
-    private func reportDownloaded() {
+    func reportDownloaded() {
         let total = downloadedBytes
         session.countDownloaded(total - downloadedReported)
         downloadedReported = total
@@ -261,7 +191,7 @@ public final class Torrent {
         perform(downloader!.fill(peer.key, view))
     }
 
-    private func refillAll() {
+    func refillAll() {
         for peer in Array(peers.values) where peer.amInterested && !peer.peerChoking { fillRequests(peer) }
     }
 
@@ -332,7 +262,7 @@ public final class Torrent {
         }
     }
 
-    private func finishedDownloading() {
+    func finishedDownloading() {
         guard let downloader else { return }
         reportDownloaded()
         session.log.info("download_finished", [("torrent", metainfo.info.name), ("downloaded", downloadedBytes)])
@@ -384,18 +314,6 @@ public final class Torrent {
         if downloader != nil, ticks % 10 == 0 { sources.retryManual() }
         if sources.hasCandidates { dial() }
         checkSeedLimits(now: now)
-    }
-
-    private func checkSeedLimits(now: ContinuousClock.Instant) {
-        guard downloader == nil, let since = seedingSince, phase == .running else { return }
-        if let limit = options.seedRatioLimit, Double(uploadedBytes) / Double(max(metainfo.info.totalLength, 1)) >= limit {
-            return stop(.ratioReached)
-        }
-        if let limit = options.seedTimeLimit, now - since >= limit { return stop(.seedTimeReached) }
-        if let limit = options.seedIdleLimit {
-            if lastUploadSeen?.bytes != uploadedBytes { lastUploadSeen = (uploadedBytes, now) }
-            if let seen = lastUploadSeen, now - max(seen.at, since) >= limit { return stop(.idleReached) }
-        }
     }
 
     private func rechoke(now: ContinuousClock.Instant) {

@@ -45,6 +45,8 @@ public enum StopReason: Equatable, Sendable, CustomStringConvertible {
 
 /// Where a torrent is in its life.
 public enum TorrentPhase: Equatable, Sendable {
+    /// Hash-checking its data; no peers meanwhile.
+    case checking(piecesDone: Int, of: Int)
     /// Serving and, while pieces are missing, downloading.
     case running
     /// Stopped: no peers, no announces.
