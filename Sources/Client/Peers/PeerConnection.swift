@@ -10,7 +10,7 @@ final class PeerConnection: ConnectionHandler {
     /// Messages up to this long are decoded in the input buffer rather than copied out first.
     static let smallMessageLength = 64
 
-    private unowned let session: Session
+    private unowned let session: any PeerHost
     private(set) weak var torrent: Torrent?
     private(set) var connection: (any Connection)?
     /// The protocol state once the handshake is in; nil before it and after the close. A stored
@@ -42,7 +42,7 @@ final class PeerConnection: ConnectionHandler {
     /// Why we dropped it, if we did.
     private(set) var dropError: PeerError?
 
-    init(session: Session, key: PeerKey, connection: any Connection, outgoing torrent: Torrent? = nil) {
+    init(session: any PeerHost, key: PeerKey, connection: any Connection, outgoing torrent: Torrent? = nil) {
         self.session = session
         self.key = key
         self.connection = connection

@@ -1,0 +1,30 @@
+import Reactor
+import TorrentCore
+
+/// What a peer connection needs from the session that accepted or opened it, and nothing more:
+/// time, identity, limits, the torrent a handshake names, and where to report what happened.
+/// `Session` is the one host; the narrow view keeps a connection from reaching into the rest.
+protocol PeerHost: AnyObject {
+    /// Time and timers.
+    var loop: any Scheduler { get }
+    /// Where peer events are logged.
+    var log: Log { get }
+    /// Our BEP 20 peer id.
+    var peerID: [UInt8] { get }
+    /// Limits and timeouts.
+    var options: SessionOptions { get }
+    /// Handlers for BEP 10 extension messages, by name.
+    var extensionHandlers: [String: (Torrent, PeerConnection, [UInt8]) -> Void] { get }
+    /// The torrent a handshake names, if the session has it.
+    func torrent(for infoHash: InfoHash) -> Torrent?
+    /// Logs a limit being hit, at most once every 10 s.
+    func logLimit(_ message: String)
+    /// A peer was dropped for `error`.
+    func peerDropped(_ error: PeerError)
+    /// An outgoing connection finished its handshake.
+    func outgoingJoined(_ peer: PeerConnection)
+    /// The connection closed.
+    func connectionClosed(_ peer: PeerConnection, reason: CloseReason)
+}
+
+extension Session: PeerHost {}
