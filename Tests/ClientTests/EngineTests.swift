@@ -19,12 +19,7 @@ struct TestContent {
         try directory.write("content/a.bin", first)
         try directory.write("content/b/c.bin", second)
         stream = first + second
-        let pool = WorkerPool(threads: 2)
-        defer { pool.shutdown() }
-        var create = CreateOptions()
-        create.pieceLength = 16_384
-        let bytes = try TorrentCreator.create(try ContentScan(path: directory.path + "/content"), options: create, pool: pool)
-        metainfo = try MetainfoLoader.parse(bytes, path: "fixture")
+        metainfo = try makeTorrent(of: directory.path + "/content")
     }
 
     var pieceCount: Int { metainfo.info.pieceCount }
@@ -36,10 +31,16 @@ struct TestContent {
     /// A session seeding this content.
     func seeding(_ configure: (inout SessionOptions) -> Void = { _ in }) -> ManualSession {
         let manual = ManualSession(configure)
+        seed(in: manual, options: TorrentOptions())
+        return manual
+    }
+
+    /// Adds this content to `manual`'s session as a complete seed run as `options` say.
+    @discardableResult
+    func seed(in manual: ManualSession, options: TorrentOptions) -> Torrent {
         manual.session.add(
             metainfo, location: ContentLocation(metainfo: metainfo, directory: directory.path),
-            have: Bitfield(count: pieceCount, allSet: true))
-        return manual
+            have: Bitfield(count: pieceCount, allSet: true), options: options)
     }
 
     func block(_ piece: Int, _ offset: Int = 0, _ length: Int = 16_384) -> BlockRequest {

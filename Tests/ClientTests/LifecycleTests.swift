@@ -15,9 +15,7 @@ import TorrentCore
         var options = TorrentOptions()
         let remote = SocketAddress(host: "10.9.9.9", port: 6881)!
         options.peers = [remote]
-        let torrent = manual.session.add(
-            content.metainfo, location: ContentLocation(metainfo: content.metainfo, directory: content.directory.path),
-            have: Bitfield(count: content.pieceCount, allSet: true), options: options)
+        let torrent = content.seed(in: manual, options: options)
         manual.loop.runPending()
         #expect(manual.connector.attempts.map(\.remoteAddress) == [remote])
         manual.connector.attempts[0].refuse()
@@ -44,9 +42,7 @@ import TorrentCore
         let manual = ManualSession()
         var options = TorrentOptions()
         options.seedTimeLimit = .seconds(5)
-        let torrent = manual.session.add(
-            content.metainfo, location: ContentLocation(metainfo: content.metainfo, directory: content.directory.path),
-            have: Bitfield(count: content.pieceCount, allSet: true), options: options)
+        let torrent = content.seed(in: manual, options: options)
         var heard: [StopReason] = []
         torrent.stopped = { heard.append($0) }
         manual.loop.runPending()
@@ -70,9 +66,7 @@ import TorrentCore
         let manual = ManualSession()
         var options = TorrentOptions()
         options.seedIdleLimit = .seconds(10)
-        let torrent = manual.session.add(
-            content.metainfo, location: ContentLocation(metainfo: content.metainfo, directory: content.directory.path),
-            have: Bitfield(count: content.pieceCount, allSet: true), options: options)
+        let torrent = content.seed(in: manual, options: options)
         manual.loop.runPending()
         let peer = try #require(manual.incoming())
         peer.deliver(content.handshake(1) + PeerMessage.interested.encoded())
@@ -112,12 +106,7 @@ import TorrentCore
         // Two batches of 16 MiB: 1,030 pieces of 16 KiB.
         var bytes = patternBytes(1_030 * 16_384, seed: 8)
         try directory.write("big.bin", bytes)
-        let pool = WorkerPool(threads: 2)
-        defer { pool.shutdown() }
-        var create = CreateOptions()
-        create.pieceLength = 16_384
-        let metainfo = try MetainfoLoader.parse(
-            try TorrentCreator.create(try ContentScan(path: directory.path + "/big.bin"), options: create, pool: pool), path: "big")
+        let metainfo = try makeTorrent(of: directory.path + "/big.bin")
         bytes[3 * 16_384 + 5] ^= 0xFF
         try directory.write("big.bin", bytes)
 

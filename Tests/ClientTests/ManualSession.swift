@@ -42,6 +42,14 @@ final class ManualSession {
     }
 }
 
+/// The torrent of the file or directory at `path`, in 16 KiB pieces (made with two hashing threads).
+func makeTorrent(of path: String, pieceLength: Int = 16_384) throws -> Metainfo {
+    var create = CreateOptions()
+    create.pieceLength = pieceLength
+    let bytes = try TorrentCreator.create(try ContentScan(path: path), options: create, threads: 2)
+    return try MetainfoLoader.parse(bytes, path: path)
+}
+
 /// A peer id for a test peer: `-TT0001-` and `n` repeated.
 func testPeerID(_ n: UInt8) -> [UInt8] { Array("-TT0001-".utf8) + [UInt8](repeating: n, count: 12) }
 

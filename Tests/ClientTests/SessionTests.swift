@@ -46,12 +46,7 @@ struct SeedFixture {
         directory = try TemporaryDirectory()
         try directory.write("content/a.bin", patternBytes(firstFileSize, seed: 1))
         try directory.write("content/b/c.bin", patternBytes(90_000, seed: 2))
-        let pool = WorkerPool(threads: 2)
-        defer { pool.shutdown() }
-        var create = CreateOptions()
-        create.pieceLength = 16_384
-        let bytes = try TorrentCreator.create(try ContentScan(path: directory.path + "/content"), options: create, pool: pool)
-        metainfo = try MetainfoLoader.parse(bytes, path: "fixture")
+        metainfo = try makeTorrent(of: directory.path + "/content")
         loop = try EventLoop()
         var options = SessionOptions()
         options.listen = SocketAddress(host: "127.0.0.1", port: 0)!
