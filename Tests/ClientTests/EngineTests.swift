@@ -73,6 +73,7 @@ struct TestContent {
             #expect(message == .piece(request, content.stream[start..<start + request.length]))
         }
         #expect(manual.session.status.uploadedBytes == Int64(requests.map(\.length).reduce(0, +)))
+        #expect(manual.session.stats.connectionsAccepted == 1 && manual.session.stats.peersDroppedTotal == 0)
         #expect(peer.isOpen)
     }
 
@@ -274,6 +275,7 @@ struct TestContent {
         let intact = first + second == content.stream
         #expect(intact)
         #expect(torrent.bannedPeers == ["10.0.6.66"] && torrent.hashFailures >= 1)
+        #expect(manual.session.stats.hashFailures == torrent.hashFailures)
         #expect(seeders[0].closeReason == .closedLocally)
         #expect(manual.session.droppedByReason["bad_data"] == 1)
         #expect(manual.session.status.downloadedBytes == Int64(content.stream.count))

@@ -32,6 +32,7 @@ import TorrentCore
         // Connected: not dialled again.
         manual.loop.advance(by: .seconds(60))
         #expect(manual.connector.attempts.count == 2)
+        #expect(manual.session.stats.dialAttempts == 2 && manual.session.stats.dialFailures == 1)
     }
 
     // A seed with a seeding-time limit stops by itself when it is reached: its peers are closed,

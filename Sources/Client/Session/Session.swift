@@ -106,13 +106,13 @@ public final class Session {
     private var ticks = 0
     /// Whether incoming peers are taken (until `listen` is closed by a shutdown).
     private var listenerOpen = true
-    /// Peers dropped for protocol errors, in all.
-    public private(set) var droppedPeers = 0
+    /// The session's counters, kept as things happen.
+    public internal(set) var stats = SessionStats()
     /// What to do with each BEP 10 extension's messages, by name (`ExtensionTable.supported`
     /// lists the names offered to peers; ut_metadata and ut_pex register here).
     var extensionHandlers: [String: (Torrent, PeerConnection, [UInt8]) -> Void] = [:]
     /// Peers dropped, by `PeerError.label`.
-    public private(set) var droppedByReason: [String: Int] = [:]
+    public var droppedByReason: [String: Int] { stats.peersDropped }
     /// The address peers reach us at (with the real port once bound).
     public private(set) var listenAddress: SocketAddress
 
@@ -252,8 +252,8 @@ public final class Session {
     /// What the status line shows; visits only torrents with peers or a download.
     public var status: SessionStatus {
         var status = SessionStatus()
-        status.uploadedBytes = uploadedBytes
-        status.downloadedBytes = downloadedBytes
+        status.uploadedBytes = stats.uploadedBytes
+        status.downloadedBytes = stats.downloadedBytes
         for torrent in ticking.values {
             status.peers += torrent.peerCount
             status.interested += torrent.interestedCount
@@ -267,13 +267,8 @@ public final class Session {
         return status
     }
 
-    /// Payload bytes uploaded by every torrent, kept as they are sent.
-    public private(set) var uploadedBytes: Int64 = 0
-    /// Payload bytes accepted by every torrent (less failed pieces), kept as they arrive.
-    public private(set) var downloadedBytes: Int64 = 0
-
-    func countUploaded(_ bytes: Int) { uploadedBytes += Int64(bytes) }
-    func countDownloaded(_ bytes: Int64) { downloadedBytes += bytes }
+    func countUploaded(_ bytes: Int) { stats.uploadedBytes += Int64(bytes) }
+    func countDownloaded(_ bytes: Int64) { stats.downloadedBytes += bytes }
 
     /// Stops at once: no more peers, every connection closed, the tick and the pools stopped.
     /// Nothing is announced and no resume file written (`shutdown(completion:)` does both).
@@ -323,6 +318,7 @@ public final class Session {
         if let uploadGroup { connection.join(uploadGroup) }
         let peer = PeerConnection(session: self, key: newKey(), connection: connection)
         connections[ObjectIdentifier(peer)] = peer
+        stats.connectionsAccepted += 1
         return peer
     }
 
@@ -334,7 +330,10 @@ public final class Session {
     func connectionClosed(_ peer: PeerConnection, reason: CloseReason) {
         guard connections.removeValue(forKey: ObjectIdentifier(peer)) != nil else { return }
         if let torrent = peer.outgoingTorrent {
-            if !peer.joined { halfOpen -= 1 }
+            if !peer.joined {
+                halfOpen -= 1
+                stats.dialFailures += 1
+            }
             torrent.dialEnded(peer.remote, joined: peer.joined, error: peer.dropError)
         }
         if case .connectFailed = reason { log.debug("connect_failed", [("peer", peer.remote), ("reason", reason)]) }
@@ -350,10 +349,7 @@ public final class Session {
     }
 
     /// A peer was dropped for breaking the protocol (or being banned, or a seed like us).
-    func peerDropped(_ error: PeerError) {
-        droppedPeers += 1
-        droppedByReason[error.label, default: 0] += 1
-    }
+    func peerDropped(_ error: PeerError) { stats.peersDropped[error.label, default: 0] += 1 }
 
     /// `torrent` has work for the tick (a peer joined).
     func torrentNeedsTick(_ torrent: Torrent) { ticking[torrent.metainfo.infoHash] = torrent }
@@ -369,6 +365,7 @@ public final class Session {
             !connections.values.contains(where: { $0.remote == address })
         else { return }
         halfOpen += 1
+        stats.dialAttempts += 1
         let placeholder = OutgoingConnect()
         // Bound to a specific address, connect from it too: peers tell each other apart by IP.
         let host = listenAddress.host
@@ -401,7 +398,7 @@ public final class Session {
             torrent.tick(now: now)
             if !torrent.needsTick { ticking.removeValue(forKey: infoHash) }
         }
-        rateSamples.append((now, uploadedBytes, downloadedBytes))
+        rateSamples.append((now, stats.uploadedBytes, stats.downloadedBytes))
         if rateSamples.count > 5 { rateSamples.removeFirst() }
     }
 }

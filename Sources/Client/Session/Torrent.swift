@@ -212,6 +212,7 @@ public final class Torrent {
                 storage.resumeDirty = true
                 for peer in Array(peers.values) { peer.weGotPiece(piece) }
             case .hashFailed(let piece, let senders):
+                session.stats.hashFailures += 1
                 session.log.info("hash_failed", [("piece", piece), ("peers", senders.joined(separator: ","))])
             case .ban(let host): ban(host)
             case .paused(let reason):

@@ -1,0 +1,24 @@
+/// A session's counters, kept as things happen (never recounted by walking peers or torrents),
+/// so a status line or a metrics endpoint reads them for free. Totals since the session started.
+public struct SessionStats: Sendable, Equatable {
+    /// Payload bytes sent to peers.
+    public internal(set) var uploadedBytes: Int64 = 0
+    /// Payload bytes accepted into pieces, less those of pieces that failed.
+    public internal(set) var downloadedBytes: Int64 = 0
+    /// Incoming connections accepted (before their handshake).
+    public internal(set) var connectionsAccepted = 0
+    /// Outgoing connection attempts.
+    public internal(set) var dialAttempts = 0
+    /// Outgoing attempts that failed before a handshake (refused, timed out, unreachable).
+    public internal(set) var dialFailures = 0
+    /// Peers dropped, by `PeerError.label` (bad data, request flood, idle, both seeds, ...).
+    public internal(set) var peersDropped: [String: Int] = [:]
+    /// Pieces that failed their hash check.
+    public internal(set) var hashFailures = 0
+
+    /// All zero.
+    public init() {}
+
+    /// Peers dropped, whatever the reason.
+    public var peersDroppedTotal: Int { peersDropped.values.reduce(0, +) }
+}
