@@ -49,13 +49,16 @@ public final class TrackerAnnouncer {
         announce(.completed)
     }
 
-    /// Sends `stopped` (waiting at most `timeout`), then calls `completion`.
+    /// Sends `stopped` (waiting at most `timeout`), then calls `completion`. The announcer keeps
+    /// itself alive until then: its owner (a removed torrent) may let go of it at once.
     public func stop(timeout: Duration = .seconds(3), completion: @escaping () -> Void) {
         timer?.cancel()
         var done = false
+        var keepAlive: TrackerAnnouncer? = self
         let finish = {
             guard !done else { return }
             done = true
+            if keepAlive != nil { keepAlive = nil }
             completion()
         }
         loop.schedule(after: timeout, finish)
