@@ -60,16 +60,35 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
     return condition()
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; good enough for a test).
+/// Ports handed out by `freePort` in this process: tests run concurrently, and a port released by
+/// the probe could otherwise go to two of them.
+private let handedOut = NSLock()
+nonisolated(unsafe) private var handedOutPorts: Set<UInt16> = []
+
+/// A loopback port free for both TCP and UDP (an evtorrent session binds both: peers on TCP,
+/// trackers and later DHT on UDP) and not handed out before in this process.
 func freePort() -> UInt16 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    while true {
+        let port = probe(SOCK_STREAM, 0)
+        guard port != 0, probe(SOCK_DGRAM, port) == port else { continue }
+        let fresh = handedOut.withLock { handedOutPorts.insert(port).inserted }
+        if fresh { return port }
+    }
+}
+
+/// Binds a socket of `type` to 127.0.0.1:`port` (0: any) and returns the port it got (0 if
+/// the bind failed); the socket is closed again.
+private func probe(_ type: __socket_type, _ port: UInt16) -> UInt16 {
+    let fd = socket(AF_INET, Int32(type.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &address) {
+    address.sin_port = port.bigEndian
+    let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
+    guard bound == 0 else { return 0 }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
