@@ -40,6 +40,8 @@ let package = Package(
 
         // Benchmarks/payload's engine: payload-path candidates and idle-connection cost.
         .executableTarget(name: "payload-bench", dependencies: ["Reactor"], path: "Benchmarks/PayloadBench"),
+        // Benchmarks/json's engine: TorrentCore's JSON beside Foundation's.
+        .executableTarget(name: "json-bench", dependencies: ["TorrentCore"], path: "Benchmarks/JSONBench"),
 
         .testTarget(name: "TorrentCoreTests", dependencies: ["TorrentCore", "Reactor"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ReactorTesting"]),
@@ -53,7 +55,7 @@ let package = Package(
 //   EVTORRENT_FUZZ=1 swift build --sanitize=fuzzer --scratch-path .build-fuzz --product FuzzBencode
 // Fuzz/run builds and runs them all for a bounded time.
 if Context.environment["EVTORRENT_FUZZ"] == "1" {
-    for name in ["FuzzBencode", "FuzzMetainfo", "FuzzMagnet", "FuzzGzip"] {
+    for name in ["FuzzBencode", "FuzzMetainfo", "FuzzMagnet", "FuzzGzip", "FuzzJSON"] {
         package.targets.append(.executableTarget(name: name, dependencies: ["TorrentCore"], path: "Fuzz/\(name)"))
         package.products.append(.executable(name: name, targets: [name]))
     }
