@@ -1,12 +1,21 @@
 import TorrentCore
 
-// Properties, for any bytes an RPC client sends: parsing never crashes, never recurses past its
-// depth limit, and whatever parses encodes to JSON that parses back to the same value.
+// Properties, for any bytes an RPC client sends: parsing never crashes or recurses past its
+// depth limit; whatever parses encodes to JSON that parses back to the same value; and as an
+// RPC request, every input gets a reply (success or failure) that is itself valid JSON.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJSON(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     var limits = JSONLimits()
     limits.maxDepth = 16
+    let replyBody: [UInt8]
+    do {
+        let request = try RPCRequest(parsing: bytes, limits: limits)
+        replyBody = RPCReply.success([("echo", request.arguments)], to: request)
+    } catch {
+        replyBody = RPCReply.failure(error)
+    }
+    precondition((try? JSON(parsing: replyBody)) != nil, "a reply that is not JSON")
     guard let value = try? JSON(parsing: bytes, limits: limits) else { return 0 }
     let again = try? JSON(parsing: value.encoded(), limits: limits)
     precondition(again == value, "encoding did not round-trip")
