@@ -28,13 +28,15 @@ let package = Package(
         .target(name: "ReactorTesting", dependencies: ["Reactor"]),
         // The engine: glue between TorrentCore and Reactor.
         .target(name: "Client", dependencies: ["TorrentCore", "Reactor"], exclude: ["README.md"]),
+        // `evtorrent daemon`: settings, config directory, the Transmission RPC server.
+        .target(name: "Daemon", dependencies: ["Client", "TorrentCore", "Reactor"]),
         // The swarm behind `evtorrent bench`: a load generator, not the engine.
         .target(name: "Bench", dependencies: ["TorrentCore", "Reactor"]),
         // The command line.
         .executableTarget(
             name: "evtorrent",
             dependencies: [
-                "Client", "Bench", "TorrentCore", "Reactor",
+                "Client", "Daemon", "Bench", "TorrentCore", "Reactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -54,7 +54,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "The seeder's process id, for its CPU and memory.")
     var seederPid: Int32?
 
-    @Flag(help: "Print the report as JSON.")
+    @Flag(help: "Print the report as OutputJSON.")
     var json = false
 
     func run() throws {
@@ -140,7 +140,7 @@ struct BenchCommand: ParsableCommand {
         let ttfb = swarm.timesToFirstByte.map(\.inSeconds).sorted()
         let cpu = before.flatMap { b in after.map { $0.cpuSeconds - b.cpuSeconds } }
         let gib = Double(measured) / Double(1 << 30)
-        let fields: [(String, JSON)] = [
+        let fields: [(String, OutputJSON)] = [
             ("mode", .string(mode)), ("peers", .number(Int64(peers))), ("seconds", .string(fixed(seconds))),
             ("bytes", .number(measured)), ("aggregate_mib_per_s", .string(fixed(mib / max(seconds, 1e-9)))),
             ("per_peer_mib_per_s_min", .string(fixed(pick(0) / 1_048_576))),
@@ -158,7 +158,7 @@ struct BenchCommand: ParsableCommand {
             ("seeder_rss_anon_kib", after.map { .number(Int64($0.anonymousKiB)) } ?? .null),
         ]
         if json {
-            print(JSON.object(fields).rendered())
+            print(OutputJSON.object(fields).rendered())
             return
         }
         for (name, value) in fields {

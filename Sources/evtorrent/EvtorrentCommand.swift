@@ -7,7 +7,7 @@ struct EvtorrentCommand: ParsableCommand {
         commandName: "evtorrent",
         abstract: "A BitTorrent client for seeding boxes: seed and download, make, inspect and verify torrents.",
         version: "0.1.0",
-        subcommands: [SeedCommand.self, DownloadCommand.self, CreateCommand.self, TrackerCommand.self, InfoCommand.self, VerifyCommand.self, BenchCommand.self])
+        subcommands: [SeedCommand.self, DownloadCommand.self, DaemonCommand.self, CreateCommand.self, TrackerCommand.self, InfoCommand.self, VerifyCommand.self, BenchCommand.self])
 }
 
 /// Prints `evtorrent: <message>` on standard error and exits with status 1.

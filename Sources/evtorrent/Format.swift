@@ -61,19 +61,19 @@ enum Format {
 }
 
 /// A minimal JSON value and writer for `--json` output (no Foundation in the command line).
-enum JSON {
+enum OutputJSON {
     case string(String)
     case number(Int64)
     case bool(Bool)
     case null
-    case array([JSON])
-    case object([(String, JSON)])
+    case array([OutputJSON])
+    case object([(String, OutputJSON)])
 
     /// The value as pretty-printed JSON text.
     func rendered(indent: String = "") -> String {
         let inner = indent + "  "
         switch self {
-        case .string(let text): return JSON.quote(text)
+        case .string(let text): return OutputJSON.quote(text)
         case .number(let value): return String(value)
         case .bool(let value): return value ? "true" : "false"
         case .null: return "null"
@@ -83,7 +83,7 @@ enum JSON {
         case .object(let fields):
             if fields.isEmpty { return "{}" }
             return "{\n"
-                + fields.map { inner + JSON.quote($0.0) + ": " + $0.1.rendered(indent: inner) }.joined(separator: ",\n")
+                + fields.map { inner + OutputJSON.quote($0.0) + ": " + $0.1.rendered(indent: inner) }.joined(separator: ",\n")
                 + "\n\(indent)}"
         }
     }

@@ -35,7 +35,7 @@ struct InfoCommand: ParsableCommand {
         let rows: [(String, Result<ScrapeCounts, ScrapeFailure>)]
         do { rows = try TrackerScraper.scrapeAll(infoHash, trackers: trackers) } catch { throw fail(error.description) }
         if json {
-            print(JSON.array(rows.map { url, result in
+            print(OutputJSON.array(rows.map { url, result in
                 switch result {
                 case .success(let counts):
                     return .object([("tracker", .string(url)), ("seeders", .number(Int64(counts.seeders))),
@@ -89,9 +89,9 @@ struct InfoCommand: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    static func json(_ metainfo: Metainfo) -> JSON {
+    static func json(_ metainfo: Metainfo) -> OutputJSON {
         let info = metainfo.info
-        let files: [JSON] = info.files.indices.map { index in
+        let files: [OutputJSON] = info.files.indices.map { index in
             .object([
                 ("path", .string(info.relativePath(of: FileIndex(index)).joined(separator: "/"))),
                 ("length", .number(info.files[index].length)),
@@ -105,12 +105,12 @@ struct InfoCommand: ParsableCommand {
             ("piece_length", .number(Int64(info.pieceLength))),
             ("piece_count", .number(Int64(info.pieceCount))),
             ("private", .bool(info.isPrivate)),
-            ("source", info.source.map(JSON.string) ?? .null),
-            ("created_by", metainfo.createdBy.map(JSON.string) ?? .null),
-            ("creation_date", metainfo.creationDate.map(JSON.number) ?? .null),
-            ("comment", metainfo.comment.map(JSON.string) ?? .null),
-            ("trackers", .array(metainfo.trackerTiers.map { .array($0.map(JSON.string)) })),
-            ("web_seeds", .array(metainfo.webSeeds.map(JSON.string))),
+            ("source", info.source.map(OutputJSON.string) ?? .null),
+            ("created_by", metainfo.createdBy.map(OutputJSON.string) ?? .null),
+            ("creation_date", metainfo.creationDate.map(OutputJSON.number) ?? .null),
+            ("comment", metainfo.comment.map(OutputJSON.string) ?? .null),
+            ("trackers", .array(metainfo.trackerTiers.map { .array($0.map(OutputJSON.string)) })),
+            ("web_seeds", .array(metainfo.webSeeds.map(OutputJSON.string))),
             ("files", .array(files)),
             ("magnet", .string(metainfo.magnetLink.uri)),
         ])
@@ -129,13 +129,13 @@ struct InfoCommand: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    static func json(_ magnet: MagnetLink) -> JSON {
+    static func json(_ magnet: MagnetLink) -> OutputJSON {
         .object([
-            ("name", magnet.displayName.map(JSON.string) ?? .null),
+            ("name", magnet.displayName.map(OutputJSON.string) ?? .null),
             ("info_hash", .string(magnet.infoHash.hex)),
-            ("trackers", .array(magnet.trackers.map(JSON.string))),
-            ("web_seeds", .array(magnet.webSeeds.map(JSON.string))),
-            ("peers", .array(magnet.peers.map(JSON.string))),
+            ("trackers", .array(magnet.trackers.map(OutputJSON.string))),
+            ("web_seeds", .array(magnet.webSeeds.map(OutputJSON.string))),
+            ("peers", .array(magnet.peers.map(OutputJSON.string))),
             ("magnet", .string(magnet.uri)),
         ])
     }

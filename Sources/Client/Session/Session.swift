@@ -396,7 +396,10 @@ public final class Session {
         }
         for (infoHash, torrent) in ticking {
             torrent.tick(now: now)
-            if !torrent.needsTick { ticking.removeValue(forKey: infoHash) }
+            if !torrent.needsTick {
+                ticking.removeValue(forKey: infoHash)
+                torrent.stoppedTicking()
+            }
         }
         rateSamples.append((now, stats.uploadedBytes, stats.downloadedBytes))
         if rateSamples.count > 5 { rateSamples.removeFirst() }

@@ -73,7 +73,7 @@ extension Torrent {
         let finish = { [weak self] in
             self?.sources.stop(completion: completion) ?? completion()
         }
-        if downloader != nil { saveResume(completion: finish) } else { finish() }
+        saveResume(completion: finish)
         if reason != .requested { session.log.info("torrent_stopped", [("torrent", metainfo.info.name), ("reason", reason)]) }
         stopped?(reason)
     }
@@ -81,6 +81,7 @@ extension Torrent {
     /// Runs again after a stop.
     func resume() {
         guard case .stopped = phase else { return }
+        guard isVerified else { return check() }
         phase = .running
         lastUploadSeen = nil
         start()
@@ -114,6 +115,9 @@ extension Torrent {
         session.log.info("check_finished", [("torrent", metainfo.info.name), ("pieces", verified.setCount), ("of", verified.count)])
         phase = .running
         begin(with: verified)
+        // What the check found is worth keeping: a restart trusts it while no file changes.
+        storage.resumeDirty = true
+        saveResume {}
         session.torrentNeedsTick(self)
         start()
     }

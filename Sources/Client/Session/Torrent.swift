@@ -25,6 +25,10 @@ public final class Torrent {
     private var downloadedReported: Int64 = 0
     /// Payload bytes uploaded since start.
     public private(set) var uploadedBytes: Int64 = 0
+    /// Payload bytes per second, up and down, smoothed over the last seconds (0 when idle).
+    public private(set) var uploadRate = 0
+    public private(set) var downloadRate = 0
+    private var lastRateSample: (up: Int64, down: Int64) = (0, 0)
     /// Called once when every wanted piece is verified and on disk.
     public var downloadFinished: (() -> Void)?
     /// Addresses banned for sending bad data.
@@ -41,6 +45,9 @@ public final class Torrent {
     var lastUploadSeen: (bytes: Int64, at: ContinuousClock.Instant)?
     /// The hash check running, while `phase` is `.checking`.
     var checker: Checker?
+    /// Whether `have` came from a finished check or trusted resume data (a check cancelled by a
+    /// stop leaves it false, and starting again checks first).
+    var isVerified = false
 
     /// A torrent with `have` verified already, or (nil) to be hash-checked first.
     init(session: Session, metainfo: Metainfo, location: ContentLocation, have: Bitfield?, options torrentOptions: TorrentOptions) {
@@ -63,6 +70,7 @@ public final class Torrent {
     /// The pieces are known: downloading begins if wanted ones are missing.
     func begin(with verified: Bitfield) {
         have = verified
+        isVerified = true
         guard let options = options.download else { return }
         var picker = PiecePicker(pieceLength: metainfo.info.pieceLength, totalLength: metainfo.info.totalLength, have: have)
         picker.sequential = options.sequential
@@ -279,12 +287,9 @@ public final class Torrent {
         downloadFinished = nil
     }
 
-    /// Writes the resume file now (at exit); `completion` runs when it is on disk.
+    /// Writes the resume file now if anything changed since the last one (a torrent added with a
+    /// resume store); `completion` runs when it is on disk.
     public func saveResume(completion: @escaping () -> Void) {
-        guard downloader != nil else {
-            completion()
-            return
-        }
         storage.saveResume(resumeSnapshot, failed: { [weak self] error in
             self?.session.log.warn("resume_save_failed", [("error", error)])
         }, completion: completion)
@@ -304,6 +309,7 @@ public final class Torrent {
     /// saved; every 10 s the choker decides whom to serve.
     func tick(now: ContinuousClock.Instant) {
         ticks += 1
+        sampleRates()
         if downloader != nil {
             reportDownloaded()
             perform(downloader!.tick(now: now))
@@ -315,6 +321,20 @@ public final class Torrent {
         if downloader != nil, ticks % 10 == 0 { sources.retryManual() }
         if sources.hasCandidates { dial() }
         checkSeedLimits(now: now)
+    }
+
+    private func sampleRates() {
+        let up = uploadedBytes, down = downloadedBytes
+        uploadRate = (uploadRate + Int(up - lastRateSample.up)) / 2
+        downloadRate = max(0, (downloadRate + Int(down - lastRateSample.down)) / 2)
+        lastRateSample = (up, down)
+    }
+
+    /// The tick stops visiting it: nothing moves, so the rates are zero.
+    func stoppedTicking() {
+        uploadRate = 0
+        downloadRate = 0
+        lastRateSample = (uploadedBytes, downloadedBytes)
     }
 
     private func rechoke(now: ContinuousClock.Instant) {

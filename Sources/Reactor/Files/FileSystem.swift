@@ -85,6 +85,25 @@ public enum FileContents {
         }
     }
 
+    /// The names in `directory` (not `.` or `..`), unsorted.
+    public static func list(_ directory: String) throws(SystemError) -> [String] {
+        guard let handle = opendir(directory) else { throw SystemError(errno: errno, operation: "opendir", path: directory) }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Removes the file at `path`; fine if it is already gone.
+    public static func remove(_ path: String) throws(SystemError) {
+        if unlink(path) != 0 && errno != ENOENT { throw SystemError(errno: errno, operation: "unlink", path: path) }
+    }
+
     /// fsyncs the directory holding `path` so the rename itself survives a crash.
     private static func syncDirectory(of path: String) {
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."

@@ -1,0 +1,228 @@
+import Client
+import Reactor
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `evtorrent daemon`: one Session for every torrent of the box, driven over the Transmission
+/// RPC. The config directory holds settings.json, the torrents and their resume files; a restart
+/// trusts resume data whose files are unchanged and checks the others on the hash pool, so the
+/// RPC answers at once however many torrents there are.
+public final class Daemon {
+    /// The version string clients read: a Transmission version they accept (Sonarr wants at least
+    /// 2.40), then ours.
+    public static let version = "4.0.6 (evtorrent 0.2.0)"
+    /// The RPC version of that Transmission version.
+    static let rpcVersion = 17
+
+    let loop: EventLoop
+    let session: Session
+    let config: ConfigDirectory
+    private(set) var settings: DaemonSettings
+    let log: Log
+    private var server: HTTPServer?
+    /// The current CSRF token.
+    let sessionID: String
+    var torrents: [Int: DaemonTorrent] = [:]
+    var ids: [InfoHash: Int] = [:]
+    /// Ids removed recently, for `recently-active` lists (the web client drops them).
+    var removed: [(id: Int, at: ContinuousClock.Instant)] = []
+    private var nextID = 1
+    let startedAt: ContinuousClock.Instant
+    /// File deletions and other blocking work the RPC asks for.
+    let filePool = WorkerPool(threads: 1)
+
+    /// A daemon over `configDirectory`, with `overrides` (command-line options) over its
+    /// settings.json; listens for peers and for RPC clients.
+    public init(configDirectory: String, overrides: [(String, JSON)], home: String, log: Log) throws(DaemonError) {
+        config = ConfigDirectory(path: configDirectory)
+        try config.prepare()
+        var settings = try DaemonSettings.load(config.settings, home: home)
+        for (key, value) in overrides { settings[key] = value }
+        self.settings = settings
+        self.log = log
+        do { try settings.save(config.settings) } catch { throw .configDirectory(configDirectory, error) }
+        var random = SystemRandomNumberGenerator()
+        sessionID = (0..<24).map { _ in String(UInt8.random(in: 0...35, using: &random), radix: 36) }.joined()
+        do { loop = try EventLoop() } catch { throw .session("cannot start the event loop: \(error)") }
+        var options = SessionOptions()
+        let bind = settings.string("bind-address-ipv4")
+        options.listen = SocketAddress(host: bind.isEmpty ? "0.0.0.0" : bind, port: UInt16(clamping: settings.integer("peer-port")))!
+        options.maxPeers = max(16, settings.integer("peer-limit-global"))
+        options.maxPeersPerTorrent = max(1, settings.integer("peer-limit-per-torrent"))
+        if settings.bool("speed-limit-up-enabled") { options.uploadLimit = settings.integer("speed-limit-up") * 1024 }
+        do { session = try Session(loop: loop, options: options, log: log) } catch {
+            throw .session("cannot listen for peers on \(options.listen): \(error) (set peer-port or --peer-port)")
+        }
+        startedAt = loop.now
+        restore()
+        let rpcAddress = SocketAddress(host: settings.string("rpc-bind-address"), port: UInt16(clamping: settings.integer("rpc-port")))
+        guard let rpcAddress else { throw .rpcListen(settings.string("rpc-bind-address"), SystemError(errno: EINVAL, operation: "parse")) }
+        do {
+            server = try HTTPServer(loop: loop, address: rpcAddress, maxBodyBytes: 32 << 20) { [unowned self] request, responder in
+                self.serve(request, responder)
+            }
+        } catch { throw .rpcListen(rpcAddress.description, error) }
+    }
+
+    /// Where RPC clients reach it.
+    public var rpcAddress: SocketAddress? { server?.localAddress }
+    /// Where peers reach it.
+    public var peerAddress: SocketAddress { session.listenAddress }
+    /// Torrents held.
+    public var torrentCount: Int { torrents.count }
+
+    /// Runs until SIGINT or SIGTERM, then stops in order: resume files, peers, `stopped` announces.
+    public func run() {
+        var stopping = false
+        let stop = { [unowned self] in
+            guard !stopping else { return }
+            stopping = true
+            self.server?.close()
+            self.session.shutdown { self.loop.stop() }
+        }
+        loop.watchSignal(SIGINT, stop)
+        loop.watchSignal(SIGTERM, stop)
+        loop.run()
+        filePool.shutdown()
+    }
+
+    // MARK: - Torrents
+
+    /// The settings the torrents of this daemon run with.
+    func torrentOptions(paused: Bool) -> TorrentOptions {
+        var options = TorrentOptions()
+        var download = DownloadOptions()
+        download.resume = config.resume
+        options.download = download
+        if settings.bool("ratio-limit-enabled") { options.seedRatioLimit = settings["ratio-limit"]?.doubleValue }
+        if settings.bool("idle-seeding-limit-enabled") { options.seedIdleLimit = .seconds(60 * settings.integer("idle-seeding-limit")) }
+        return options
+    }
+
+    /// Adds a torrent (or finds it already here). Its data is trusted from the resume file when no
+    /// file changed, else checked on the hash pool.
+    func add(_ metainfo: Metainfo, bytes: [UInt8], downloadDirectory: String, paused: Bool, labels: [String], save: Bool) throws(SystemError)
+        -> (DaemonTorrent, duplicate: Bool)
+    {
+        if let id = ids[metainfo.infoHash], let existing = torrents[id] { return (existing, true) }
+        let record = ConfigDirectory.Record(
+            downloadDirectory: downloadDirectory, addedDate: Int64(time(nil)), paused: paused, labels: labels)
+        if save { try config.save(bytes, record, for: metainfo.infoHash) }
+        return (attach(metainfo, record: record), false)
+    }
+
+    private func attach(_ metainfo: Metainfo, record: ConfigDirectory.Record) -> DaemonTorrent {
+        let location = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory)
+        let options = torrentOptions(paused: record.paused)
+        let torrent: Torrent
+        if let trusted = config.resume.trustedPieces(metainfo, location: location) {
+            torrent = session.add(metainfo, location: location, have: trusted, options: options)
+        } else {
+            torrent = session.add(metainfo, location: location, options: options)
+        }
+        if record.paused { session.stop(metainfo.infoHash) }
+        let entry = DaemonTorrent(id: nextID, torrent: torrent, downloadDirectory: record.downloadDirectory, addedDate: record.addedDate, labels: record.labels)
+        nextID += 1
+        torrents[entry.id] = entry
+        ids[metainfo.infoHash] = entry.id
+        return entry
+    }
+
+    /// Takes a torrent out; with `deleteData`, its own files (and the folders they leave empty)
+    /// are deleted on a worker thread, nothing else.
+    func remove(_ entry: DaemonTorrent, deleteData: Bool) {
+        torrents.removeValue(forKey: entry.id)
+        ids.removeValue(forKey: entry.infoHash)
+        removed.append((entry.id, loop.now))
+        let location = entry.torrent.location
+        session.remove(entry.infoHash)
+        config.forget(entry.infoHash)
+        guard deleteData else { return }
+        let root = entry.downloadDirectory
+        loop.offload(to: filePool, { DataRemoval.remove(location, below: root) }) { [log] failures in
+            for failure in failures { log.warn("delete_failed", [("path", failure.path ?? "?"), ("error", failure)]) }
+        }
+    }
+
+    /// Records a paused or resumed torrent so a restart keeps it so.
+    func recordPaused(_ entry: DaemonTorrent, _ paused: Bool) {
+        let record = ConfigDirectory.Record(
+            downloadDirectory: entry.downloadDirectory, addedDate: entry.addedDate, paused: paused, labels: entry.labels)
+        do { try config.saveRecord(record, for: entry.infoHash) } catch {
+            log.warn("record_save_failed", [("torrent", entry.torrent.metainfo.info.name), ("error", error)])
+        }
+    }
+
+    /// Loads every torrent of the config directory.
+    private func restore() {
+        let kept = config.load { name, reason in
+            log.warn("torrent_skipped", [("file", name), ("reason", reason)])
+        }
+        for (metainfo, record) in kept { _ = attach(metainfo, record: record) }
+        if !kept.isEmpty { log.info("restored", [("torrents", kept.count)]) }
+    }
+
+    // MARK: - RPC transport
+
+    private func serve(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        let answer = RPCGate.admit(
+            path: request.path, remoteHost: request.remoteAddress?.host ?? "", access: settings.access(sessionID: sessionID),
+            header: request.header)
+        switch answer {
+        case .answer(let status, let headers, let body):
+            responder.respond(HTTPServerResponse(status: status, headers: headers.map { ($0.name, $0.value) }, body: Array(body.utf8)))
+        case .pass(.rpc):
+            guard request.method == "POST" || !request.body.isEmpty else {
+                return responder.respond(HTTPServerResponse(status: 405, body: Array("POST a JSON request".utf8)))
+            }
+            handleRPC(request.body) { body in
+                guard let body else { return responder.respond(HTTPServerResponse(status: 204)) }
+                responder.respond(HTTPServerResponse(status: 200, headers: [("Content-Type", "application/json; charset=UTF-8")], body: body))
+            }
+        case .pass(.web), .pass(.metrics):
+            responder.respond(HTTPServerResponse(status: 404, body: Array("404: Not Found".utf8)))
+        }
+    }
+
+    /// Parses, dispatches and encodes one RPC call; `reply` gets the body (nil: a notification).
+    private func handleRPC(_ body: [UInt8], reply: @escaping ([UInt8]?) -> Void) {
+        let request: RPCRequest
+        do { request = try RPCRequest(parsing: body) } catch { return reply(RPCReply.failure(error)) }
+        perform(request) { result in
+            if request.isNotification { return reply(nil) }
+            switch result {
+            case .success(let arguments): reply(RPCReply.success(arguments, to: request))
+            case .failure(var failure):
+                failure.dialect = request.dialect
+                failure.tag = request.tag
+                reply(RPCReply.failure(failure))
+            }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension Daemon: Sendable {}
+
+/// Deleting a torrent's data: exactly its own files, then the folders they leave empty, never
+/// anything outside `root`/name (paths were checked when the torrent was parsed).
+enum DataRemoval {
+    static func remove(_ location: ContentLocation, below root: String) -> [SystemError] {
+        var failures: [SystemError] = []
+        var folders = Set<String>()
+        for path in location.paths {
+            do { try FileContents.remove(path) } catch { failures.append(error) }
+            var folder = path
+            while let slash = folder.lastIndex(of: "/") {
+                folder = String(folder[..<slash])
+                guard folder.count > root.count, folder.hasPrefix(root + "/") else { break }
+                folders.insert(folder)
+            }
+        }
+        // Deepest first; rmdir removes only empty folders, so a folder holding other files stays.
+        for folder in folders.sorted(by: { $0.count > $1.count }) { rmdir(folder) }
+        return failures
+    }
+}

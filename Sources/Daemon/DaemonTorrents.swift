@@ -1,0 +1,108 @@
+import Client
+import Reactor
+
+/// One torrent as the daemon knows it: the engine's torrent plus what the RPC shows and the
+/// config directory keeps (its id, where its data goes, when it was added).
+final class DaemonTorrent {
+    /// The RPC's number for it: assigned in order, never reused while the daemon runs.
+    let id: Int
+    let torrent: Torrent
+    let downloadDirectory: String
+    let addedDate: Int64
+    var labels: [String]
+
+    init(id: Int, torrent: Torrent, downloadDirectory: String, addedDate: Int64, labels: [String]) {
+        self.id = id
+        self.torrent = torrent
+        self.downloadDirectory = downloadDirectory
+        self.addedDate = addedDate
+        self.labels = labels
+    }
+
+    var infoHash: InfoHash { torrent.metainfo.infoHash }
+}
+
+/// The config directory's torrents: `torrents/<infohash>.torrent` (the file as added) and
+/// `torrents/<infohash>.json` (download dir, added date, paused, labels), resume files in
+/// `resume/`. Every write is atomic; a torrent whose files cannot be read is skipped with a warning
+/// and the others load.
+struct ConfigDirectory {
+    let path: String
+    var torrents: String { path + "/torrents" }
+    var resume: ResumeStore { ResumeStore(directory: path + "/resume") }
+    var settings: String { path + "/settings.json" }
+
+    /// Creates the directories.
+    func prepare() throws(DaemonError) {
+        do {
+            try FileContents.makeDirectories(torrents)
+            try FileContents.makeDirectories(path + "/resume")
+        } catch { throw .configDirectory(path, error) }
+    }
+
+    /// What is kept of a torrent besides its .torrent.
+    struct Record {
+        var downloadDirectory: String
+        var addedDate: Int64
+        var paused: Bool
+        var labels: [String]
+
+        var json: JSON {
+            .object([
+                ("download-dir", .string(downloadDirectory)), ("added-date", .integer(addedDate)), ("paused", .bool(paused)),
+                ("labels", .array(labels.map(JSON.string))),
+            ])
+        }
+
+        init(downloadDirectory: String, addedDate: Int64, paused: Bool, labels: [String]) {
+            self.downloadDirectory = downloadDirectory
+            self.addedDate = addedDate
+            self.paused = paused
+            self.labels = labels
+        }
+
+        init?(json: JSON) {
+            guard let directory = json["download-dir"]?.stringValue else { return nil }
+            downloadDirectory = directory
+            addedDate = json["added-date"]?.integerValue ?? 0
+            paused = json["paused"]?.boolValue ?? false
+            labels = json["labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        }
+    }
+
+    func save(_ metainfoBytes: [UInt8], _ record: Record, for infoHash: InfoHash) throws(SystemError) {
+        try FileContents.writeAtomically(metainfoBytes, to: "\(torrents)/\(infoHash.hex).torrent")
+        try saveRecord(record, for: infoHash)
+    }
+
+    func saveRecord(_ record: Record, for infoHash: InfoHash) throws(SystemError) {
+        try FileContents.writeAtomically(record.json.encoded(), to: "\(torrents)/\(infoHash.hex).json")
+    }
+
+    /// Deletes a torrent's files here (not its data).
+    func forget(_ infoHash: InfoHash) {
+        for suffix in [".torrent", ".json"] { try? FileContents.remove("\(torrents)/\(infoHash.hex)\(suffix)") }
+        try? FileContents.remove("\(path)/resume/\(infoHash.hex).resume")
+    }
+
+    /// Every torrent kept here, oldest first; unreadable ones are reported through `skipped`.
+    func load(skipped: (String, String) -> Void) -> [(Metainfo, Record)] {
+        let names = (try? FileContents.list(torrents)) ?? []
+        var loaded: [(Metainfo, Record)] = []
+        for name in names where name.hasSuffix(".torrent") {
+            let base = String(name.dropLast(".torrent".count))
+            do {
+                let metainfo = try MetainfoLoader.load("\(torrents)/\(name)")
+                let recordBytes = try? FileContents.read("\(torrents)/\(base).json", limit: 1 << 20)
+                guard let record = recordBytes.flatMap({ try? JSON(parsing: $0) }).flatMap(Record.init(json:)) else {
+                    skipped(name, "its record \(base).json is missing or broken")
+                    continue
+                }
+                loaded.append((metainfo, record))
+            } catch {
+                skipped(name, error.description)
+            }
+        }
+        return loaded.sorted { $0.1.addedDate < $1.1.addedDate }
+    }
+}

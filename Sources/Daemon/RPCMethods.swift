@@ -1,0 +1,181 @@
+import Client
+import Reactor
+
+/// The RPC's methods over the daemon's torrents. Requests arrive canonical (snake_case) and
+/// replies are built canonical; `RPCReply` spells them in the client's dialect.
+extension Daemon {
+    typealias Arguments = [(String, JSON)]
+
+    func perform(_ request: RPCRequest, completion: @escaping (Result<Arguments, RPCFailure>) -> Void) {
+        let arguments = request.arguments
+        switch request.method {
+        case "session_get": completion(.success(sessionValues(fields: arguments["fields"])))
+        case "session_stats": completion(.success(sessionStats()))
+        case "torrent_get": completion(torrentGet(arguments))
+        case "torrent_add": torrentAdd(arguments, completion: completion)
+        case "torrent_start", "torrent_start_now":
+            for entry in selected(arguments) {
+                session.start(entry.infoHash)
+                recordPaused(entry, false)
+            }
+            completion(.success([]))
+        case "torrent_stop":
+            for entry in selected(arguments) {
+                session.stop(entry.infoHash)
+                recordPaused(entry, true)
+            }
+            completion(.success([]))
+        case "torrent_verify":
+            for entry in selected(arguments) { session.verify(entry.infoHash) }
+            completion(.success([]))
+        case "torrent_remove":
+            let deleteData = arguments["delete_local_data"]?.boolValue ?? false
+            for entry in selected(arguments) { remove(entry, deleteData: deleteData) }
+            completion(.success([]))
+        default:
+            completion(.failure(RPCFailure(.methodNotFound, "method name not recognized: \(request.method)")))
+        }
+    }
+
+    // MARK: - Selecting torrents
+
+    /// The torrents `ids` names: all when absent; numbers, hash strings, or `recently-active`.
+    func selected(_ arguments: JSON) -> [DaemonTorrent] {
+        guard let ids = arguments["ids"] else { return torrents.values.sorted { $0.id < $1.id } }
+        if ids.stringValue == "recently_active" { return torrents.values.sorted { $0.id < $1.id } }
+        let list = ids.arrayValue ?? [ids]
+        var picked: [DaemonTorrent] = []
+        for id in list {
+            if let number = id.integerValue, let entry = torrents[Int(clamping: number)] {
+                picked.append(entry)
+            } else if let text = id.stringValue, let hash = InfoHash(text: text), let number = self.ids[hash], let entry = torrents[number] {
+                picked.append(entry)
+            }
+        }
+        return picked
+    }
+
+    // MARK: - Session
+
+    private func sessionValues(fields: JSON?) -> Arguments {
+        let all: Arguments = [
+            ("version", .string(Self.version)), ("rpc_version", .integer(Int64(Self.rpcVersion))),
+            ("rpc_version_minimum", .integer(14)), ("rpc_version_semver", .string("5.3.0")),
+            ("session_id", .string(sessionID)), ("config_dir", .string(config.path)),
+            ("download_dir", .string(settings.string("download-dir"))), ("peer_port", .integer(Int64(peerAddress.port))),
+            ("peer_limit_global", .integer(Int64(settings.integer("peer-limit-global")))),
+            ("peer_limit_per_torrent", .integer(Int64(settings.integer("peer-limit-per-torrent")))),
+            ("speed_limit_up", .integer(Int64(settings.integer("speed-limit-up")))),
+            ("speed_limit_up_enabled", .bool(settings.bool("speed-limit-up-enabled"))),
+            ("speed_limit_down", .integer(100)), ("speed_limit_down_enabled", .bool(false)),
+            ("seed_ratio_limit", settings["ratio-limit"] ?? .double(2)), ("seed_ratio_limited", .bool(settings.bool("ratio-limit-enabled"))),
+            ("idle_seeding_limit", .integer(Int64(settings.integer("idle-seeding-limit")))),
+            ("idle_seeding_limit_enabled", .bool(settings.bool("idle-seeding-limit-enabled"))),
+            ("encryption", .string("tolerated")), ("dht_enabled", .bool(false)), ("pex_enabled", .bool(false)),
+            ("lpd_enabled", .bool(false)), ("utp_enabled", .bool(false)), ("start_added_torrents", .bool(true)),
+            ("download_queue_enabled", .bool(false)), ("download_queue_size", .integer(5)),
+            ("units", .object([
+                ("speed_units", .array(["kB/s", "MB/s", "GB/s", "TB/s"].map(JSON.string))), ("speed_bytes", .integer(1000)),
+                ("size_units", .array(["kB", "MB", "GB", "TB"].map(JSON.string))), ("size_bytes", .integer(1000)),
+                ("memory_units", .array(["KiB", "MiB", "GiB", "TiB"].map(JSON.string))), ("memory_bytes", .integer(1024)),
+            ])),
+        ]
+        guard let wanted = fields?.arrayValue?.compactMap(\.stringValue), !wanted.isEmpty else { return all }
+        return all.filter { wanted.contains($0.0) }
+    }
+
+    private func sessionStats() -> Arguments {
+        let stats = session.stats
+        let status = session.status
+        let active = torrents.values.filter { $0.torrent.uploadRate > 0 || $0.torrent.downloadRate > 0 }.count
+        let paused = torrents.values.filter { if case .stopped = $0.torrent.phase { true } else { false } }.count
+        let seconds = Int64((loop.now - startedAt).components.seconds)
+        let current: JSON = .object([
+            ("uploaded_bytes", .integer(stats.uploadedBytes)), ("downloaded_bytes", .integer(stats.downloadedBytes)),
+            ("files_added", .integer(Int64(torrents.count))), ("session_count", .integer(1)), ("seconds_active", .integer(seconds)),
+        ])
+        return [
+            ("active_torrent_count", .integer(Int64(active))), ("paused_torrent_count", .integer(Int64(paused))),
+            ("torrent_count", .integer(Int64(torrents.count))), ("upload_speed", .integer(Int64(status.uploadRate))),
+            ("download_speed", .integer(Int64(status.downloadRate))), ("current_stats", current), ("cumulative_stats", current),
+        ]
+    }
+
+    // MARK: - torrent-get
+
+    private func torrentGet(_ arguments: JSON) -> Result<Arguments, RPCFailure> {
+        guard let fields = arguments["fields"]?.arrayValue?.compactMap(\.stringValue), !fields.isEmpty else {
+            return .failure(RPCFailure(.invalidParams, "no fields specified"))
+        }
+        let entries = selected(arguments)
+        let now = loop.now
+        removed.removeAll { now - $0.at > .seconds(60) }
+        let table = arguments["format"]?.stringValue == "table"
+        var result: Arguments
+        if table {
+            let header: JSON = .array(fields.map(JSON.string))
+            result = [("torrents", .array([header] + entries.map { entry in .array(fields.map { TorrentFields.value($0, of: entry, daemon: self) ?? .null }) }))]
+        } else {
+            result = [("torrents", .array(entries.map { entry in
+                .object(fields.compactMap { field in TorrentFields.value(field, of: entry, daemon: self).map { (field, $0) } })
+            }))]
+        }
+        if arguments["ids"]?.stringValue == "recently_active" {
+            result.append(("removed", .array(removed.map { .integer(Int64($0.id)) })))
+        }
+        return .success(result)
+    }
+
+    // MARK: - torrent-add
+
+    private func torrentAdd(_ arguments: JSON, completion: @escaping (Result<Arguments, RPCFailure>) -> Void) {
+        let directory = arguments["download_dir"]?.stringValue ?? settings.string("download-dir")
+        let paused = arguments["paused"]?.boolValue ?? false
+        let labels = arguments["labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let finish = { [unowned self] (bytes: [UInt8]) in
+            completion(self.addTorrent(bytes, directory: directory, paused: paused, labels: labels))
+        }
+        if let encoded = arguments["metainfo"]?.stringValue {
+            guard let bytes = Base64.decode(encoded) else {
+                return completion(.failure(RPCFailure(.invalidParams, "invalid or corrupt torrent file: metainfo is not base64")))
+            }
+            return finish(bytes)
+        }
+        guard let filename = arguments["filename"]?.stringValue, !filename.isEmpty else {
+            return completion(.failure(RPCFailure(.invalidParams, "no filename or metainfo specified")))
+        }
+        if filename.lowercased().hasPrefix("magnet:") {
+            return completion(.failure(RPCFailure(.invalidParams, "magnet links cannot be added yet (no metadata exchange)")))
+        }
+        if filename.lowercased().hasPrefix("http://") || filename.lowercased().hasPrefix("https://") {
+            // The answer waits for the fetch; the loop does not.
+            HTTPClient(loop: loop).get(filename, timeout: .seconds(30), maxResponseBytes: Int(MetainfoLoader.maxTorrentFileBytes)) { result in
+                switch result {
+                case .success(let response) where response.status == 200: finish(response.body)
+                case .success(let response): completion(.failure(RPCFailure(.invalidParams, "fetching \(filename): HTTP \(response.status)")))
+                case .failure(let error): completion(.failure(RPCFailure(.invalidParams, "fetching \(filename): \(error)")))
+                }
+            }
+            return
+        }
+        guard let bytes = try? FileContents.read(filename, limit: Int(MetainfoLoader.maxTorrentFileBytes)) else {
+            return completion(.failure(RPCFailure(.invalidParams, "cannot read \(filename)")))
+        }
+        finish(bytes)
+    }
+
+    private func addTorrent(_ bytes: [UInt8], directory: String, paused: Bool, labels: [String]) -> Result<Arguments, RPCFailure> {
+        let metainfo: Metainfo
+        do { metainfo = try MetainfoLoader.parse(bytes, path: "metainfo") } catch {
+            return .failure(RPCFailure(.invalidParams, "invalid or corrupt torrent file (\(error))"))
+        }
+        do {
+            let (entry, duplicate) = try add(metainfo, bytes: bytes, downloadDirectory: directory, paused: paused, labels: labels, save: true)
+            let summary: JSON = .object([("id", .integer(Int64(entry.id))), ("name", .string(metainfo.info.name)), ("hash_string", .string(metainfo.infoHash.hex))])
+            if !duplicate { log.info("torrent_added", [("torrent", metainfo.info.name), ("id", entry.id)]) }
+            return .success([(duplicate ? "torrent_duplicate" : "torrent_added", summary)])
+        } catch {
+            return .failure(RPCFailure(.internalError, "cannot save the torrent: \(error)"))
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Client
+
+/// `torrent-get`'s fields, computed from the engine's state (rpc-spec §3.3), by canonical name.
+/// The set covers what transmission-remote 3.00 (`-l`, `-i`, `-f`), the web clients and
+/// Sonarr/Radarr read; a field not known here is left out, as Transmission does.
+enum TorrentFields {
+    /// Transmission's status codes.
+    enum Status: Int64 {
+        case stopped = 0, checkWait = 1, checking = 2, downloadWait = 3, downloading = 4, seedWait = 5, seeding = 6
+    }
+
+    static func status(_ torrent: Torrent) -> Status {
+        switch torrent.phase {
+        case .stopped: return .stopped
+        case .checking: return .checking
+        case .running: return torrent.isDownloading ? .downloading : .seeding
+        }
+    }
+
+    /// Bytes of verified pieces.
+    static func haveBytes(_ torrent: Torrent) -> Int64 {
+        let info = torrent.metainfo.info
+        var bytes = Int64(torrent.have.setCount) * Int64(info.pieceLength)
+        if info.pieceCount > 0, torrent.have[PieceIndex(info.pieceCount - 1)] {
+            bytes -= Int64(info.pieceLength) - Int64(info.layout.length(of: PieceIndex(info.pieceCount - 1)))
+        }
+        return bytes
+    }
+
+    static func value(_ field: String, of entry: DaemonTorrent, daemon: Daemon) -> JSON? {
+        let torrent = entry.torrent
+        let info = torrent.metainfo.info
+        switch field {
+        case "id": return .integer(Int64(entry.id))
+        case "name": return .string(info.name)
+        case "hash_string": return .string(torrent.metainfo.infoHash.hex)
+        case "total_size", "size_when_done": return .integer(info.totalLength)
+        case "left_until_done": return .integer(torrent.bytesMissing)
+        case "have_valid": return .integer(haveBytes(torrent))
+        case "have_unchecked", "corrupt_ever", "desired_available": return .integer(0)
+        case "percent_done", "percent_complete":
+            return .double(info.totalLength > 0 ? Double(haveBytes(torrent)) / Double(info.totalLength) : 1)
+        case "metadata_percent_complete": return .integer(1)
+        case "status": return .integer(status(torrent).rawValue)
+        case "recheck_progress":
+            if case .checking(let done, let total) = torrent.phase { return .double(total > 0 ? Double(done) / Double(total) : 0) }
+            return .integer(0)
+        case "is_finished":
+            if case .stopped(let reason) = torrent.phase { return .bool(reason != .requested) }
+            return .bool(false)
+        case "is_stalled": return .bool(false)
+        case "rate_upload": return .integer(Int64(torrent.uploadRate))
+        case "rate_download": return .integer(Int64(torrent.downloadRate))
+        case "uploaded_ever": return .integer(torrent.uploadedBytes)
+        case "downloaded_ever": return .integer(torrent.downloadedBytes)
+        case "upload_ratio":
+            // As Transmission: against what was downloaded, or what we had if nothing was.
+            let base = torrent.downloadedBytes > 0 ? torrent.downloadedBytes : haveBytes(torrent)
+            return base > 0 ? .double(Double(torrent.uploadedBytes) / Double(base)) : .integer(-1)
+        case "eta":
+            guard torrent.isDownloading, torrent.downloadRate > 0 else { return .integer(-1) }
+            return .integer(torrent.bytesMissing / Int64(torrent.downloadRate))
+        case "error": return .integer(torrent.pausedReason == nil ? 0 : 3)
+        case "error_string": return .string(torrent.pausedReason ?? "")
+        case "download_dir": return .string(entry.downloadDirectory)
+        case "added_date", "activity_date", "start_date": return .integer(entry.addedDate)
+        case "date_created": return .integer(torrent.metainfo.creationDate ?? 0)
+        case "done_date", "manual_announce_time", "edit_date": return .integer(0)
+        case "seconds_downloading", "seconds_seeding": return .integer(0)
+        case "peers_connected": return .integer(Int64(torrent.peerCount))
+        case "peers_getting_from_us": return .integer(Int64(torrent.unchokedCount))
+        case "peers_sending_to_us": return .integer(torrent.downloadRate > 0 ? Int64(torrent.peerCount) : 0)
+        case "webseeds_sending_to_us": return .integer(0)
+        case "piece_count": return .integer(Int64(info.pieceCount))
+        case "piece_size": return .integer(Int64(info.pieceLength))
+        case "is_private": return .bool(info.isPrivate)
+        case "magnet_link": return .string(torrent.metainfo.magnetLink.description)
+        case "comment": return .string(torrent.metainfo.comment ?? "")
+        case "creator": return .string(torrent.metainfo.createdBy ?? "")
+        case "labels": return .array(entry.labels.map(JSON.string))
+        case "file_count": return .integer(Int64(info.files.count))
+        case "files":
+            // Each verified piece counts toward the files it spans.
+            var completed = [Int64](repeating: 0, count: info.files.count)
+            for piece in 0..<info.pieceCount where torrent.have[PieceIndex(piece)] {
+                for span in info.layout.spans(of: PieceIndex(piece)) { completed[span.file.value] += Int64(span.length) }
+            }
+            return .array(info.files.indices.map { index in
+                .object([
+                    ("name", .string(info.relativePath(of: FileIndex(index)).joined(separator: "/"))),
+                    ("length", .integer(info.files[index].length)),
+                    ("bytes_completed", .integer(completed[index])),
+                ])
+            })
+        case "priorities": return .array(info.files.map { _ in .integer(0) })
+        case "wanted": return .array(info.files.map { _ in .integer(1) })
+        case "bandwidth_priority", "queue_position": return .integer(0)
+        case "seed_ratio_mode", "seed_idle_mode": return .integer(0)
+        case "seed_ratio_limit": return torrent.options.seedRatioLimit.map(JSON.double) ?? .double(2)
+        case "seed_idle_limit": return .integer(Int64((torrent.options.seedIdleLimit?.components.seconds ?? 1800) / 60))
+        case "honors_session_limits": return .bool(true)
+        case "download_limit", "upload_limit": return .integer(0)
+        case "download_limited", "upload_limited": return .bool(false)
+        case "peer_limit", "max_connected_peers": return .integer(Int64(daemon.session.options.maxPeersPerTorrent))
+        case "trackers", "tracker_stats", "webseeds", "peers": return .array([])
+        case "tracker_list": return .string(torrent.metainfo.trackerTiers.map { $0.joined(separator: "\n") }.joined(separator: "\n\n"))
+        default: return nil
+        }
+    }
+}

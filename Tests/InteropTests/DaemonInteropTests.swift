@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+import ReactorTesting
+
+/// `evtorrent daemon` driven by Debian's transmission-remote 3.00 on loopback, with
+/// python3-libtorrent downloading a torrent the daemon seeds, and raw RPC calls (curl) for what
+/// the remote does not send.
+@Suite(.serialized) struct DaemonInteropTests {
+    final class Daemon {
+        let directory: TemporaryDirectory
+        let rpcPort = freePort()
+        let peerPort = freePort()
+        var process: BackgroundProcess
+
+        init() throws {
+            directory = try TemporaryDirectory()
+            try FileManager.default.createDirectory(atPath: directory.path + "/downloads", withIntermediateDirectories: true)
+            process = try Self.start(directory.path, rpcPort: rpcPort, peerPort: peerPort, log: "daemon.log")
+            #expect(process.waitForOutput("rpc ", seconds: 30), "daemon did not start: \(process.output)")
+        }
+
+        static func start(_ path: String, rpcPort: UInt16, peerPort: UInt16, log: String) throws -> BackgroundProcess {
+            try BackgroundProcess(
+                [Tools.evtorrent, "daemon", "--config-dir", path + "/config", "--rpc-port", String(rpcPort), "--rpc-bind", "127.0.0.1",
+                 "--peer-port", String(peerPort), "--download-dir", path + "/downloads", "--verbose"],
+                outputPath: path + "/" + log)
+        }
+
+        /// Stops it (SIGTERM: resume files written, trackers told) and starts it again.
+        func restart() throws {
+            #expect(process.stop(signal: SIGTERM) == 0)
+            process = try Self.start(directory.path, rpcPort: rpcPort, peerPort: peerPort, log: "daemon2.log")
+            #expect(process.waitForOutput("rpc ", seconds: 30), "daemon did not restart: \(process.output)")
+        }
+
+        @discardableResult
+        func remote(_ arguments: String...) throws -> String {
+            let output = try Tools.check(["transmission-remote", "127.0.0.1:\(rpcPort)"] + arguments)
+            return output
+        }
+
+        /// One raw RPC call with curl (session-id handshake included); the body as text.
+        func call(_ body: String) throws -> String {
+            let url = "http://127.0.0.1:\(rpcPort)/transmission/rpc"
+            let first = try Tools.run(["curl", "-s", "-i", "-X", "POST", "-d", body, url])
+            let id = first.stdout.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-transmission-session-id:") }
+                .map { String($0.split(separator: ":", maxSplits: 1)[1]).trimmingCharacters(in: .whitespaces) } ?? ""
+            return try Tools.run(["curl", "-s", "-H", "X-Transmission-Session-Id: " + id, "-d", body, url]).stdout
+        }
+
+        func stop() {
+            _ = process.stop(signal: SIGKILL)
+            directory.cleanup()
+        }
+    }
+
+    // transmission-remote adds a torrent whose data is in place (the remote sends it as base64),
+    // lists it at 100 % with its size, shows its details and files, stops, starts and verifies it;
+    // meanwhile python3-libtorrent downloads it from the daemon; then `--remove-and-delete` takes
+    // the data and nothing else.
+    @Test func transmissionRemoteDrivesTheDaemon() throws {
+        guard Tools.enabled("transmission-remote", "curl"), Tools.hasLibtorrent else { return }
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let downloads = daemon.directory.path + "/downloads"
+        try daemon.directory.write("downloads/album/track1.bin", patternBytes(2_000_000, seed: 41))
+        try daemon.directory.write("downloads/album/track2.bin", patternBytes(700_001, seed: 42))
+        try daemon.directory.write("downloads/keep-me.txt", Array("not the torrent's".utf8))
+        try Tools.check([Tools.evtorrent, "create", downloads + "/album", "-o", daemon.directory.path + "/album.torrent", "--no-date"])
+        let hash = try #require(try Tools.check([Tools.evtorrent, "info", daemon.directory.path + "/album.torrent"])
+            .split(separator: "\n").first { $0.hasPrefix("Info hash:") }?.split(separator: " ").last.map(String.init))
+
+        #expect(try daemon.remote("-a", daemon.directory.path + "/album.torrent").contains("success"))
+        #expect(waitUntil(seconds: 20) { ((try? daemon.remote("-l")) ?? "").contains("100%") })
+        let list = try daemon.remote("-l")
+        #expect(list.contains("album") && list.contains("2.70 MB"), "\(list)")
+        let details = try daemon.remote("-t", "1", "-i")
+        #expect(details.contains("Hash: \(hash)") && details.contains("Percent Done: 100%"), "\(details)")
+        let files = try daemon.remote("-t", "1", "-f")
+        #expect(files.contains("track1.bin") && files.contains("track2.bin") && files.contains("2 files"), "\(files)")
+
+        // A real client downloads it from the daemon's peer port.
+        let fetched = daemon.directory.path + "/fetched"
+        let script = """
+            import sys, time, libtorrent as lt
+            ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % sys.argv[3], 'enable_dht': False, 'enable_lsd': False,
+                              'enable_upnp': False, 'enable_natpmp': False})
+            h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
+            h.connect_peer(('127.0.0.1', int(sys.argv[4])))
+            deadline = time.time() + 60
+            while not h.status().is_seeding and time.time() < deadline:
+                time.sleep(0.2)
+            print("libtorrent done" if h.status().is_seeding else "libtorrent stuck", flush=True)
+            time.sleep(3600)
+            """
+        let leecher = try BackgroundProcess(
+            [Tools.python, "-c", script, daemon.directory.path + "/album.torrent", fetched, String(freePort()), String(daemon.peerPort)],
+            outputPath: daemon.directory.path + "/lt.log")
+        defer { _ = leecher.stop(signal: SIGKILL) }
+        #expect(leecher.waitForOutput("libtorrent done", seconds: 90), "\(leecher.output)")
+        #expect(FileManager.default.contentsEqual(atPath: downloads + "/album/track1.bin", andPath: fetched + "/album/track1.bin"))
+        #expect(FileManager.default.contentsEqual(atPath: downloads + "/album/track2.bin", andPath: fetched + "/album/track2.bin"))
+
+        try daemon.remote("-t", "1", "-S")
+        #expect(try daemon.remote("-l").contains("Stopped"))
+        try daemon.remote("-t", "1", "-s")
+        #expect(try !daemon.remote("-l").contains("Stopped"))
+        #expect(try daemon.remote("-t", "1", "-v").contains("success"))
+        #expect(waitUntil(seconds: 20) { ((try? daemon.remote("-l")) ?? "").contains("100%") })
+
+        try daemon.remote("-t", "1", "--remove-and-delete")
+        #expect(waitUntil(seconds: 10) { !FileManager.default.fileExists(atPath: downloads + "/album") })
+        #expect(FileManager.default.fileExists(atPath: downloads + "/keep-me.txt"))
+        #expect(try !daemon.remote("-l").contains("album"))
+    }
+
+    // What the remote does not send, over raw HTTP: the 409 handshake (a bare GET too, as Sonarr
+    // starts), malformed JSON, an unknown method, garbage metainfo, adding by URL (the answer
+    // waits for the fetch) and by path, and JSON-RPC 2.0; then a restart checks nothing whose
+    // files are unchanged.
+    @Test func rawRPCAndRestart() throws {
+        guard Tools.enabled("curl") else { return }
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let url = "http://127.0.0.1:\(daemon.rpcPort)/transmission/rpc"
+        let bare = try Tools.run(["curl", "-s", "-i", url]).stdout
+        #expect(bare.hasPrefix("HTTP/1.1 409") && bare.lowercased().contains("x-transmission-session-id:"), "\(bare)")
+
+        #expect(try daemon.call("{not json").contains("\"result\":\"no method name"))
+        #expect(try daemon.call(#"{"method":"torrent-frobnicate","tag":5}"#) == #"{"arguments":{},"result":"method name not recognized","tag":5}"#)
+        #expect(try daemon.call(#"{"method":"torrent-add","arguments":{"metainfo":"bm90IGEgdG9ycmVudA=="},"tag":6}"#).contains("invalid or corrupt torrent file"))
+
+        try daemon.directory.write("downloads/one.bin", patternBytes(300_000, seed: 51))
+        try Tools.check([Tools.evtorrent, "create", daemon.directory.path + "/downloads/one.bin", "-o", daemon.directory.path + "/one.torrent"])
+        let port = freePort()
+        let server = try BackgroundProcess(
+            [Tools.python, "-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", daemon.directory.path],
+            outputPath: daemon.directory.path + "/http.log")
+        defer { _ = server.stop(signal: SIGKILL) }
+        #expect(waitUntil(seconds: 10) { ((try? Tools.run(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/"]))?.status ?? 1) == 0 })
+        let added = try daemon.call(#"{"method":"torrent-add","arguments":{"filename":"http://127.0.0.1:\#(port)/one.torrent"},"tag":7}"#)
+        #expect(added.contains(#""torrent-added""#) && added.contains(#""name":"one.bin""#), "\(added)")
+        let again = try daemon.call(#"{"method":"torrent-add","arguments":{"filename":"\#(daemon.directory.path)/one.torrent"},"tag":8}"#)
+        #expect(again.contains(#""torrent-duplicate""#), "\(again)")
+
+        let modern = try daemon.call(#"{"jsonrpc":"2.0","method":"torrent_get","params":{"fields":["hash_string","percent_done"]},"id":9}"#)
+        #expect(modern.hasPrefix(#"{"jsonrpc":"2.0","result":{"torrents":[{"hash_string":"#) && modern.hasSuffix(#""id":9}"#), "\(modern)")
+        #expect(waitUntil(seconds: 20) { ((try? daemon.call(#"{"method":"torrent-get","arguments":{"fields":["percentDone"]}}"#)) ?? "").contains(#""percentDone":1"#) })
+
+        try daemon.restart()
+        let restored = try daemon.call(#"{"method":"torrent-get","arguments":{"fields":["name","percentDone","status"]},"tag":1}"#)
+        #expect(restored.contains(#""name":"one.bin","percentDone":1,"status":6"#), "\(restored)")
+        #expect(!daemon.process.output.contains("check_finished"), "rechecked after a restart: \(daemon.process.output)")
+    }
+}
