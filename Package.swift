@@ -48,6 +48,7 @@ let package = Package(
         .testTarget(name: "TorrentCoreTests", dependencies: ["TorrentCore", "Reactor"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ReactorTesting"]),
         .testTarget(name: "ClientTests", dependencies: ["Client", "TorrentCore", "Reactor", "ReactorTesting"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Client", "TorrentCore", "Reactor", "ReactorTesting"]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Client", "TorrentCore", "Reactor", "ReactorTesting"]),
         .testTarget(name: "InteropTests", dependencies: ["Client", "TorrentCore", "Reactor", "ReactorTesting"]),
     ]

@@ -30,12 +30,15 @@ public final class Daemon {
     var removed: [(id: Int, at: ContinuousClock.Instant)] = []
     private var nextID = 1
     let startedAt: ContinuousClock.Instant
-    /// File deletions and other blocking work the RPC asks for.
+    /// File deletions, web files and other blocking work the RPC asks for.
     let filePool = WorkerPool(threads: 1)
+    /// The web client's files.
+    let webRoot: WebRoot
 
     /// A daemon over `configDirectory`, with `overrides` (command-line options) over its
     /// settings.json; listens for peers and for RPC clients.
-    public init(configDirectory: String, overrides: [(String, JSON)], home: String, log: Log) throws(DaemonError) {
+    public init(configDirectory: String, overrides: [(String, JSON)], home: String, webRoot: String, log: Log) throws(DaemonError) {
+        self.webRoot = WebRoot(webRoot)
         config = ConfigDirectory(path: configDirectory)
         try config.prepare()
         var settings = try DaemonSettings.load(config.settings, home: home)
@@ -75,18 +78,27 @@ public final class Daemon {
 
     /// Runs until SIGINT or SIGTERM, then stops in order: resume files, peers, `stopped` announces.
     public func run() {
-        var stopping = false
-        let stop = { [unowned self] in
-            guard !stopping else { return }
-            stopping = true
-            self.server?.close()
-            self.session.shutdown { self.loop.stop() }
-        }
-        loop.watchSignal(SIGINT, stop)
-        loop.watchSignal(SIGTERM, stop)
+        loop.watchSignal(SIGINT) { [unowned self] in self.stop() }
+        loop.watchSignal(SIGTERM) { [unowned self] in self.stop() }
         loop.run()
         filePool.shutdown()
     }
+
+    private var stopping = false
+
+    /// The orderly stop (a signal, or `session-close`).
+    func stop() {
+        guard !stopping else { return }
+        stopping = true
+        server?.close()
+        session.shutdown { [loop] in loop.stop() }
+    }
+
+    /// Changes one setting in memory.
+    func updateSetting(_ key: String, _ value: JSON) { settings[key] = value }
+
+    /// Writes settings.json.
+    func saveSettings() throws(SystemError) { try settings.save(config.settings) }
 
     // MARK: - Torrents
 
@@ -147,7 +159,7 @@ public final class Daemon {
     }
 
     /// Records a paused or resumed torrent so a restart keeps it so.
-    func recordPaused(_ entry: DaemonTorrent, _ paused: Bool) {
+    func saveRecord(_ entry: DaemonTorrent, paused: Bool) {
         let record = ConfigDirectory.Record(
             downloadDirectory: entry.downloadDirectory, addedDate: entry.addedDate, paused: paused, labels: entry.labels)
         do { try config.saveRecord(record, for: entry.infoHash) } catch {
@@ -181,8 +193,28 @@ public final class Daemon {
                 guard let body else { return responder.respond(HTTPServerResponse(status: 204)) }
                 responder.respond(HTTPServerResponse(status: 200, headers: [("Content-Type", "application/json; charset=UTF-8")], body: body))
             }
-        case .pass(.web), .pass(.metrics):
+        case .pass(.web(let path)):
+            serveWeb(path, responder)
+        case .pass(.metrics):
             responder.respond(HTTPServerResponse(status: 404, body: Array("404: Not Found".utf8)))
+        }
+    }
+
+    /// A file of the web client, read on a worker (the loop never waits for the disk).
+    private func serveWeb(_ path: String, _ responder: HTTPResponder) {
+        switch webRoot.file(for: path) {
+        case .failure(.noWebRoot):
+            responder.respond(HTTPServerResponse(status: 404, body: Array(
+                "404: the web client is not installed: apt-get install transmission-common, or give --web-root".utf8)))
+        case .failure(.forbidden):
+            responder.respond(HTTPServerResponse(status: 403, body: Array("403: Forbidden".utf8)))
+        case .failure(.notFound):
+            responder.respond(HTTPServerResponse(status: 404, body: Array("404: Not Found".utf8)))
+        case .success(let file):
+            loop.offload(to: filePool, { try? FileContents.read(file, limit: 16 << 20) }) { bytes in
+                guard let bytes else { return responder.respond(HTTPServerResponse(status: 404, body: Array("404: Not Found".utf8))) }
+                responder.respond(HTTPServerResponse(status: 200, headers: [("Content-Type", WebRoot.contentType(file))], body: bytes))
+            }
         }
     }
 

@@ -16,13 +16,13 @@ extension Daemon {
         case "torrent_start", "torrent_start_now":
             for entry in selected(arguments) {
                 session.start(entry.infoHash)
-                recordPaused(entry, false)
+                saveRecord(entry, paused: false)
             }
             completion(.success([]))
         case "torrent_stop":
             for entry in selected(arguments) {
                 session.stop(entry.infoHash)
-                recordPaused(entry, true)
+                saveRecord(entry, paused: true)
             }
             completion(.success([]))
         case "torrent_verify":
@@ -32,6 +32,24 @@ extension Daemon {
             let deleteData = arguments["delete_local_data"]?.boolValue ?? false
             for entry in selected(arguments) { remove(entry, deleteData: deleteData) }
             completion(.success([]))
+        case "session_set": completion(sessionSet(arguments))
+        case "torrent_set": completion(torrentSet(arguments))
+        case "free_space": completion(freeSpace(arguments))
+        case "torrent_reannounce":
+            for entry in selected(arguments) { session.reannounce(entry.infoHash) }
+            completion(.success([]))
+        case "queue_move_top", "queue_move_up", "queue_move_down", "queue_move_bottom":
+            // No download queue (download-queue-enabled is false): every torrent runs, order is moot.
+            completion(.success([]))
+        case "port_test":
+            completion(.failure(RPCFailure(.internalError, "port test unavailable: it needs an outside service to connect back")))
+        case "blocklist_update":
+            completion(.failure(RPCFailure(.internalError, "no blocklist: blocklists are not supported yet")))
+        case "session_close":
+            completion(.success([]))
+            loop.schedule(after: .milliseconds(100)) { [weak self] in self?.stop() }
+        case "torrent_set_location", "torrent_rename_path":
+            completion(.failure(RPCFailure(.invalidParams, "\(request.method) is not supported yet")))
         default:
             completion(.failure(RPCFailure(.methodNotFound, "method name not recognized: \(request.method)")))
         }
@@ -74,6 +92,15 @@ extension Daemon {
             ("encryption", .string("tolerated")), ("dht_enabled", .bool(false)), ("pex_enabled", .bool(false)),
             ("lpd_enabled", .bool(false)), ("utp_enabled", .bool(false)), ("start_added_torrents", .bool(true)),
             ("download_queue_enabled", .bool(false)), ("download_queue_size", .integer(5)),
+            // What the web client's preferences read (it fails on a missing key); features evtorrent
+            // does not have are reported off.
+            ("alt_speed_enabled", .bool(false)), ("alt_speed_down", .integer(50)), ("alt_speed_up", .integer(50)),
+            ("alt_speed_time_enabled", .bool(false)), ("alt_speed_time_begin", .integer(540)), ("alt_speed_time_end", .integer(1020)),
+            ("alt_speed_time_day", .integer(127)), ("blocklist_enabled", .bool(false)), ("blocklist_size", .integer(0)),
+            ("blocklist_url", .string("")), ("peer_port_random_on_start", .bool(false)), ("port_forwarding_enabled", .bool(false)),
+            ("rename_partial_files", .bool(false)), ("seed_queue_enabled", .bool(false)), ("seed_queue_size", .integer(10)),
+            ("queue_stalled_enabled", .bool(false)), ("queue_stalled_minutes", .integer(30)), ("incomplete_dir_enabled", .bool(false)),
+            ("incomplete_dir", .string(settings.string("download-dir"))), ("cache_size_mib", .integer(4)),
             ("units", .object([
                 ("speed_units", .array(["kB/s", "MB/s", "GB/s", "TB/s"].map(JSON.string))), ("speed_bytes", .integer(1000)),
                 ("size_units", .array(["kB", "MB", "GB", "TB"].map(JSON.string))), ("size_bytes", .integer(1000)),

@@ -35,6 +35,9 @@ struct DaemonCommand: ParsableCommand {
     @Option(help: "Where new torrents' data goes (settings.json: download-dir).")
     var downloadDir: String?
 
+    @Option(help: "Serve the web client from this directory (default: $TRANSMISSION_WEB_HOME, else /usr/share/transmission/web).")
+    var webRoot: String?
+
     @Flag(help: "Log torrent events (info level).")
     var verbose = false
 
@@ -53,13 +56,15 @@ struct DaemonCommand: ParsableCommand {
         if let peerPort { overrides.append(("peer-port", .integer(Int64(peerPort)))) }
         if let downloadDir { overrides.append(("download-dir", .string(downloadDir))) }
         let daemon: Daemon
-        do { daemon = try Daemon(configDirectory: directory, overrides: overrides, home: home, log: log) } catch {
+        let web = webRoot ?? environment["TRANSMISSION_WEB_HOME"] ?? "/usr/share/transmission/web"
+        do { daemon = try Daemon(configDirectory: directory, overrides: overrides, home: home, webRoot: web, log: log) } catch {
             throw fail(error.description)
         }
         print("config    \(directory)")
         print("torrents  \(daemon.torrentCount)")
         print("peers     \(daemon.peerAddress)")
         print("rpc       http://\(daemon.rpcAddress?.description ?? "?")/transmission/rpc")
+        print("web       http://\(daemon.rpcAddress?.description ?? "?")/transmission/web/")
         fflush(nil)
         daemon.run()
         print("stopped")

@@ -152,4 +152,34 @@ import ReactorTesting
         #expect(restored.contains(#""name":"one.bin","percentDone":1,"status":6"#), "\(restored)")
         #expect(!daemon.process.output.contains("check_finished"), "rechecked after a restart: \(daemon.process.output)")
     }
+
+    // Transmission's web client (Debian's transmission-common), loaded from the daemon in headless
+    // Chromium, lists the daemon's torrents with their names and progress, with no script error;
+    // the screenshot is kept in .build/test-artifacts.
+    @Test func webClientShowsTheTorrents() throws {
+        guard Tools.enabled("chromium", "curl"), FileManager.default.fileExists(atPath: "/usr/share/transmission/web/index.html") else {
+            return
+        }
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        for (name, size) in [("first-album.bin", 1_500_000), ("second-show.bin", 800_000)] {
+            try daemon.directory.write("downloads/" + name, patternBytes(size, seed: UInt64(size)))
+            try Tools.check([Tools.evtorrent, "create", daemon.directory.path + "/downloads/" + name, "-o", daemon.directory.path + "/\(name).torrent"])
+            let metainfo = try Data(contentsOf: URL(fileURLWithPath: daemon.directory.path + "/\(name).torrent")).base64EncodedString()
+            #expect(try daemon.call(#"{"method":"torrent-add","arguments":{"metainfo":"\#(metainfo)"},"tag":1}"#).contains("torrent-added"))
+        }
+        #expect(waitUntil(seconds: 20) { ((try? daemon.remote("-l")) ?? "").components(separatedBy: "100%").count == 3 })
+        let page = "http://127.0.0.1:\(daemon.rpcPort)/transmission/web/"
+        let browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--virtual-time-budget=8000",
+                       "--window-size=1280,800", "--enable-logging=stderr", "--v=0"]
+        let dom = try Tools.run(browser + ["--dump-dom", page], seconds: 90)
+        #expect(dom.stdout.contains("first-album.bin") && dom.stdout.contains("second-show.bin"), "\(dom.stdout.suffix(2000))")
+        #expect(dom.stdout.contains("2 Transfers") && dom.stdout.contains("Seeding"))
+        let errors = dom.stderr.split(separator: "\n").filter { $0.contains("Uncaught") }
+        #expect(errors.isEmpty, "script errors: \(errors)")
+        let artifacts = FileManager.default.currentDirectoryPath + "/.build/test-artifacts"
+        try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
+        _ = try Tools.run(browser + ["--screenshot=" + artifacts + "/daemon-web-client.png", page], seconds: 90)
+        #expect(FileManager.default.fileExists(atPath: artifacts + "/daemon-web-client.png"))
+    }
 }

@@ -65,6 +65,9 @@ final class PeerSources {
         }
     }
 
+    /// Announces to the trackers now.
+    func reannounce() { announcer?.reannounce() }
+
     /// Tells the trackers the download completed.
     func completed() { announcer?.completed() }
 

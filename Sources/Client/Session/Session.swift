@@ -235,6 +235,17 @@ public final class Session {
         torrent.stop(.requested, completion: completion)
     }
 
+    /// Changes a torrent's seeding limits (nil: none); they apply from the next tick.
+    public func setSeedLimits(_ infoHash: InfoHash, ratio: Double?, idle: Duration?) {
+        guard let torrent = torrents[infoHash] else { return }
+        torrent.options.seedRatioLimit = ratio
+        torrent.options.seedIdleLimit = idle
+        if torrent.phase == .running { ticking[infoHash] = torrent }
+    }
+
+    /// Announces a torrent to its trackers now.
+    public func reannounce(_ infoHash: InfoHash) { torrents[infoHash]?.sources.reannounce() }
+
     /// Runs a stopped torrent again.
     public func start(_ infoHash: InfoHash) { torrents[infoHash]?.resume() }
 

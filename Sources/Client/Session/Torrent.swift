@@ -33,8 +33,8 @@ public final class Torrent {
     public var downloadFinished: (() -> Void)?
     /// Addresses banned for sending bad data.
     public private(set) var bannedPeers: Set<String> = []
-    /// How the session runs it.
-    public let options: TorrentOptions
+    /// How the session runs it (seeding limits may change while it runs).
+    public internal(set) var options: TorrentOptions
     /// Where its peers come from.
     let sources: PeerSources
     /// Whether it is running or stopped (and why).

@@ -43,6 +43,12 @@ public final class TrackerAnnouncer {
     /// Sends `started` and keeps announcing.
     public func start() { announce(.started) }
 
+    /// Announces now instead of at the next interval (a user asked for more peers).
+    public func reannounce() {
+        timer?.cancel()
+        announce(.none)
+    }
+
     /// Sends `completed` (once, when the download finishes) and keeps announcing.
     public func completed() {
         timer?.cancel()

@@ -1,0 +1,64 @@
+import Client
+import Reactor
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Serves Transmission's web client from a directory, as transmission-daemon does: `--web-root`,
+/// else `TRANSMISSION_WEB_HOME`, else Debian's `/usr/share/transmission/web` (transmission-common).
+/// Nothing outside the root is ever served: `..`, encoded separators and NULs are refused before
+/// the disk is touched, and the resolved path (symlinks followed) must still lie inside the root.
+struct WebRoot {
+    /// The root, resolved (nil if it does not exist).
+    let directory: String?
+
+    init(_ path: String) { directory = RealPath.resolve(path) }
+
+    /// The file for a request path below `/transmission/web/` ("" is the index), or why not.
+    func file(for relative: String) -> Result<String, WebError> {
+        guard let directory else { return .failure(.noWebRoot) }
+        guard let decoded = Self.percentDecoded(relative) else { return .failure(.forbidden) }
+        let parts = decoded.split(separator: "/", omittingEmptySubsequences: true)
+        guard !decoded.contains("\\"), !decoded.contains("\0"), parts.allSatisfy({ $0 != ".." && $0 != "." }) else {
+            return .failure(.forbidden)
+        }
+        let joined = ([directory] + parts.map(String.init) + (parts.isEmpty ? ["index.html"] : [])).joined(separator: "/")
+        guard let resolved = RealPath.resolve(joined) else { return .failure(.notFound) }
+        guard resolved.hasPrefix(directory + "/") else { return .failure(.forbidden) }
+        return .success(resolved)
+    }
+
+    /// Percent-decoding that refuses an encoded `/` or `\` (a way to smuggle separators) and bad escapes.
+    static func percentDecoded(_ text: String) -> String? {
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = iterator.next(), let low = iterator.next(),
+                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+            else { return nil }
+            if value == UInt8(ascii: "/") || value == UInt8(ascii: "\\") || value == 0 { return nil }
+            bytes.append(value)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    /// The Content-Type for a file name.
+    static func contentType(_ path: String) -> String {
+        let types = [
+            "html": "text/html; charset=UTF-8", "js": "application/javascript", "css": "text/css", "png": "image/png",
+            "gif": "image/gif", "jpg": "image/jpeg", "svg": "image/svg+xml", "ico": "image/x-icon", "json": "application/json",
+            "woff": "font/woff", "woff2": "font/woff2", "txt": "text/plain; charset=UTF-8",
+        ]
+        let suffix = path.split(separator: ".").last.map { $0.lowercased() } ?? ""
+        return types[suffix] ?? "application/octet-stream"
+    }
+
+    enum WebError: Error, Equatable {
+        case noWebRoot, forbidden, notFound
+    }
+}
