@@ -10,6 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // /metrics: Prometheus' text format, counters, gauges and histograms.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C stays in two thin system-library targets (LIBEVENT-NOTES.md §1).
@@ -29,7 +31,9 @@ let package = Package(
         // The engine: glue between TorrentCore and Reactor.
         .target(name: "Client", dependencies: ["TorrentCore", "Reactor"], exclude: ["README.md"]),
         // `evtorrent daemon`: settings, config directory, the Transmission RPC server.
-        .target(name: "Daemon", dependencies: ["Client", "TorrentCore", "Reactor"]),
+        .target(
+            name: "Daemon",
+            dependencies: ["Client", "TorrentCore", "Reactor", .product(name: "Prometheus", package: "swift-prometheus")]),
         // The swarm behind `evtorrent bench`: a load generator, not the engine.
         .target(name: "Bench", dependencies: ["TorrentCore", "Reactor"]),
         // The command line.

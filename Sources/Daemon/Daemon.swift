@@ -34,6 +34,8 @@ public final class Daemon {
     let filePool = WorkerPool(threads: 1)
     /// The web client's files.
     let webRoot: WebRoot
+    /// `/metrics`.
+    private(set) lazy var metrics = DaemonMetrics(daemon: self)
 
     /// A daemon over `configDirectory`, with `overrides` (command-line options) over its
     /// settings.json; listens for peers and for RPC clients.
@@ -67,6 +69,7 @@ public final class Daemon {
                 self.serve(request, responder)
             }
         } catch { throw .rpcListen(rpcAddress.description, error) }
+        _ = metrics  // starts measuring the loop's lag from now
     }
 
     /// Where RPC clients reach it.
@@ -196,7 +199,8 @@ public final class Daemon {
         case .pass(.web(let path)):
             serveWeb(path, responder)
         case .pass(.metrics):
-            responder.respond(HTTPServerResponse(status: 404, body: Array("404: Not Found".utf8)))
+            responder.respond(HTTPServerResponse(
+                status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: metrics.render()))
         }
     }
 
@@ -222,7 +226,9 @@ public final class Daemon {
     private func handleRPC(_ body: [UInt8], reply: @escaping ([UInt8]?) -> Void) {
         let request: RPCRequest
         do { request = try RPCRequest(parsing: body) } catch { return reply(RPCReply.failure(error)) }
-        perform(request) { result in
+        let arrived = loop.now
+        perform(request) { [unowned self] result in
+            self.metrics.rpcAnswered(request.method, after: self.loop.now - arrived)
             if request.isNotification { return reply(nil) }
             switch result {
             case .success(let arguments): reply(RPCReply.success(arguments, to: request))

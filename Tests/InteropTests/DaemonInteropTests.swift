@@ -182,4 +182,48 @@ import ReactorTesting
         _ = try Tools.run(browser + ["--screenshot=" + artifacts + "/daemon-web-client.png", page], seconds: 90)
         #expect(FileManager.default.fileExists(atPath: artifacts + "/daemon-web-client.png"))
     }
+
+    // /metrics: promtool (Debian's prometheus) accepts the exposition, the series say what the
+    // daemon holds, and a real Prometheus started here scrapes it and answers a query about it.
+    @Test func prometheusScrapesMetrics() throws {
+        guard Tools.enabled("promtool", "prometheus", "curl") else { return }
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        try daemon.directory.write("downloads/metered.bin", patternBytes(400_000, seed: 61))
+        try Tools.check([Tools.evtorrent, "create", daemon.directory.path + "/downloads/metered.bin", "-o", daemon.directory.path + "/metered.torrent"])
+        try daemon.remote("-a", daemon.directory.path + "/metered.torrent")
+        #expect(waitUntil(seconds: 20) { ((try? daemon.remote("-l")) ?? "").contains("100%") })
+        try daemon.remote("-l")  // one more RPC call to count
+        let url = "http://127.0.0.1:\(daemon.rpcPort)/metrics"
+        let text = try Tools.check(["curl", "-s", url])
+        #expect(text.contains(#"evtorrent_torrents{state="seeding"} 1"#), "\(text)")
+        #expect(text.contains(#"evtorrent_rpc_requests_total{method="torrent_get"}"#) && text.contains("evtorrent_reactor_lag_seconds_bucket"))
+        #expect(text.contains("process_resident_memory_bytes") && text.contains("evtorrent_payload_uploaded_bytes_total"))
+        try daemon.directory.write("metrics.txt", Array(text.utf8))
+        let check = try Tools.run(["promtool", "check", "metrics"], in: daemon.directory.path, seconds: 30, input: daemon.directory.path + "/metrics.txt")
+        #expect(check.status == 0, "promtool: \(check.stdout) \(check.stderr)")
+
+        let prometheusPort = freePort()
+        try daemon.directory.write("prometheus.yml", Array("""
+            global:
+              scrape_interval: 1s
+            scrape_configs:
+              - job_name: evtorrent
+                static_configs:
+                  - targets: ['127.0.0.1:\(daemon.rpcPort)']
+
+            """.utf8))
+        let prometheus = try BackgroundProcess(
+            ["prometheus", "--config.file=" + daemon.directory.path + "/prometheus.yml", "--storage.tsdb.path=" + daemon.directory.path + "/tsdb",
+             "--web.listen-address=127.0.0.1:\(prometheusPort)"],
+            outputPath: daemon.directory.path + "/prometheus.log")
+        defer { _ = prometheus.stop(signal: SIGKILL) }
+        let query = "http://127.0.0.1:\(prometheusPort)/api/v1/query?query=evtorrent_torrents%7Bstate%3D%22seeding%22%7D"
+        let scraped = waitUntil(seconds: 60) {
+            ((try? Tools.run(["curl", "-s", query]))?.stdout ?? "").contains(#""value":["#)
+        }
+        #expect(scraped, "prometheus did not scrape: \(prometheus.output.suffix(1500))")
+        let answer = try Tools.check(["curl", "-s", query])
+        #expect(answer.contains(#","1"]"#), "\(answer)")
+    }
 }

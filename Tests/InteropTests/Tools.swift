@@ -63,9 +63,10 @@ enum Tools {
         let stderr: String
     }
 
-    /// Runs a command to completion under `timeout` (so a hung tool cannot hang the suite).
+    /// Runs a command to completion under `timeout` (so a hung tool cannot hang the suite), its
+    /// standard input the file at `input` (nothing if nil).
     @discardableResult
-    static func run(_ arguments: [String], in directory: String? = nil, seconds: Int = 120) throws -> Output {
+    static func run(_ arguments: [String], in directory: String? = nil, seconds: Int = 120, input: String? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
         process.arguments = ["--kill-after=5", String(seconds)] + arguments
@@ -74,7 +75,7 @@ enum Tools {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = input.flatMap { FileHandle(forReadingAtPath: $0) } ?? FileHandle.nullDevice
         try process.run()
         // Read both pipes before waiting, so a chatty tool cannot block on a full pipe.
         let errBox = DataBox()

@@ -1,0 +1,141 @@
+import Client
+import Prometheus
+import Reactor
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `/metrics` in the Prometheus text format (swift-prometheus renders it). Names follow
+/// Prometheus' guide: the `evtorrent_` prefix, base units, `_total` on counters; the standard
+/// `process_*` series too. The engine's totals (`SessionStats`) are mirrored at each scrape, so
+/// nothing on the payload path touches a metric; the reactor's lag is measured by a 100 ms timer.
+final class DaemonMetrics {
+    let registry = PrometheusCollectorRegistry()
+    private unowned let daemon: Daemon
+    private var mirrored: [String: Int64] = [:]
+    private var counters: [String: Counter] = [:]
+    private let lag: DurationHistogram
+    private let rpcDuration: DurationHistogram
+    private var expectedTick: ContinuousClock.Instant?
+    private static let lagInterval: Duration = .milliseconds(100)
+
+    init(daemon: Daemon) {
+        self.daemon = daemon
+        lag = registry.makeDurationHistogram(
+            name: "evtorrent_reactor_lag_seconds",
+            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1)],
+            help: "How late the event loop ran a timer: the health of the one-thread engine")
+        rpcDuration = registry.makeDurationHistogram(
+            name: "evtorrent_rpc_request_duration_seconds",
+            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500)],
+            help: "Time from an RPC request's arrival to its answer")
+        daemon.loop.scheduleRepeating(every: Self.lagInterval) { [weak self] in self?.measureLag() }
+    }
+
+    private func measureLag() {
+        let now = daemon.loop.now
+        if let expected = expectedTick { lag.record(max(.zero, now - expected)) }
+        expectedTick = now + Self.lagInterval
+    }
+
+    /// Counts one RPC call of `method` that took `duration`.
+    func rpcAnswered(_ method: String, after duration: Duration) {
+        counter("evtorrent_rpc_requests_total", [("method", method)], help: "RPC requests answered, by method").increment()
+        rpcDuration.record(duration)
+    }
+
+    /// The exposition text, with every mirrored value brought up to date.
+    func render() -> [UInt8] {
+        let stats = daemon.session.stats
+        mirror("evtorrent_payload_uploaded_bytes_total", [], stats.uploadedBytes, help: "Payload bytes sent to peers")
+        mirror("evtorrent_payload_downloaded_bytes_total", [], stats.downloadedBytes, help: "Payload bytes accepted into verified pieces")
+        mirror("evtorrent_connections_accepted_total", [], Int64(stats.connectionsAccepted), help: "Incoming peer connections accepted")
+        mirror("evtorrent_connection_attempts_total", [], Int64(stats.dialAttempts), help: "Outgoing peer connection attempts")
+        mirror("evtorrent_connection_failures_total", [], Int64(stats.dialFailures), help: "Outgoing attempts that failed before a handshake")
+        mirror("evtorrent_hash_failures_total", [], Int64(stats.hashFailures), help: "Pieces that failed their hash check")
+        for (reason, count) in stats.peersDropped {
+            mirror("evtorrent_peers_dropped_total", [("reason", reason)], Int64(count), help: "Peers dropped, by reason")
+        }
+        var states: [String: Int] = ["stopped": 0, "checking": 0, "downloading": 0, "seeding": 0]
+        for entry in daemon.torrents.values {
+            switch TorrentFields.status(entry.torrent) {
+            case .stopped: states["stopped", default: 0] += 1
+            case .checking, .checkWait: states["checking", default: 0] += 1
+            case .downloading, .downloadWait: states["downloading", default: 0] += 1
+            case .seeding, .seedWait: states["seeding", default: 0] += 1
+            }
+        }
+        for (state, count) in states {
+            gauge("evtorrent_torrents", [("state", state)], help: "Torrents, by state").set(to: Double(count))
+        }
+        let status = daemon.session.status
+        gauge("evtorrent_peers_connected", [], help: "Peers past the handshake").set(to: Double(status.peers))
+        gauge("evtorrent_connections_open", [], help: "Open peer connections, handshaken or not").set(to: Double(daemon.session.connectionCount))
+        gauge("evtorrent_upload_rate_bytes_per_second", [], help: "Payload upload rate").set(to: Double(status.uploadRate))
+        gauge("evtorrent_download_rate_bytes_per_second", [], help: "Payload download rate").set(to: Double(status.downloadRate))
+        processSeries()
+        return registry.emitToBuffer()
+    }
+
+    // MARK: - process_*
+
+    private func processSeries() {
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        if let stat = try? FileContents.readToEnd("/proc/self/stat", limit: 1 << 16) {
+            let text = String(decoding: stat, as: UTF8.self)
+            if let close = text.lastIndex(of: ")") {
+                let fields = text[text.index(after: close)...].split(separator: " ")
+                // After "pid (comm)": utime, stime are the 12th and 13th; starttime the 20th (ticks since boot).
+                if fields.count > 19, let user = Double(fields[11]), let system = Double(fields[12]) {
+                    mirror("process_cpu_seconds_total", [], Int64((user + system) / ticks * 1000), scale: 1000,
+                           help: "User and system CPU time spent in seconds")
+                }
+            }
+        }
+        if let status = try? FileContents.readToEnd("/proc/self/status", limit: 1 << 20) {
+            for line in String(decoding: status, as: UTF8.self).split(separator: "\n") where line.hasPrefix("VmRSS:") {
+                if let kib = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {
+                    gauge("process_resident_memory_bytes", [], help: "Resident memory size in bytes").set(to: kib * 1024)
+                }
+            }
+        }
+        if let descriptors = try? FileContents.list("/proc/self/fd") {
+            gauge("process_open_fds", [], help: "Number of open file descriptors").set(to: Double(descriptors.count))
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func key(_ name: String, _ labels: [(String, String)]) -> String {
+        name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+    }
+
+    private func counter(_ name: String, _ labels: [(String, String)], help: String) -> Counter {
+        let key = key(name, labels)
+        if let existing = counters[key] { return existing }
+        let made = registry.makeCounter(name: name, labels: labels, help: help)
+        counters[key] = made
+        return made
+    }
+
+    private func gauge(_ name: String, _ labels: [(String, String)], help: String) -> Gauge {
+        registry.makeGauge(name: name, labels: labels, help: help)
+    }
+
+    /// Brings a counter up to an absolute total the engine keeps (`scale`: the total's units per one).
+    private func mirror(_ name: String, _ labels: [(String, String)], _ total: Int64, scale: Int64 = 1, help: String) {
+        let key = key(name, labels)
+        let delta = total - (mirrored[key] ?? 0)
+        guard delta > 0 || mirrored[key] == nil else { return }
+        mirrored[key] = total
+        if scale == 1 {
+            counter(name, labels, help: help).increment(by: delta)
+        } else {
+            counter(name, labels, help: help).increment(by: Double(delta) / Double(scale))
+        }
+    }
+}
+
+@available(*, unavailable)
+extension DaemonMetrics: Sendable {}
