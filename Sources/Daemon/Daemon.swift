@@ -132,9 +132,14 @@ public final class Daemon {
         let location = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory)
         let options = torrentOptions(paused: record.paused)
         let torrent: Torrent
-        if let trusted = config.resume.trustedPieces(metainfo, location: location) {
-            torrent = session.add(metainfo, location: location, have: trusted, options: options)
-        } else {
+        switch config.resume.verdict(metainfo, location: location) {
+        case .trusted(let pieces):
+            torrent = session.add(metainfo, location: location, have: pieces, options: options)
+        case let verdict:
+            if verdict != .missing {
+                let why = verdict == .corrupt ? "its resume file is corrupt" : "a file changed since its resume file was written"
+                log.warn("rechecking", [("torrent", metainfo.info.name), ("reason", why)])
+            }
             torrent = session.add(metainfo, location: location, options: options)
         }
         if record.paused { session.stop(metainfo.infoHash) }

@@ -26,9 +26,10 @@ import ReactorTesting
                 outputPath: path + "/" + log)
         }
 
-        /// Stops it (SIGTERM: resume files written, trackers told) and starts it again.
-        func restart() throws {
+        /// Stops it (SIGTERM: resume files written, trackers told), runs `meanwhile`, and starts it again.
+        func restart(meanwhile: () throws -> Void = {}) throws {
             #expect(process.stop(signal: SIGTERM) == 0)
+            try meanwhile()
             process = try Self.start(directory.path, rpcPort: rpcPort, peerPort: peerPort, log: "daemon2.log")
             #expect(process.waitForOutput("rpc ", seconds: 30), "daemon did not restart: \(process.output)")
         }
@@ -225,5 +226,46 @@ import ReactorTesting
         #expect(scraped, "prometheus did not scrape: \(prometheus.output.suffix(1500))")
         let answer = try Tools.check(["curl", "-s", query])
         #expect(answer.contains(#","1"]"#), "\(answer)")
+    }
+
+    // Bad input loses nothing: a client outside the whitelist gets 403, an oversized body is
+    // refused and the daemon goes on, removing a torrent in the middle of its verify is clean,
+    // and after a restart a torrent whose resume file was corrupted is rechecked with a warning
+    // that says so, while the other is trusted untouched.
+    @Test func hostileInputAndCorruptResume() throws {
+        guard Tools.enabled("curl") else { return }
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let url = "http://127.0.0.1:\(daemon.rpcPort)/transmission/rpc"
+        let outsider = try Tools.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--interface", "127.0.0.2", url])
+        #expect(outsider.stdout == "403", "from 127.0.0.2: \(outsider.stdout) \(outsider.stderr)")
+
+        try daemon.directory.write("big-body", [UInt8](repeating: 0x20, count: 40 << 20))
+        let session = try Tools.run(["curl", "-s", "-i", url]).stdout.split(separator: "\r\n")
+            .first { $0.lowercased().hasPrefix("x-transmission-session-id:") }.map { String($0) } ?? ""
+        let oversized = try Tools.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", session, "--data-binary", "@" + daemon.directory.path + "/big-body", url])
+        #expect(oversized.stdout.hasPrefix("4"), "a 40 MiB body got \(oversized.stdout)")
+        #expect(try daemon.call(#"{"method":"session-get","arguments":{"fields":["version"]},"tag":1}"#).contains("evtorrent"))
+
+        for (name, seed) in [("keep.bin", 71), ("spoiled.bin", 72), ("gone.bin", 73)] {
+            try daemon.directory.write("downloads/" + name, patternBytes(1_000_000, seed: UInt64(seed)))
+            try Tools.check([Tools.evtorrent, "create", daemon.directory.path + "/downloads/" + name, "-o", daemon.directory.path + "/\(name).torrent"])
+            try daemon.remote("-a", daemon.directory.path + "/\(name).torrent")
+        }
+        #expect(waitUntil(seconds: 30) { ((try? daemon.remote("-l")) ?? "").components(separatedBy: "100%").count == 4 })
+        // Verify and remove at once.
+        try daemon.remote("-t", "3", "-v")
+        try daemon.remote("-t", "3", "-r")
+        #expect(try !daemon.remote("-l").contains("gone.bin"))
+
+        let spoiled = try Tools.check([Tools.evtorrent, "info", daemon.directory.path + "/spoiled.bin.torrent"])
+            .split(separator: "\n").first { $0.hasPrefix("Info hash:") }?.split(separator: " ").last.map(String.init) ?? ""
+        try daemon.restart {
+            try daemon.directory.write("config/resume/\(spoiled).resume", Array("d5:junk".utf8))
+        }
+        #expect(daemon.process.waitForOutput("rechecking", seconds: 10))
+        let output = daemon.process.output
+        #expect(output.contains("torrent=spoiled.bin") && output.contains("corrupt") && !output.contains("torrent=keep.bin"), "\(output)")
+        #expect(waitUntil(seconds: 30) { ((try? daemon.remote("-l")) ?? "").components(separatedBy: "100%").count == 3 })
     }
 }

@@ -42,7 +42,27 @@ public struct ResumeStore: Sendable {
     /// The verified pieces to trust without hashing: the saved bitfield if every file still has
     /// the size and mtime it was verified at; nil means verify.
     public func trustedPieces(_ metainfo: Metainfo, location: ContentLocation) -> Bitfield? {
-        guard let saved = load(metainfo) else { return nil }
-        return saved.files == Self.fileStates(location) ? saved.pieces : nil
+        if case .trusted(let pieces) = verdict(metainfo, location: location) { return pieces }
+        return nil
+    }
+
+    /// What the saved resume data of a torrent is worth.
+    public enum Verdict: Equatable, Sendable {
+        /// Every file is as it was: these pieces need no check.
+        case trusted(Bitfield)
+        /// There is no resume file.
+        case missing
+        /// There is one, but it cannot be read or is not this torrent's.
+        case corrupt
+        /// A file's size or mtime changed since it was written.
+        case filesChanged
+    }
+
+    /// Whether the resume data of `metainfo` can be trusted, and if not why.
+    public func verdict(_ metainfo: Metainfo, location: ContentLocation) -> Verdict {
+        guard let saved = load(metainfo) else {
+            return (try? FileStatus.of(path(metainfo.infoHash))) ?? nil == nil ? .missing : .corrupt
+        }
+        return saved.files == Self.fileStates(location) ? .trusted(saved.pieces) : .filesChanged
     }
 }
