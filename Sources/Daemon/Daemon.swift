@@ -20,6 +20,8 @@ public final class Daemon {
     let session: Session
     let config: ConfigDirectory
     private(set) var settings: DaemonSettings
+    /// The home directory the defaults derive from.
+    private let home: String
     let log: Log
     private var server: HTTPServer?
     /// The current CSRF token.
@@ -36,11 +38,14 @@ public final class Daemon {
     let webRoot: WebRoot
     /// `/metrics`.
     private(set) lazy var metrics = DaemonMetrics(daemon: self)
+    /// `watch-dir`.
+    private lazy var watch = WatchDirectory(daemon: self)
 
     /// A daemon over `configDirectory`, with `overrides` (command-line options) over its
     /// settings.json; listens for peers and for RPC clients.
     public init(configDirectory: String, overrides: [(String, JSON)], home: String, webRoot: String, log: Log) throws(DaemonError) {
         self.webRoot = WebRoot(webRoot)
+        self.home = home
         config = ConfigDirectory(path: configDirectory)
         try config.prepare()
         var settings = try DaemonSettings.load(config.settings, home: home)
@@ -70,6 +75,7 @@ public final class Daemon {
             }
         } catch { throw .rpcListen(rpcAddress.description, error) }
         _ = metrics  // starts measuring the loop's lag from now
+        watch.apply(settings)
     }
 
     /// Where RPC clients reach it.
@@ -83,6 +89,7 @@ public final class Daemon {
     public func run() {
         loop.watchSignal(SIGINT) { [unowned self] in self.stop() }
         loop.watchSignal(SIGTERM) { [unowned self] in self.stop() }
+        loop.watchSignal(SIGHUP) { [unowned self] in self.reloadSettings() }
         loop.run()
         filePool.shutdown()
     }
@@ -95,6 +102,19 @@ public final class Daemon {
         stopping = true
         server?.close()
         session.shutdown { [loop] in loop.stop() }
+    }
+
+    /// SIGHUP: settings.json is read again; access rules, limits for new torrents and the watch
+    /// directory follow at once, ports at the next start. A broken file is refused and the
+    /// running settings stay.
+    func reloadSettings() {
+        do {
+            settings = try DaemonSettings.load(config.settings, home: home)
+            watch.apply(settings)
+            log.warn("settings_reloaded", [("file", config.settings)])
+        } catch {
+            log.error("settings_reload_failed", [("reason", error)])
+        }
     }
 
     /// Changes one setting in memory.

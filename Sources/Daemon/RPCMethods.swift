@@ -191,7 +191,7 @@ extension Daemon {
         finish(bytes)
     }
 
-    private func addTorrent(_ bytes: [UInt8], directory: String, paused: Bool, labels: [String]) -> Result<Arguments, RPCFailure> {
+    func addTorrent(_ bytes: [UInt8], directory: String, paused: Bool, labels: [String]) -> Result<Arguments, RPCFailure> {
         let metainfo: Metainfo
         do { metainfo = try MetainfoLoader.parse(bytes, path: "metainfo") } catch {
             return .failure(RPCFailure(.invalidParams, "invalid or corrupt torrent file (\(error))"))

@@ -35,6 +35,9 @@ struct DaemonCommand: ParsableCommand {
     @Option(help: "Where new torrents' data goes (settings.json: download-dir).")
     var downloadDir: String?
 
+    @Option(help: "Add every .torrent dropped in this directory (settings.json: watch-dir, watch-dir-enabled).")
+    var watchDir: String?
+
     @Option(help: "Serve the web client from this directory (default: $TRANSMISSION_WEB_HOME, else /usr/share/transmission/web).")
     var webRoot: String?
 
@@ -55,6 +58,7 @@ struct DaemonCommand: ParsableCommand {
         if let rpcBind { overrides.append(("rpc-bind-address", .string(rpcBind))) }
         if let peerPort { overrides.append(("peer-port", .integer(Int64(peerPort)))) }
         if let downloadDir { overrides.append(("download-dir", .string(downloadDir))) }
+        if let watchDir { overrides += [("watch-dir", .string(watchDir)), ("watch-dir-enabled", .bool(true))] }
         let daemon: Daemon
         let web = webRoot ?? environment["TRANSMISSION_WEB_HOME"] ?? "/usr/share/transmission/web"
         do { daemon = try Daemon(configDirectory: directory, overrides: overrides, home: home, webRoot: web, log: log) } catch {

@@ -11,18 +11,21 @@ import ReactorTesting
         let rpcPort = freePort()
         let peerPort = freePort()
         var process: BackgroundProcess
+        let extra: [String]
 
-        init() throws {
-            directory = try TemporaryDirectory()
+        init(_ extra: [String] = []) throws {
+            let directory = try TemporaryDirectory()
+            self.directory = directory
+            self.extra = extra.map { $0.replacingOccurrences(of: "$DIR", with: directory.path) }
             try FileManager.default.createDirectory(atPath: directory.path + "/downloads", withIntermediateDirectories: true)
-            process = try Self.start(directory.path, rpcPort: rpcPort, peerPort: peerPort, log: "daemon.log")
+            process = try Self.start(directory.path, rpcPort: rpcPort, peerPort: peerPort, log: "daemon.log", extra: self.extra)
             #expect(process.waitForOutput("rpc ", seconds: 30), "daemon did not start: \(process.output)")
         }
 
-        static func start(_ path: String, rpcPort: UInt16, peerPort: UInt16, log: String) throws -> BackgroundProcess {
+        static func start(_ path: String, rpcPort: UInt16, peerPort: UInt16, log: String, extra: [String] = []) throws -> BackgroundProcess {
             try BackgroundProcess(
                 [Tools.evtorrent, "daemon", "--config-dir", path + "/config", "--rpc-port", String(rpcPort), "--rpc-bind", "127.0.0.1",
-                 "--peer-port", String(peerPort), "--download-dir", path + "/downloads", "--verbose"],
+                 "--peer-port", String(peerPort), "--download-dir", path + "/downloads", "--verbose"] + extra,
                 outputPath: path + "/" + log)
         }
 
@@ -30,7 +33,7 @@ import ReactorTesting
         func restart(meanwhile: () throws -> Void = {}) throws {
             #expect(process.stop(signal: SIGTERM) == 0)
             try meanwhile()
-            process = try Self.start(directory.path, rpcPort: rpcPort, peerPort: peerPort, log: "daemon2.log")
+            process = try Self.start(directory.path, rpcPort: rpcPort, peerPort: peerPort, log: "daemon2.log", extra: extra)
             #expect(process.waitForOutput("rpc ", seconds: 30), "daemon did not restart: \(process.output)")
         }
 
@@ -267,5 +270,41 @@ import ReactorTesting
         let output = daemon.process.output
         #expect(output.contains("torrent=spoiled.bin") && output.contains("corrupt") && !output.contains("torrent=keep.bin"), "\(output)")
         #expect(waitUntil(seconds: 30) { ((try? daemon.remote("-l")) ?? "").components(separatedBy: "100%").count == 3 })
+    }
+
+    // The watch directory: five torrents dropped at once are all added and renamed .added, a
+    // broken one is renamed .invalid with a warning. SIGHUP rereads settings.json: turning on
+    // authentication there takes effect without a restart.
+    @Test func watchDirectoryAndReload() throws {
+        guard Tools.enabled("curl") else { return }
+        let daemon = try Daemon(["--watch-dir", "$DIR/watch"])
+        defer { daemon.stop() }
+        let watch = daemon.directory.path + "/watch"
+        try FileManager.default.createDirectory(atPath: watch, withIntermediateDirectories: true)
+        for index in 0..<5 {
+            try daemon.directory.write("downloads/w\(index).bin", patternBytes(200_000, seed: UInt64(80 + index)))
+            try Tools.check([Tools.evtorrent, "create", daemon.directory.path + "/downloads/w\(index).bin", "-o", daemon.directory.path + "/w\(index).torrent"])
+        }
+        try daemon.directory.write("watch/broken.torrent", Array("d4:info".utf8))
+        for index in 0..<5 {
+            try FileManager.default.moveItem(atPath: daemon.directory.path + "/w\(index).torrent", toPath: watch + "/w\(index).torrent")
+        }
+        #expect(waitUntil(seconds: 30) { ((try? daemon.remote("-l")) ?? "").components(separatedBy: "100%").count == 6 })
+        let left = try FileManager.default.contentsOfDirectory(atPath: watch).sorted()
+        #expect(left == ["broken.torrent.invalid"] + (0..<5).map { "w\($0).torrent.added" }, "\(left)")
+        #expect(daemon.process.output.contains("watch_dir_invalid"))
+
+        let settingsPath = daemon.directory.path + "/config/settings.json"
+        var settings = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: settingsPath))) as? [String: Any])
+        settings["rpc-authentication-required"] = true
+        settings["rpc-username"] = "ops"
+        settings["rpc-password"] = "pw"
+        try JSONSerialization.data(withJSONObject: settings).write(to: URL(fileURLWithPath: settingsPath))
+        #expect(kill(daemon.process.pid, SIGHUP) == 0)
+        #expect(daemon.process.waitForOutput("settings_reloaded", seconds: 10))
+        let url = "http://127.0.0.1:\(daemon.rpcPort)/transmission/rpc"
+        #expect(try Tools.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url]).stdout == "401")
+        #expect(try Tools.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "ops:pw", url]).stdout == "409")
+        #expect(try Tools.check(["transmission-remote", "127.0.0.1:\(daemon.rpcPort)", "-n", "ops:pw", "-l"]).contains("w4.bin"))
     }
 }
