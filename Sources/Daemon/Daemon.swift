@@ -256,7 +256,7 @@ public final class Daemon {
             self.metrics.rpcAnswered(request.method, after: self.loop.now - arrived)
             if request.isNotification { return reply(nil) }
             switch result {
-            case .success(let arguments): reply(RPCReply.success(arguments, to: request))
+            case .success(let arguments): reply(RPCReply.success(arguments, to: request, spelled: request.method == "torrent_get"))
             case .failure(var failure):
                 failure.dialect = request.dialect
                 failure.tag = request.tag

@@ -27,59 +27,131 @@ enum TorrentFields {
         return bytes
     }
 
-    static func value(_ field: String, of entry: DaemonTorrent, daemon: Daemon) -> JSON? {
+    /// The fields it knows, by canonical name; a request's names are resolved once, not per torrent.
+    enum Field: String, CaseIterable {
+        case id
+        case name
+        case hash_string
+        case total_size
+        case size_when_done
+        case left_until_done
+        case have_valid
+        case have_unchecked
+        case corrupt_ever
+        case desired_available
+        case percent_done
+        case percent_complete
+        case metadata_percent_complete
+        case status
+        case recheck_progress
+        case is_finished
+        case is_stalled
+        case rate_upload
+        case rate_download
+        case uploaded_ever
+        case downloaded_ever
+        case upload_ratio
+        case eta
+        case error
+        case error_string
+        case download_dir
+        case added_date
+        case activity_date
+        case start_date
+        case date_created
+        case done_date
+        case manual_announce_time
+        case edit_date
+        case seconds_downloading
+        case seconds_seeding
+        case peers_connected
+        case peers_getting_from_us
+        case peers_sending_to_us
+        case webseeds_sending_to_us
+        case piece_count
+        case piece_size
+        case is_private
+        case magnet_link
+        case comment
+        case creator
+        case labels
+        case file_count
+        case files
+        case priorities
+        case wanted
+        case bandwidth_priority
+        case queue_position
+        case seed_ratio_mode
+        case seed_idle_mode
+        case seed_ratio_limit
+        case seed_idle_limit
+        case honors_session_limits
+        case download_limit
+        case upload_limit
+        case download_limited
+        case upload_limited
+        case peer_limit
+        case max_connected_peers
+        case trackers
+        case tracker_stats
+        case webseeds
+        case peers
+        case tracker_list
+    }
+
+    static func value(_ field: Field, of entry: DaemonTorrent, daemon: Daemon) -> JSON {
         let torrent = entry.torrent
         let info = torrent.metainfo.info
         switch field {
-        case "id": return .integer(Int64(entry.id))
-        case "name": return .string(info.name)
-        case "hash_string": return .string(torrent.metainfo.infoHash.hex)
-        case "total_size", "size_when_done": return .integer(info.totalLength)
-        case "left_until_done": return .integer(torrent.bytesMissing)
-        case "have_valid": return .integer(haveBytes(torrent))
-        case "have_unchecked", "corrupt_ever", "desired_available": return .integer(0)
-        case "percent_done", "percent_complete":
+        case .id: return .integer(Int64(entry.id))
+        case .name: return .string(info.name)
+        case .hash_string: return .string(torrent.metainfo.infoHash.hex)
+        case .total_size, .size_when_done: return .integer(info.totalLength)
+        case .left_until_done: return .integer(torrent.bytesMissing)
+        case .have_valid: return .integer(haveBytes(torrent))
+        case .have_unchecked, .corrupt_ever, .desired_available: return .integer(0)
+        case .percent_done, .percent_complete:
             return .double(info.totalLength > 0 ? Double(haveBytes(torrent)) / Double(info.totalLength) : 1)
-        case "metadata_percent_complete": return .integer(1)
-        case "status": return .integer(status(torrent).rawValue)
-        case "recheck_progress":
+        case .metadata_percent_complete: return .integer(1)
+        case .status: return .integer(status(torrent).rawValue)
+        case .recheck_progress:
             if case .checking(let done, let total) = torrent.phase { return .double(total > 0 ? Double(done) / Double(total) : 0) }
             return .integer(0)
-        case "is_finished":
+        case .is_finished:
             if case .stopped(let reason) = torrent.phase { return .bool(reason != .requested) }
             return .bool(false)
-        case "is_stalled": return .bool(false)
-        case "rate_upload": return .integer(Int64(torrent.uploadRate))
-        case "rate_download": return .integer(Int64(torrent.downloadRate))
-        case "uploaded_ever": return .integer(torrent.uploadedBytes)
-        case "downloaded_ever": return .integer(torrent.downloadedBytes)
-        case "upload_ratio":
+        case .is_stalled: return .bool(false)
+        case .rate_upload: return .integer(Int64(torrent.uploadRate))
+        case .rate_download: return .integer(Int64(torrent.downloadRate))
+        case .uploaded_ever: return .integer(torrent.uploadedBytes)
+        case .downloaded_ever: return .integer(torrent.downloadedBytes)
+        case .upload_ratio:
             // As Transmission: against what was downloaded, or what we had if nothing was.
             let base = torrent.downloadedBytes > 0 ? torrent.downloadedBytes : haveBytes(torrent)
             return base > 0 ? .double(Double(torrent.uploadedBytes) / Double(base)) : .integer(-1)
-        case "eta":
+        case .eta:
             guard torrent.isDownloading, torrent.downloadRate > 0 else { return .integer(-1) }
             return .integer(torrent.bytesMissing / Int64(torrent.downloadRate))
-        case "error": return .integer(torrent.pausedReason == nil ? 0 : 3)
-        case "error_string": return .string(torrent.pausedReason ?? "")
-        case "download_dir": return .string(entry.downloadDirectory)
-        case "added_date", "activity_date", "start_date": return .integer(entry.addedDate)
-        case "date_created": return .integer(torrent.metainfo.creationDate ?? 0)
-        case "done_date", "manual_announce_time", "edit_date": return .integer(0)
-        case "seconds_downloading", "seconds_seeding": return .integer(0)
-        case "peers_connected": return .integer(Int64(torrent.peerCount))
-        case "peers_getting_from_us": return .integer(Int64(torrent.unchokedCount))
-        case "peers_sending_to_us": return .integer(torrent.downloadRate > 0 ? Int64(torrent.peerCount) : 0)
-        case "webseeds_sending_to_us": return .integer(0)
-        case "piece_count": return .integer(Int64(info.pieceCount))
-        case "piece_size": return .integer(Int64(info.pieceLength))
-        case "is_private": return .bool(info.isPrivate)
-        case "magnet_link": return .string(torrent.metainfo.magnetLink.description)
-        case "comment": return .string(torrent.metainfo.comment ?? "")
-        case "creator": return .string(torrent.metainfo.createdBy ?? "")
-        case "labels": return .array(entry.labels.map(JSON.string))
-        case "file_count": return .integer(Int64(info.files.count))
-        case "files":
+        case .error: return .integer(torrent.pausedReason == nil ? 0 : 3)
+        case .error_string: return .string(torrent.pausedReason ?? "")
+        case .download_dir: return .string(entry.downloadDirectory)
+        case .added_date, .activity_date, .start_date: return .integer(entry.addedDate)
+        case .date_created: return .integer(torrent.metainfo.creationDate ?? 0)
+        case .done_date, .manual_announce_time, .edit_date: return .integer(0)
+        case .seconds_downloading, .seconds_seeding: return .integer(0)
+        case .peers_connected: return .integer(Int64(torrent.peerCount))
+        case .peers_getting_from_us: return .integer(Int64(torrent.unchokedCount))
+        case .peers_sending_to_us: return .integer(torrent.downloadRate > 0 ? Int64(torrent.peerCount) : 0)
+        case .webseeds_sending_to_us: return .integer(0)
+        case .piece_count: return .integer(Int64(info.pieceCount))
+        case .piece_size: return .integer(Int64(info.pieceLength))
+        case .is_private: return .bool(info.isPrivate)
+        case .magnet_link: return .string(torrent.metainfo.magnetLink.description)
+        case .comment: return .string(torrent.metainfo.comment ?? "")
+        case .creator: return .string(torrent.metainfo.createdBy ?? "")
+        case .labels: return .array(entry.labels.map(JSON.string))
+        case .file_count: return .integer(Int64(info.files.count))
+        case .files:
             // Each verified piece counts toward the files it spans.
             var completed = [Int64](repeating: 0, count: info.files.count)
             for piece in 0..<info.pieceCount where torrent.have[PieceIndex(piece)] {
@@ -92,19 +164,18 @@ enum TorrentFields {
                     ("bytes_completed", .integer(completed[index])),
                 ])
             })
-        case "priorities": return .array(info.files.map { _ in .integer(0) })
-        case "wanted": return .array(info.files.map { _ in .integer(1) })
-        case "bandwidth_priority", "queue_position": return .integer(0)
-        case "seed_ratio_mode", "seed_idle_mode": return .integer(0)
-        case "seed_ratio_limit": return torrent.options.seedRatioLimit.map(JSON.double) ?? .double(2)
-        case "seed_idle_limit": return .integer(Int64((torrent.options.seedIdleLimit?.components.seconds ?? 1800) / 60))
-        case "honors_session_limits": return .bool(true)
-        case "download_limit", "upload_limit": return .integer(0)
-        case "download_limited", "upload_limited": return .bool(false)
-        case "peer_limit", "max_connected_peers": return .integer(Int64(daemon.session.options.maxPeersPerTorrent))
-        case "trackers", "tracker_stats", "webseeds", "peers": return .array([])
-        case "tracker_list": return .string(torrent.metainfo.trackerTiers.map { $0.joined(separator: "\n") }.joined(separator: "\n\n"))
-        default: return nil
+        case .priorities: return .array(info.files.map { _ in .integer(0) })
+        case .wanted: return .array(info.files.map { _ in .integer(1) })
+        case .bandwidth_priority, .queue_position: return .integer(0)
+        case .seed_ratio_mode, .seed_idle_mode: return .integer(0)
+        case .seed_ratio_limit: return torrent.options.seedRatioLimit.map(JSON.double) ?? .double(2)
+        case .seed_idle_limit: return .integer(Int64((torrent.options.seedIdleLimit?.components.seconds ?? 1800) / 60))
+        case .honors_session_limits: return .bool(true)
+        case .download_limit, .upload_limit: return .integer(0)
+        case .download_limited, .upload_limited: return .bool(false)
+        case .peer_limit, .max_connected_peers: return .integer(Int64(daemon.session.options.maxPeersPerTorrent))
+        case .trackers, .tracker_stats, .webseeds, .peers: return .array([])
+        case .tracker_list: return .string(torrent.metainfo.trackerTiers.map { $0.joined(separator: "\n") }.joined(separator: "\n\n"))
         }
     }
 }

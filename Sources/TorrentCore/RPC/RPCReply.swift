@@ -3,13 +3,13 @@
 /// `result` and echo `tag` (transmission-remote prints nothing without it); JSON-RPC replies carry
 /// `"jsonrpc":"2.0"` (Transmission 4.1's clients refuse a reply without it).
 public enum RPCReply {
-    /// The reply body for a successful `request` with `arguments` (canonical keys).
-    public static func success(_ arguments: [(String, JSON)], to request: RPCRequest) -> [UInt8] {
+    /// The reply body for a successful `request` with `arguments` (canonical keys, or with
+    /// `spelled` already in the request's dialect: a large reply skips a pass over every object).
+    public static func success(_ arguments: [(String, JSON)], to request: RPCRequest, spelled: Bool = false) -> [UInt8] {
         switch request.dialect {
         case .legacy:
-            var members: [(String, JSON)] = [
-                ("arguments", legacyKeys(.object(arguments), spellings: request.spellings)), ("result", .string("success")),
-            ]
+            let body: JSON = spelled ? .object(arguments) : legacyKeys(.object(arguments), spellings: request.spellings)
+            var members: [(String, JSON)] = [("arguments", body), ("result", .string("success"))]
             if let tag = request.tag { members.append(("tag", tag)) }
             return JSON.object(members).encoded()
         case .jsonRPC:
@@ -49,7 +49,7 @@ public enum RPCReply {
     }
 
     /// Object keys in their legacy spelling (the client's own where it sent one), at every depth.
-    static func legacyKeys(_ value: JSON, spellings: [String: String]) -> JSON {
+    public static func legacyKeys(_ value: JSON, spellings: [String: String]) -> JSON {
         switch value {
         case .object(let members):
             return .object(members.map { (spellings[$0.0] ?? RPCNames.legacy($0.0), legacyKeys($0.1, spellings: spellings)) })
