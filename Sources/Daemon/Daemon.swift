@@ -28,6 +28,8 @@ public final class Daemon {
     let sessionID: String
     var torrents: [Int: DaemonTorrent] = [:]
     var ids: [InfoHash: Int] = [:]
+    /// Which torrent owns each data file (by path), to refuse a torrent that would write another's.
+    var fileOwners: [String: Int] = [:]
     /// Ids removed recently, for `recently-active` lists (the web client drops them).
     var removed: [(id: Int, at: ContinuousClock.Instant)] = []
     private var nextID = 1
@@ -167,6 +169,7 @@ public final class Daemon {
         nextID += 1
         torrents[entry.id] = entry
         ids[metainfo.infoHash] = entry.id
+        for path in location.paths { fileOwners[path] = entry.id }
         return entry
     }
 
@@ -175,6 +178,7 @@ public final class Daemon {
     func remove(_ entry: DaemonTorrent, deleteData: Bool) {
         torrents.removeValue(forKey: entry.id)
         ids.removeValue(forKey: entry.infoHash)
+        for path in entry.torrent.location.paths where fileOwners[path] == entry.id { fileOwners.removeValue(forKey: path) }
         removed.append((entry.id, loop.now))
         let location = entry.torrent.location
         session.remove(entry.infoHash)

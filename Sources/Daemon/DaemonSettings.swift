@@ -64,7 +64,22 @@ public struct DaemonSettings: Sendable {
         access.authenticationRequired = bool("rpc-authentication-required")
         access.username = string("rpc-username")
         access.password = string("rpc-password")
+        access.passwordCheck = Self.saltedCheck(access.password)
         return access
+    }
+
+    /// transmission-daemon stores `rpc-password` as `{`, the hex SHA-1 of password + salt, then
+    /// the salt: settings.json moved over from it keeps working. nil for a plain password.
+    static func saltedCheck(_ stored: String) -> (@Sendable (String) -> Bool)? {
+        let bytes = Array(stored.utf8)
+        guard bytes.count > 41, bytes[0] == UInt8(ascii: "{") else { return nil }
+        let hash = Array(bytes[1...40])
+        let salt = Array(bytes[41...])
+        return { password in
+            let digest = Digest.hash(.sha1, Array(password.utf8) + salt)
+            let hex = Array(digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined().utf8)
+            return RPCGate.constantTimeEqual(hex, hash)
+        }
     }
 
     /// Reads `path`; a missing file gives the defaults, a broken one an error that says where.

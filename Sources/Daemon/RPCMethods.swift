@@ -173,6 +173,15 @@ extension Daemon {
         return .success(result)
     }
 
+    /// The torrent already here whose files a new one in `directory` would share (two torrents
+    /// writing one file corrupt each other), if any.
+    func collision(_ metainfo: Metainfo, directory: String) -> DaemonTorrent? {
+        for path in ContentLocation(metainfo: metainfo, directory: directory).paths {
+            if let owner = fileOwners[path], let entry = torrents[owner] { return entry }
+        }
+        return nil
+    }
+
     // MARK: - torrent-add
 
     private func torrentAdd(_ arguments: JSON, completion: @escaping (Result<Arguments, RPCFailure>) -> Void) {
@@ -215,6 +224,10 @@ extension Daemon {
         let metainfo: Metainfo
         do { metainfo = try MetainfoLoader.parse(bytes, path: "metainfo") } catch {
             return .failure(RPCFailure(.invalidParams, "invalid or corrupt torrent file (\(error))"))
+        }
+        if ids[metainfo.infoHash] == nil, let other = collision(metainfo, directory: directory) {
+            return .failure(RPCFailure(
+                .invalidParams, "its files would overwrite those of torrent \(other.id) (\(other.torrent.metainfo.info.name)): choose another download-dir"))
         }
         do {
             let (entry, duplicate) = try add(metainfo, bytes: bytes, downloadDirectory: directory, paused: paused, labels: labels, save: true)

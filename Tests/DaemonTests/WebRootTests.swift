@@ -2,6 +2,7 @@ import Foundation
 import Reactor
 import ReactorTesting
 import Testing
+import TorrentCore
 
 @testable import Daemon
 
@@ -56,6 +57,34 @@ import Testing
         try directory.write("settings.json", Array("{\"rpc-port\": ".utf8))
         #expect(throws: DaemonError.self) { try DaemonSettings.load(path, home: "/home/x") }
         #expect(DaemonSettings(json: nil, home: "/h").string("download-dir") == "/h/Downloads")
+    }
+}
+
+@Suite struct SaltedPasswordTests {
+    // A settings.json written by transmission-daemon holds the password salted and hashed; the
+    // right password passes the gate through it, a wrong one and a wrong user do not (the vector
+    // is from Transmission's own tests). A plain password is compared as it is.
+    @Test func acceptsTransmissionsHashedPasswords() throws {
+        let check = try #require(DaemonSettings.saltedCheck("{15ad0621b259a84d24dcd4e75b09004e98a3627bAMbyRHJy"))
+        #expect(check("test") && !check("tset") && !check(""))
+        #expect(DaemonSettings.saltedCheck("plain") == nil && DaemonSettings.saltedCheck("{short") == nil)
+
+        var settings = DaemonSettings(json: .object([
+            ("rpc-authentication-required", .bool(true)), ("rpc-username", .string("ops")),
+            ("rpc-password", .string("{15ad0621b259a84d24dcd4e75b09004e98a3627bAMbyRHJy")),
+        ]), home: "/h")
+        func status(_ credentials: String) -> Int? {
+            let header = "Basic " + Base64.encode(Array(credentials.utf8))
+            let answer = RPCGate.admit(path: "/transmission/rpc", remoteHost: "127.0.0.1", access: settings.access(sessionID: "s")) {
+                $0.lowercased() == "authorization" ? header : nil
+            }
+            if case .answer(let status, _, _) = answer { return status }
+            return nil
+        }
+        #expect(status("ops:test") == 409)
+        #expect(status("ops:tset") == 401 && status("root:test") == 401 && status("ops") == 401)
+        settings["rpc-password"] = .string("test")
+        #expect(status("ops:test") == 409 && status("ops:{15ad0621b259a84d24dcd4e75b09004e98a3627bAMbyRHJy") == 401)
     }
 }
 

@@ -256,6 +256,12 @@ import ReactorTesting
             try daemon.remote("-a", daemon.directory.path + "/\(name).torrent")
         }
         #expect(waitUntil(seconds: 30) { ((try? daemon.remote("-l")) ?? "").components(separatedBy: "100%").count == 4 })
+        // A torrent whose files would overwrite another's is refused, and the other is untouched.
+        try daemon.directory.write("elsewhere/keep.bin", patternBytes(1_000_000, seed: 99))
+        try Tools.check([Tools.evtorrent, "create", daemon.directory.path + "/elsewhere/keep.bin", "-o", daemon.directory.path + "/impostor.torrent"])
+        let impostor = try Data(contentsOf: URL(fileURLWithPath: daemon.directory.path + "/impostor.torrent")).base64EncodedString()
+        let refused = try daemon.call(#"{"method":"torrent-add","arguments":{"metainfo":"\#(impostor)"},"tag":2}"#)
+        #expect(refused.contains("would overwrite") && refused.contains("keep.bin"), "\(refused)")
         // Verify and remove at once.
         try daemon.remote("-t", "3", "-v")
         try daemon.remote("-t", "3", "-r")

@@ -8,8 +8,11 @@ public struct RPCAccess: Sendable {
     public var authenticationRequired = false
     /// `rpc-username`.
     public var username = ""
-    /// `rpc-password` (plain here; settings.json may hold it hashed, the daemon resolves that).
+    /// `rpc-password` in plain text (when `passwordCheck` is nil).
     public var password = ""
+    /// Checks a password against a stored hash instead (settings.json written by
+    /// transmission-daemon holds `rpc-password` salted and hashed; hashing is not TorrentCore's).
+    public var passwordCheck: (@Sendable (String) -> Bool)?
     /// The current `X-Transmission-Session-Id` (CSRF token): a client learns it from a 409.
     public var sessionID: String
 
@@ -91,12 +94,20 @@ public enum RPCGate {
         guard let value, value.count > 6, value.prefix(6).lowercased() == "basic ",
             let decoded = Base64.decode(String(value.dropFirst(6)))
         else { return false }
-        let expected = Array("\(access.username):\(access.password)".utf8)
-        var difference = UInt8(truncatingIfNeeded: decoded.count ^ expected.count)
-        for index in 0..<max(decoded.count, expected.count) {
-            let a = index < decoded.count ? decoded[index] : 0
-            let b = index < expected.count ? expected[index] : 0
-            difference |= a ^ b
+        guard let check = access.passwordCheck else {
+            return constantTimeEqual(decoded, Array("\(access.username):\(access.password)".utf8))
+        }
+        guard let colon = decoded.firstIndex(of: UInt8(ascii: ":")) else { return false }
+        let userMatches = constantTimeEqual(Array(decoded[..<colon]), Array(access.username.utf8))
+        let passwordMatches = check(String(decoding: decoded[(colon + 1)...], as: UTF8.self))
+        return userMatches && passwordMatches
+    }
+
+    /// Equality that looks at every byte whatever the first difference (no timing oracle).
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for index in 0..<max(a.count, b.count) {
+            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
         }
         return difference == 0
     }
