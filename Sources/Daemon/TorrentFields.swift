@@ -17,16 +17,6 @@ enum TorrentFields {
         }
     }
 
-    /// Bytes of verified pieces.
-    static func haveBytes(_ torrent: Torrent) -> Int64 {
-        let info = torrent.metainfo.info
-        var bytes = Int64(torrent.have.setCount) * Int64(info.pieceLength)
-        if info.pieceCount > 0, torrent.have[PieceIndex(info.pieceCount - 1)] {
-            bytes -= Int64(info.pieceLength) - Int64(info.layout.length(of: PieceIndex(info.pieceCount - 1)))
-        }
-        return bytes
-    }
-
     /// The fields it knows, by canonical name; a request's names are resolved once, not per torrent.
     enum Field: String, CaseIterable {
         case id
@@ -108,10 +98,10 @@ enum TorrentFields {
         case .hash_string: return .string(torrent.metainfo.infoHash.hex)
         case .total_size, .size_when_done: return .integer(info.totalLength)
         case .left_until_done: return .integer(torrent.bytesMissing)
-        case .have_valid: return .integer(haveBytes(torrent))
+        case .have_valid: return .integer(torrent.verifiedBytes)
         case .have_unchecked, .corrupt_ever, .desired_available: return .integer(0)
         case .percent_done, .percent_complete:
-            return .double(info.totalLength > 0 ? Double(haveBytes(torrent)) / Double(info.totalLength) : 1)
+            return .double(info.totalLength > 0 ? Double(torrent.verifiedBytes) / Double(info.totalLength) : 1)
         case .metadata_percent_complete: return .integer(1)
         case .status: return .integer(status(torrent).rawValue)
         case .recheck_progress:
@@ -127,7 +117,7 @@ enum TorrentFields {
         case .downloaded_ever: return .integer(torrent.downloadedBytes)
         case .upload_ratio:
             // As Transmission: against what was downloaded, or what we had if nothing was.
-            let base = torrent.downloadedBytes > 0 ? torrent.downloadedBytes : haveBytes(torrent)
+            let base = torrent.downloadedBytes > 0 ? torrent.downloadedBytes : torrent.verifiedBytes
             return base > 0 ? .double(Double(torrent.uploadedBytes) / Double(base)) : .integer(-1)
         case .eta:
             guard torrent.isDownloading, torrent.downloadRate > 0 else { return .integer(-1) }

@@ -26,8 +26,7 @@ final class PeerConnection: ConnectionHandler {
     /// The reused 13-byte header of the block being queued.
     private var pieceHeader: [UInt8] = []
     private var handshakeTimer: TimerHandle?
-    /// Payload bytes sent to this peer, in total and since the last rechoke.
-    private(set) var uploaded: Int64 = 0
+    /// Payload bytes sent to this peer since the last rechoke.
     private var uploadedSinceRechoke: Int64 = 0
     /// The swarm logic's name for this connection.
     let key: PeerKey
@@ -141,15 +140,13 @@ final class PeerConnection: ConnectionHandler {
     private func handle(_ message: PeerMessage) {
         guard peer != nil else { return }
         if session.log.enabled(.debug) { session.log.debug("peer_message", [("peer", remote), ("message", "\(message)".prefix(80))]) }
-        // Reads through `inout` stay in place; `peer!.peerInterested` copied the whole session.
-        func interested(_ peer: inout PeerSession) -> Bool { peer.peerInterested }
-        let wasInterested = interested(&peer!)
+        let wasInterested = read { $0.peerInterested } ?? false
         let actions: [PeerAction]
         do { actions = try peer!.received(message, now: session.loop.now) } catch {
             drop(error)
             return
         }
-        let nowInterested = interested(&peer!)
+        let nowInterested = read { $0.peerInterested } ?? false
         perform(actions)
         if nowInterested != wasInterested { torrent?.interestChanged(self, interested: nowInterested) }
     }
@@ -299,7 +296,6 @@ final class PeerConnection: ConnectionHandler {
             switch torrent.storage.queueBlock(request, header: pieceHeader, on: connection) {
             case .queued:
                 queuedAny = true
-                uploaded += Int64(request.length)
                 uploadedSinceRechoke += Int64(request.length)
                 torrent.uploaded(request.length)
             case .cold(let block):

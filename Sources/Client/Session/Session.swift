@@ -343,6 +343,7 @@ public final class Session {
         if let torrent = peer.outgoingTorrent {
             if !peer.joined {
                 halfOpen -= 1
+                torrent.pendingDials -= 1
                 stats.dialFailures += 1
             }
             torrent.dialEnded(peer.remote, joined: peer.joined, error: peer.dropError)
@@ -351,7 +352,10 @@ public final class Session {
     }
 
     /// An outgoing connection finished its handshake.
-    func outgoingJoined(_ peer: PeerConnection) { halfOpen -= 1 }
+    func outgoingJoined(_ peer: PeerConnection) {
+        halfOpen -= 1
+        peer.outgoingTorrent?.pendingDials -= 1
+    }
 
     /// How many more dials may start now, across all torrents.
     var dialBudget: Int {
@@ -365,17 +369,13 @@ public final class Session {
     /// `torrent` has work for the tick (a peer joined).
     func torrentNeedsTick(_ torrent: Torrent) { ticking[torrent.metainfo.infoHash] = torrent }
 
-    /// Outgoing connections for `torrent` not yet past the handshake.
-    func pendingOutgoing(for torrent: Torrent) -> Int {
-        halfOpen == 0 ? 0 : connections.values.filter { !$0.joined && $0.outgoingTorrent === torrent }.count
-    }
-
     /// Opens a connection to `address` for `torrent`.
     func connectOut(to address: SocketAddress, for torrent: Torrent) {
         guard !isShutDown, connections.count < options.maxPeers,
             !connections.values.contains(where: { $0.remote == address })
         else { return }
         halfOpen += 1
+        torrent.pendingDials += 1
         stats.dialAttempts += 1
         let placeholder = OutgoingConnect()
         // Bound to a specific address, connect from it too: peers tell each other apart by IP.

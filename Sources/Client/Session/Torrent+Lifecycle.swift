@@ -20,7 +20,7 @@ extension Torrent {
     func dial() {
         guard phase == .running, sources.hasCandidates else { return }
         session.torrentNeedsTick(self)
-        let room = session.options.maxPeersPerTorrent - peerCount - session.pendingOutgoing(for: self)
+        let room = session.options.maxPeersPerTorrent - peerCount - pendingDials
         let budget = min(room, session.dialBudget)
         guard budget > 0 else { return }
         for address in sources.nextCandidates(budget, now: session.loop.now) {
@@ -95,11 +95,9 @@ extension Torrent {
     func check() {
         checker?.cancel()
         closePeers()
-        if let downloader {
-            downloadedBefore += downloader.downloadedBytes
-            hashFailuresBefore += downloader.hashFailures
-            self.downloader = nil
-        }
+        retireDownloader()
+        // Until this check ends, what `have` says is not to be trusted (a stop meanwhile checks again).
+        isVerified = false
         let count = metainfo.info.pieceCount
         phase = .checking(piecesDone: 0, of: count)
         let checker = Checker(
@@ -121,7 +119,6 @@ extension Torrent {
         session.torrentNeedsTick(self)
         start()
     }
-
 
     // MARK: - Seeding limits
 

@@ -43,6 +43,8 @@ public final class Torrent {
     public var stopped: ((StopReason) -> Void)?
     var seedingSince: ContinuousClock.Instant?
     var lastUploadSeen: (bytes: Int64, at: ContinuousClock.Instant)?
+    /// Outgoing connections for it not yet past their handshake.
+    var pendingDials = 0
     /// The hash check running, while `phase` is `.checking`.
     var checker: Checker?
     /// Whether `have` came from a finished check or trusted resume data (a check cancelled by a
@@ -100,14 +102,17 @@ public final class Torrent {
     private var hasSeedLimit: Bool {
         options.seedRatioLimit != nil || options.seedTimeLimit != nil || options.seedIdleLimit != nil
     }
-    /// Bytes of the torrent not had (wanted or not): what trackers hear as `left`.
-    public var bytesMissing: Int64 {
-        if let downloader { return downloader.picker.bytesLeft }
+    /// Bytes of verified pieces (every piece is a piece long but the last).
+    public var verifiedBytes: Int64 {
         let info = metainfo.info
-        return (0..<info.pieceCount).reduce(Int64(0)) { sum, index in
-            have[PieceIndex(index)] ? sum : sum + Int64(info.layout.length(of: PieceIndex(index)))
+        var bytes = Int64(have.setCount) * Int64(info.pieceLength)
+        if info.pieceCount > 0, have[PieceIndex(info.pieceCount - 1)] {
+            bytes -= Int64(info.pieceLength) - Int64(info.layout.length(of: PieceIndex(info.pieceCount - 1)))
         }
+        return bytes
     }
+    /// Bytes to fetch (wanted ones while downloading, else all not had): what trackers hear as `left`.
+    public var bytesMissing: Int64 { downloader?.picker.bytesLeft ?? metainfo.info.totalLength - verifiedBytes }
     /// Payload bytes accepted into pieces since start (less those of pieces that failed).
     public var downloadedBytes: Int64 { downloadedBefore + (downloader?.downloadedBytes ?? 0) }
     /// Bytes of wanted pieces still missing.
@@ -275,9 +280,7 @@ public final class Torrent {
         guard let downloader else { return }
         reportDownloaded()
         session.log.info("download_finished", [("torrent", metainfo.info.name), ("downloaded", downloadedBytes)])
-        downloadedBefore += downloader.downloadedBytes
-        hashFailuresBefore += downloader.hashFailures
-        self.downloader = nil
+        retireDownloader()
         storage.closeFiles()
         choke.replaceChoker(Choker(slots: session.options.unchokeSlots, algorithm: session.options.choker))
         for peer in Array(peers.values) { peer.becameSeedOrDone(isSeed: have.isFull) }
@@ -285,6 +288,14 @@ public final class Torrent {
         seedingSince = session.loop.now
         downloadFinished?()
         downloadFinished = nil
+    }
+
+    /// Ends the download, keeping what it counted.
+    func retireDownloader() {
+        guard let downloader else { return }
+        downloadedBefore += downloader.downloadedBytes
+        hashFailuresBefore += downloader.hashFailures
+        self.downloader = nil
     }
 
     /// Writes the resume file now if anything changed since the last one (a torrent added with a
