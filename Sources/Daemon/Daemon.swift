@@ -19,7 +19,7 @@ public final class Daemon {
     let loop: EventLoop
     let session: Session
     let config: ConfigDirectory
-    private(set) var settings: DaemonSettings
+    var settings: DaemonSettings
     /// The home directory the defaults derive from.
     private let home: String
     let log: Log
@@ -119,16 +119,13 @@ public final class Daemon {
         }
     }
 
-    /// Changes one setting in memory.
-    func updateSetting(_ key: String, _ value: JSON) { settings[key] = value }
-
     /// Writes settings.json.
     func saveSettings() throws(SystemError) { try settings.save(config.settings) }
 
     // MARK: - Torrents
 
     /// The settings the torrents of this daemon run with.
-    func torrentOptions(paused: Bool) -> TorrentOptions {
+    func torrentOptions() -> TorrentOptions {
         var options = TorrentOptions()
         var download = DownloadOptions()
         download.resume = config.resume
@@ -139,20 +136,30 @@ public final class Daemon {
     }
 
     /// Adds a torrent (or finds it already here). Its data is trusted from the resume file when no
-    /// file changed, else checked on the hash pool.
-    func add(_ metainfo: Metainfo, bytes: [UInt8], downloadDirectory: String, paused: Bool, labels: [String], save: Bool) throws(SystemError)
-        -> (DaemonTorrent, duplicate: Bool)
-    {
+    /// file changed, else checked on the hash pool; its files in the config directory are written
+    /// on the file pool (the loop never waits for the fsyncs).
+    func add(_ metainfo: Metainfo, bytes: [UInt8], downloadDirectory: String, paused: Bool, labels: [String]) -> (DaemonTorrent, duplicate: Bool) {
         if let id = ids[metainfo.infoHash], let existing = torrents[id] { return (existing, true) }
         let record = ConfigDirectory.Record(
             downloadDirectory: downloadDirectory, addedDate: Int64(time(nil)), paused: paused, labels: labels)
-        if save { try config.save(bytes, record, for: metainfo.infoHash) }
+        let config = self.config, infoHash = metainfo.infoHash
+        inBackground("torrent_save_failed", metainfo.info.name) { () throws(SystemError) in try config.save(bytes, record, for: infoHash) }
         return (attach(metainfo, record: record), false)
+    }
+
+    /// Runs config-directory work on the file pool (one thread: in the order asked), logging a failure.
+    func inBackground(_ event: String, _ name: String, _ work: @escaping @Sendable () throws(SystemError) -> Void) {
+        loop.offload(to: filePool, { () -> SystemError? in
+            do throws(SystemError) { try work() } catch { return error }
+            return nil
+        }) { [log] error in
+            if let error { log.warn(event, [("torrent", name), ("error", error)]) }
+        }
     }
 
     private func attach(_ metainfo: Metainfo, record: ConfigDirectory.Record) -> DaemonTorrent {
         let location = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory)
-        let options = torrentOptions(paused: record.paused)
+        let options = torrentOptions()
         let torrent: Torrent
         switch config.resume.verdict(metainfo, location: location) {
         case .trusted(let pieces):
@@ -182,7 +189,8 @@ public final class Daemon {
         removed.append((entry.id, loop.now))
         let location = entry.torrent.location
         session.remove(entry.infoHash)
-        config.forget(entry.infoHash)
+        let config = self.config, infoHash = entry.infoHash
+        inBackground("torrent_forget_failed", entry.torrent.metainfo.info.name) { config.forget(infoHash) }
         guard deleteData else { return }
         let root = entry.downloadDirectory
         loop.offload(to: filePool, { DataRemoval.remove(location, below: root) }) { [log] failures in
@@ -190,12 +198,15 @@ public final class Daemon {
         }
     }
 
-    /// Records a paused or resumed torrent so a restart keeps it so.
-    func saveRecord(_ entry: DaemonTorrent, paused: Bool) {
+    /// Records a torrent's state (paused or not, labels) so a restart keeps it so.
+    func saveRecord(_ entry: DaemonTorrent) {
+        let paused: Bool
+        if case .stopped = entry.torrent.phase { paused = true } else { paused = false }
         let record = ConfigDirectory.Record(
             downloadDirectory: entry.downloadDirectory, addedDate: entry.addedDate, paused: paused, labels: entry.labels)
-        do { try config.saveRecord(record, for: entry.infoHash) } catch {
-            log.warn("record_save_failed", [("torrent", entry.torrent.metainfo.info.name), ("error", error)])
+        let config = self.config, infoHash = entry.infoHash
+        inBackground("record_save_failed", entry.torrent.metainfo.info.name) { () throws(SystemError) in
+            try config.saveRecord(record, for: infoHash)
         }
     }
 

@@ -14,6 +14,7 @@ final class DaemonMetrics {
     let registry = PrometheusCollectorRegistry()
     private unowned let daemon: Daemon
     private var mirrored: [String: Int64] = [:]
+    private var cpuReported = 0.0
     private var counters: [String: Counter] = [:]
     private let lag: DurationHistogram
     private let rpcDuration: DurationHistogram
@@ -81,25 +82,11 @@ final class DaemonMetrics {
     // MARK: - process_*
 
     private func processSeries() {
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        if let stat = try? FileContents.readToEnd("/proc/self/stat", limit: 1 << 16) {
-            let text = String(decoding: stat, as: UTF8.self)
-            if let close = text.lastIndex(of: ")") {
-                let fields = text[text.index(after: close)...].split(separator: " ")
-                // After "pid (comm)": utime, stime are the 12th and 13th; starttime the 20th (ticks since boot).
-                if fields.count > 19, let user = Double(fields[11]), let system = Double(fields[12]) {
-                    mirror("process_cpu_seconds_total", [], Int64((user + system) / ticks * 1000), scale: 1000,
-                           help: "User and system CPU time spent in seconds")
-                }
-            }
-        }
-        if let status = try? FileContents.readToEnd("/proc/self/status", limit: 1 << 20) {
-            for line in String(decoding: status, as: UTF8.self).split(separator: "\n") where line.hasPrefix("VmRSS:") {
-                if let kib = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) {
-                    gauge("process_resident_memory_bytes", [], help: "Resident memory size in bytes").set(to: kib * 1024)
-                }
-            }
-        }
+        guard let usage = ProcessUsage.of(pid: getpid()) else { return }
+        let cpu = counter("process_cpu_seconds_total", [], help: "User and system CPU time spent in seconds")
+        cpu.increment(by: max(0, usage.cpuSeconds - cpuReported))
+        cpuReported = max(cpuReported, usage.cpuSeconds)
+        gauge("process_resident_memory_bytes", [], help: "Resident memory size in bytes").set(to: Double(usage.residentKiB) * 1024)
         if let descriptors = try? FileContents.list("/proc/self/fd") {
             gauge("process_open_fds", [], help: "Number of open file descriptors").set(to: Double(descriptors.count))
         }
@@ -123,17 +110,13 @@ final class DaemonMetrics {
         registry.makeGauge(name: name, labels: labels, help: help)
     }
 
-    /// Brings a counter up to an absolute total the engine keeps (`scale`: the total's units per one).
-    private func mirror(_ name: String, _ labels: [(String, String)], _ total: Int64, scale: Int64 = 1, help: String) {
+    /// Brings a counter up to an absolute total the engine keeps.
+    private func mirror(_ name: String, _ labels: [(String, String)], _ total: Int64, help: String) {
         let key = key(name, labels)
         let delta = total - (mirrored[key] ?? 0)
         guard delta > 0 || mirrored[key] == nil else { return }
         mirrored[key] = total
-        if scale == 1 {
-            counter(name, labels, help: help).increment(by: delta)
-        } else {
-            counter(name, labels, help: help).increment(by: Double(delta) / Double(scale))
-        }
+        counter(name, labels, help: help).increment(by: delta)
     }
 }
 

@@ -76,9 +76,7 @@ public struct DaemonSettings: Sendable {
         let hash = Array(bytes[1...40])
         let salt = Array(bytes[41...])
         return { password in
-            let digest = Digest.hash(.sha1, Array(password.utf8) + salt)
-            let hex = Array(digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined().utf8)
-            return RPCGate.constantTimeEqual(hex, hash)
+            RPCGate.constantTimeEqual(Array(Hex.encode(Digest.hash(.sha1, Array(password.utf8) + salt)).utf8), hash)
         }
     }
 

@@ -18,7 +18,7 @@ extension Daemon {
         let fileKey = ["seed_ratio_limit": "ratio-limit", "seed_ratio_limited": "ratio-limit-enabled"]
         var changed = false
         for (key, value) in arguments.objectValue ?? [] where settable.contains(key) {
-            updateSetting(fileKey[key] ?? RPCNames.legacy(key), value)
+            settings[fileKey[key] ?? RPCNames.legacy(key)] = value
             changed = true
         }
         guard changed else { return .success([]) }
@@ -31,7 +31,7 @@ extension Daemon {
         for entry in selected(arguments) {
             if let labels = arguments["labels"]?.arrayValue?.compactMap(\.stringValue) {
                 entry.labels = labels
-                saveRecord(entry, paused: { if case .stopped = entry.torrent.phase { true } else { false } }())
+                saveRecord(entry)
             }
             var ratio = entry.torrent.options.seedRatioLimit
             var idle = entry.torrent.options.seedIdleLimit

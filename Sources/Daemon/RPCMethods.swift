@@ -16,13 +16,13 @@ extension Daemon {
         case "torrent_start", "torrent_start_now":
             for entry in selected(arguments) {
                 session.start(entry.infoHash)
-                saveRecord(entry, paused: false)
+                saveRecord(entry)
             }
             completion(.success([]))
         case "torrent_stop":
             for entry in selected(arguments) {
                 session.stop(entry.infoHash)
-                saveRecord(entry, paused: true)
+                saveRecord(entry)
             }
             completion(.success([]))
         case "torrent_verify":
@@ -229,13 +229,9 @@ extension Daemon {
             return .failure(RPCFailure(
                 .invalidParams, "its files would overwrite those of torrent \(other.id) (\(other.torrent.metainfo.info.name)): choose another download-dir"))
         }
-        do {
-            let (entry, duplicate) = try add(metainfo, bytes: bytes, downloadDirectory: directory, paused: paused, labels: labels, save: true)
-            let summary: JSON = .object([("id", .integer(Int64(entry.id))), ("name", .string(metainfo.info.name)), ("hash_string", .string(metainfo.infoHash.hex))])
-            if !duplicate { log.info("torrent_added", [("torrent", metainfo.info.name), ("id", entry.id)]) }
-            return .success([(duplicate ? "torrent_duplicate" : "torrent_added", summary)])
-        } catch {
-            return .failure(RPCFailure(.internalError, "cannot save the torrent: \(error)"))
-        }
+        let (entry, duplicate) = add(metainfo, bytes: bytes, downloadDirectory: directory, paused: paused, labels: labels)
+        let summary: JSON = .object([("id", .integer(Int64(entry.id))), ("name", .string(metainfo.info.name)), ("hash_string", .string(metainfo.infoHash.hex))])
+        if !duplicate { log.info("torrent_added", [("torrent", metainfo.info.name), ("id", entry.id)]) }
+        return .success([(duplicate ? "torrent_duplicate" : "torrent_added", summary)])
     }
 }

@@ -29,21 +29,13 @@ struct WebRoot {
         return .success(resolved)
     }
 
-    /// Percent-decoding that refuses an encoded `/` or `\` (a way to smuggle separators) and bad escapes.
+    /// Percent-decoding (`+` stays `+` in a path) that refuses an encoded `/`, `\` or NUL: a way
+    /// to smuggle separators past the check on the path's parts.
     static func percentDecoded(_ text: String) -> String? {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard let high = iterator.next(), let low = iterator.next(),
-                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-            else { return nil }
-            if value == UInt8(ascii: "/") || value == UInt8(ascii: "\\") || value == 0 { return nil }
-            bytes.append(value)
-        }
+        let lower = text.lowercased()
+        guard !["%2f", "%5c", "%00"].contains(where: lower.contains),
+            let bytes = PercentEncoding.decode(text, plusIsSpace: false)
+        else { return nil }
         return String(validating: bytes, as: UTF8.self)
     }
 

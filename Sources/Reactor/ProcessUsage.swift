@@ -1,10 +1,9 @@
-import Reactor
-
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// A seeder process's CPU time and memory, from /proc.
+/// A process's CPU time and memory, from /proc (a benchmarked seeder, or the daemon's own
+/// `process_*` metrics).
 public struct ProcessUsage: Sendable {
     /// User + system CPU seconds so far.
     public let cpuSeconds: Double
