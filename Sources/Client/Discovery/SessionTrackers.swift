@@ -15,9 +15,12 @@ final class SessionTrackers {
     private var announceHost = "127.0.0.1"
     /// The UDP service on the session's peer port, once it listens.
     private(set) var udpService: UDPService?
+    /// The pace of every torrent's announces.
+    let pace: AnnounceScheduler
 
-    init(loop: EventLoop) {
+    init(loop: EventLoop, limits: AnnounceThrottle.Limits) {
         self.loop = loop
+        pace = AnnounceScheduler(scheduler: loop, limits: limits)
         http = HTTPClient.forTrackers(loop: loop)
         udp = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop))
     }
@@ -38,7 +41,7 @@ final class SessionTrackers {
         tiers: [[String]], infoHash: InfoHash, peerID: [UInt8], port: UInt16, log: Log,
         totals: @escaping () -> (uploaded: Int64, downloaded: Int64, left: Int64)
     ) -> TrackerAnnouncer {
-        TrackerAnnouncer(loop: loop, http: http, udp: udp, tiers: tiers, infoHash: infoHash, peerID: peerID, port: port, log: log, totals: totals)
+        TrackerAnnouncer(loop: loop, http: http, udp: udp, pace: pace, tiers: tiers, infoHash: infoHash, peerID: peerID, port: port, log: log, totals: totals)
     }
 
     /// Starts the embedded tracker on `address`; returns its announce URL as others reach it at

@@ -26,6 +26,8 @@ public struct SessionOptions: Sendable {
     public var handshakeTimeout: Duration = .seconds(20)
     /// Upload cap for the whole session.
     public var uploadLimit: Int?
+    /// The pace of announces across torrents and tracker hosts.
+    public var announceLimits = AnnounceThrottle.Limits()
 
     /// The defaults.
     public init() {}
@@ -126,7 +128,7 @@ public final class Session {
         var generator = SystemRandomNumberGenerator()
         peerID = PeerID.generate(using: &generator)
         disk = DiskIO(offloader: environment.offloader, openFiles: options.openFiles, payloadMode: options.payloadMode)
-        trackers = environment.loop.map(SessionTrackers.init(loop:))
+        trackers = environment.loop.map { SessionTrackers(loop: $0, limits: options.announceLimits) }
         timers.append(loop.scheduleRepeating(every: .seconds(1)) { [weak self] in self?.tick() })
         // Peers come and go; give the heap they used back every half minute.
         timers.append(loop.scheduleRepeating(every: .seconds(30)) { ResourceLimits.releaseFreeMemory() })

@@ -277,7 +277,7 @@ public final class Torrent {
     }
 
     func finishedDownloading() {
-        guard let downloader else { return }
+        guard downloader != nil else { return }
         reportDownloaded()
         session.log.info("download_finished", [("torrent", metainfo.info.name), ("downloaded", downloadedBytes)])
         retireDownloader()

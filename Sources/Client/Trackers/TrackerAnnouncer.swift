@@ -8,6 +8,8 @@ public final class TrackerAnnouncer {
     private unowned let loop: EventLoop
     private let http: HTTPClient
     private let udp: UDPTrackerClient?
+    /// The session's pace: each announce waits for its turn (nil: sent at once).
+    private let pace: AnnounceScheduler?
     private var tiers: [[String]]
     private let infoHash: InfoHash
     private let peerID: [UInt8]
@@ -26,12 +28,14 @@ public final class TrackerAnnouncer {
 
     /// An announcer for `infoHash` to `tiers`; `totals` reports transfer counters when asked.
     public init(
-        loop: EventLoop, http: HTTPClient, udp: UDPTrackerClient? = nil, tiers: [[String]], infoHash: InfoHash,
-        peerID: [UInt8], port: UInt16, log: Log, totals: @escaping () -> (uploaded: Int64, downloaded: Int64, left: Int64)
+        loop: EventLoop, http: HTTPClient, udp: UDPTrackerClient? = nil, pace: AnnounceScheduler? = nil, tiers: [[String]],
+        infoHash: InfoHash, peerID: [UInt8], port: UInt16, log: Log,
+        totals: @escaping () -> (uploaded: Int64, downloaded: Int64, left: Int64)
     ) {
         self.loop = loop
         self.http = http
         self.udp = udp
+        self.pace = pace
         self.tiers = tiers.map { $0.shuffled() }
         self.infoHash = infoHash
         self.peerID = peerID
@@ -109,6 +113,32 @@ public final class TrackerAnnouncer {
             completion(nil)
             return
         }
+        guard let pace else { return transmit(event, to: url, tier: tier, index: index, candidates: candidates, completion: completion) { _ in } }
+        let host = Self.host(of: url)
+        pace.request(host: host) { [weak self] granted, done in
+            guard let self else { return done(.answered) }
+            guard granted else {
+                self.log.debug("announce_deferred", [("tracker", url), ("reason", "host backing off")])
+                return self.send(event, candidates: Array(candidates.dropFirst()), completion: completion)
+            }
+            self.transmit(event, to: url, tier: tier, index: index, candidates: candidates, completion: completion, done: done)
+        }
+    }
+
+    /// The part of a tracker URL that names its host (and port): announces are paced per host.
+    static func host(of url: String) -> String {
+        var rest = Substring(url.lowercased())
+        if let colon = rest.firstIndex(of: ":"), rest[colon...].hasPrefix("://") { rest = rest[colon...].dropFirst(3) }
+        if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) { rest = rest[..<end] }
+        return String(rest)
+    }
+
+    /// Sends one announce to `url`; on failure tries the rest of `candidates`. `done` hears
+    /// whether the host answered at all.
+    private func transmit(
+        _ event: AnnounceEvent, to url: String, tier: Int, index: Int, candidates: [(tier: Int, index: Int, url: String)],
+        completion: @escaping (AnnounceResponse?) -> Void, done: @escaping (AnnounceThrottle.HostOutcome) -> Void
+    ) {
         var request = AnnounceRequest(infoHash: infoHash, peerID: peerID, port: port)
         let counters = totals()
         request.uploaded = counters.uploaded
@@ -120,6 +150,10 @@ public final class TrackerAnnouncer {
         request.numwant = event == .stopped ? 0 : 50
         log.debug("announcing", [("tracker", url), ("event", event.rawValue)])
         let handle: (Outcome) -> Void = { [weak self] outcome in
+            switch outcome {
+            case .success, .failure(_, hostAnswered: true): done(.answered)
+            case .failure(_, hostAnswered: false): done(.failed)
+            }
             guard let self else { return }
             switch outcome {
             case .success(let response):
@@ -130,7 +164,7 @@ public final class TrackerAnnouncer {
                 self.promote(tier: tier, index: index)
                 self.peersFound?(response.peers.compactMap { SocketAddress(ip: $0.ip, port: $0.port) })
                 completion(response)
-            case .failure(let reason):
+            case .failure(let reason, _):
                 self.log.warn("announce_failed", [("tracker", url), ("reason", reason)])
                 self.send(event, candidates: Array(candidates.dropFirst()), completion: completion)
             }
@@ -139,7 +173,13 @@ public final class TrackerAnnouncer {
             udp.announce(url: url, request: request) { result in
                 switch result {
                 case .success(let response): handle(.success(response))
-                case .failure(let error): handle(.failure(error.description))
+                case .failure(let error):
+                    let answered: Bool
+                    switch error {
+                    case .tracker, .unexpectedResponse: answered = true
+                    case .invalidURL, .unresolved, .timedOut: answered = false
+                    }
+                    handle(.failure(error.description, hostAnswered: answered))
                 }
             }
             return
@@ -152,17 +192,19 @@ public final class TrackerAnnouncer {
 
     private enum Outcome {
         case success(AnnounceResponse)
-        case failure(String)
+        /// `hostAnswered`: the host is up (it refused this torrent, or answered badly), as opposed
+        /// to unreachable, timing out or failing (5xx), which backs the host off for every torrent.
+        case failure(String, hostAnswered: Bool)
     }
 
     private static func interpret(_ result: Result<HTTPResponse, HTTPError>) -> Outcome {
         switch result {
-        case .failure(let error): return .failure(error.description)
+        case .failure(let error): return .failure(error.description, hostAnswered: false)
         case .success(let response) where response.status != 200:
-            return .failure("HTTP status \(response.status)")
+            return .failure("HTTP status \(response.status)", hostAnswered: response.status < 500)
         case .success(let response):
             do { return .success(try AnnounceResponse(bencoded: try response.trackerBody())) } catch {
-                return .failure("\(error)")
+                return .failure("\(error)", hostAnswered: true)
             }
         }
     }
