@@ -157,8 +157,20 @@ public final class Daemon {
         }
     }
 
-    private func attach(_ metainfo: Metainfo, record: ConfigDirectory.Record) -> DaemonTorrent {
+    func attach(_ metainfo: Metainfo, record: ConfigDirectory.Record) -> DaemonTorrent {
         let location = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory)
+        let torrent = engineTorrent(metainfo, location: location, paused: record.paused)
+        let entry = DaemonTorrent(id: nextID, torrent: torrent, downloadDirectory: record.downloadDirectory, addedDate: record.addedDate, labels: record.labels)
+        nextID += 1
+        torrents[entry.id] = entry
+        ids[metainfo.infoHash] = entry.id
+        for path in location.paths { fileOwners[path] = entry.id }
+        return entry
+    }
+
+    /// Puts a torrent into the session at `location`: its pieces trusted from the resume file
+    /// when no file changed since, else checked on the hash pool.
+    func engineTorrent(_ metainfo: Metainfo, location: ContentLocation, paused: Bool) -> Torrent {
         let options = torrentOptions()
         let torrent: Torrent
         switch config.resume.verdict(metainfo, location: location) {
@@ -171,13 +183,8 @@ public final class Daemon {
             }
             torrent = session.add(metainfo, location: location, options: options)
         }
-        if record.paused { session.stop(metainfo.infoHash) }
-        let entry = DaemonTorrent(id: nextID, torrent: torrent, downloadDirectory: record.downloadDirectory, addedDate: record.addedDate, labels: record.labels)
-        nextID += 1
-        torrents[entry.id] = entry
-        ids[metainfo.infoHash] = entry.id
-        for path in location.paths { fileOwners[path] = entry.id }
-        return entry
+        if paused { session.stop(metainfo.infoHash) }
+        return torrent
     }
 
     /// Takes a torrent out; with `deleteData`, its own files (and the folders they leave empty)
@@ -193,17 +200,22 @@ public final class Daemon {
         inBackground("torrent_forget_failed", entry.torrent.metainfo.info.name) { config.forget(infoHash) }
         guard deleteData else { return }
         let root = entry.downloadDirectory
-        loop.offload(to: filePool, { DataRemoval.remove(location, below: root) }) { [log] failures in
+        loop.offload(to: filePool, { DataFiles.remove(location, below: root) }) { [log] failures in
             for failure in failures { log.warn("delete_failed", [("path", failure.path ?? "?"), ("error", failure)]) }
         }
     }
 
-    /// Records a torrent's state (paused or not, labels) so a restart keeps it so.
-    func saveRecord(_ entry: DaemonTorrent) {
+    /// What the config directory keeps of a torrent now.
+    func record(of entry: DaemonTorrent) -> ConfigDirectory.Record {
         let paused: Bool
         if case .stopped = entry.torrent.phase { paused = true } else { paused = false }
-        let record = ConfigDirectory.Record(
+        return ConfigDirectory.Record(
             downloadDirectory: entry.downloadDirectory, addedDate: entry.addedDate, paused: paused, labels: entry.labels)
+    }
+
+    /// Records a torrent's state (paused or not, labels, where) so a restart keeps it so.
+    func saveRecord(_ entry: DaemonTorrent) {
+        let record = record(of: entry)
         let config = self.config, infoHash = entry.infoHash
         inBackground("record_save_failed", entry.torrent.metainfo.info.name) { () throws(SystemError) in
             try config.saveRecord(record, for: infoHash)
@@ -215,7 +227,13 @@ public final class Daemon {
         let kept = config.load { name, reason in
             log.warn("torrent_skipped", [("file", name), ("reason", reason)])
         }
-        for (metainfo, record) in kept { _ = attach(metainfo, record: record) }
+        for (metainfo, record) in kept {
+            if let target = record.moveTo {
+                finishInterruptedMove(metainfo, record: record, to: target)
+            } else {
+                _ = attach(metainfo, record: record)
+            }
+        }
         if !kept.isEmpty { log.info("restored", [("torrents", kept.count)]) }
     }
 
@@ -283,24 +301,3 @@ public final class Daemon {
 
 @available(*, unavailable)
 extension Daemon: Sendable {}
-
-/// Deleting a torrent's data: exactly its own files, then the folders they leave empty, never
-/// anything outside `root`/name (paths were checked when the torrent was parsed).
-enum DataRemoval {
-    static func remove(_ location: ContentLocation, below root: String) -> [SystemError] {
-        var failures: [SystemError] = []
-        var folders = Set<String>()
-        for path in location.paths {
-            do { try FileContents.remove(path) } catch { failures.append(error) }
-            var folder = path
-            while let slash = folder.lastIndex(of: "/") {
-                folder = String(folder[..<slash])
-                guard folder.count > root.count, folder.hasPrefix(root + "/") else { break }
-                folders.insert(folder)
-            }
-        }
-        // Deepest first; rmdir removes only empty folders, so a folder holding other files stays.
-        for folder in folders.sorted(by: { $0.count > $1.count }) { rmdir(folder) }
-        return failures
-    }
-}

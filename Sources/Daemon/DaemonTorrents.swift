@@ -6,10 +6,15 @@ import Reactor
 final class DaemonTorrent {
     /// The RPC's number for it: assigned in order, never reused while the daemon runs.
     let id: Int
-    let torrent: Torrent
-    let downloadDirectory: String
+    /// The engine's torrent (replaced when its data moves).
+    var torrent: Torrent
+    var downloadDirectory: String
     let addedDate: Int64
     var labels: [String]
+    /// Its data is being moved (`torrent-set-location`).
+    var isMoving = false
+    /// What went wrong last that the user should know (a failed move).
+    var error: String?
 
     init(id: Int, torrent: Torrent, downloadDirectory: String, addedDate: Int64, labels: [String]) {
         self.id = id
@@ -46,12 +51,17 @@ struct ConfigDirectory {
         var addedDate: Int64
         var paused: Bool
         var labels: [String]
+        /// Where its data is being moved to; set before the first file moves and cleared once
+        /// all are there, so a restart after a crash finishes the move.
+        var moveTo: String?
 
         var json: JSON {
-            .object([
+            var members: [(String, JSON)] = [
                 ("download-dir", .string(downloadDirectory)), ("added-date", .integer(addedDate)), ("paused", .bool(paused)),
                 ("labels", .array(labels.map(JSON.string))),
-            ])
+            ]
+            if let moveTo { members.append(("move-to", .string(moveTo))) }
+            return .object(members)
         }
 
         init(downloadDirectory: String, addedDate: Int64, paused: Bool, labels: [String]) {
@@ -67,6 +77,7 @@ struct ConfigDirectory {
             addedDate = json["added-date"]?.integerValue ?? 0
             paused = json["paused"]?.boolValue ?? false
             labels = json["labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            moveTo = json["move-to"]?.stringValue
         }
     }
 

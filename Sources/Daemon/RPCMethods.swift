@@ -48,7 +48,16 @@ extension Daemon {
         case "session_close":
             completion(.success([]))
             loop.schedule(after: .milliseconds(100)) { [weak self] in self?.stop() }
-        case "torrent_set_location", "torrent_rename_path":
+        case "torrent_set_location":
+            guard let location = arguments["location"]?.stringValue else {
+                return completion(.failure(RPCFailure(.invalidParams, "no location given")))
+            }
+            let move = arguments["move"]?.boolValue ?? false
+            for entry in selected(arguments) {
+                if let failure = relocate(entry, to: location, move: move) { return completion(.failure(failure)) }
+            }
+            completion(.success([]))
+        case "torrent_rename_path":
             completion(.failure(RPCFailure(.invalidParams, "\(request.method) is not supported yet")))
         default:
             completion(.failure(RPCFailure(.methodNotFound, "method name not recognized: \(request.method)")))

@@ -122,8 +122,8 @@ enum TorrentFields {
         case .eta:
             guard torrent.isDownloading, torrent.downloadRate > 0 else { return .integer(-1) }
             return .integer(torrent.bytesMissing / Int64(torrent.downloadRate))
-        case .error: return .integer(torrent.pausedReason == nil ? 0 : 3)
-        case .error_string: return .string(torrent.pausedReason ?? "")
+        case .error: return .integer(entry.error == nil && torrent.pausedReason == nil ? 0 : 3)
+        case .error_string: return .string(entry.error ?? torrent.pausedReason ?? "")
         case .download_dir: return .string(entry.downloadDirectory)
         case .added_date, .activity_date, .start_date: return .integer(entry.addedDate)
         case .date_created: return .integer(torrent.metainfo.creationDate ?? 0)
