@@ -17,11 +17,11 @@ extension Daemon {
         guard !entry.isMoving else { return RPCFailure(.invalidParams, "torrent \(entry.id) is being moved already") }
         if directory == entry.downloadDirectory { return nil }
         let metainfo = entry.torrent.metainfo
-        if let other = collision(metainfo, directory: directory), other !== entry {
-            return RPCFailure(.invalidParams, "its files would overwrite those of torrent \(other.id) (\(other.torrent.metainfo.info.name))")
-        }
         let source = entry.torrent.location
-        let target = ContentLocation(metainfo: metainfo, directory: directory)
+        let target = ContentLocation(metainfo: metainfo, directory: directory, names: entry.names)
+        if let other = collision(target, except: entry) {
+            return RPCFailure(.invalidParams, "its files would overwrite those of torrent \(other.id) (\(other.name))")
+        }
         let wasRunning: Bool
         if case .stopped = entry.torrent.phase { wasRunning = false } else { wasRunning = true }
         entry.isMoving = true
@@ -29,9 +29,9 @@ extension Daemon {
         // The new paths are claimed at once: no torrent added meanwhile may take them.
         for path in target.paths { fileOwners[path] = entry.id }
         log.info("moving", [("torrent", metainfo.info.name), ("to", directory), ("move", move)])
-        session.stop(entry.infoHash) { [weak self] in
+        session.stop(entry.infoHash, waitForTrackers: false) { [weak self] in
             guard let self, self.torrents[entry.id] === entry else { return }
-            guard move else { return self.finishMove(entry, to: directory, from: source, running: wasRunning, failure: nil) }
+            guard move else { return self.finishMove(entry, to: directory, from: source, running: wasRunning, failure: nil, check: true) }
             var moving = self.record(of: entry)
             moving.paused = !wasRunning
             moving.moveTo = directory
@@ -48,12 +48,56 @@ extension Daemon {
         return nil
     }
 
+    /// `torrent-rename-path`: renames one file or folder of `entry` (on disk too, the torrent
+    /// stopped meanwhile); the answer waits for the rename.
+    func renamePath(_ entry: DaemonTorrent, path: String, to name: String, completion: @escaping (Result<Arguments, RPCFailure>) -> Void) {
+        guard !entry.isMoving else { return completion(.failure(RPCFailure(.invalidParams, "torrent \(entry.id) is being moved"))) }
+        let metainfo = entry.torrent.metainfo
+        let renamed: FileRenaming.Renamed
+        switch FileRenaming.rename(entry.names ?? ContentLocation.names(of: metainfo), path: path, to: name) {
+        case .failure(let refusal): return completion(.failure(RPCFailure(.invalidParams, refusal.description)))
+        case .success(let result): renamed = result
+        }
+        let answer: Arguments = [("path", .string(path)), ("name", .string(name)), ("id", .integer(Int64(entry.id)))]
+        if renamed.from == renamed.to { return completion(.success(answer)) }
+        let directory = entry.downloadDirectory
+        let target = ContentLocation(metainfo: metainfo, directory: directory, names: renamed.names)
+        if let other = collision(target, except: entry) {
+            return completion(.failure(RPCFailure(.invalidParams, "its files would overwrite those of torrent \(other.id) (\(other.name))")))
+        }
+        let source = entry.torrent.location
+        let wasRunning: Bool
+        if case .stopped = entry.torrent.phase { wasRunning = false } else { wasRunning = true }
+        entry.isMoving = true
+        session.stop(entry.infoHash, waitForTrackers: false) { [weak self] in
+            guard let self, self.torrents[entry.id] === entry else { return }
+            let from = directory + "/" + renamed.from, to = directory + "/" + renamed.to
+            self.loop.offload(to: self.filePool, { () -> SystemError? in
+                do throws(SystemError) { try FileMover.renameInPlace(from, to: to) } catch { return error }
+                return nil
+            }) { [weak self] failure in
+                guard let self else { return }
+                if let failure {
+                    entry.isMoving = false
+                    if wasRunning { self.session.start(entry.infoHash) }
+                    return completion(.failure(RPCFailure(.invalidParams, "renaming \(path) failed: \(failure)")))
+                }
+                entry.names = renamed.names
+                self.finishMove(entry, to: directory, from: source, running: wasRunning, failure: nil)
+                completion(.success(answer))
+            }
+        }
+    }
+
     /// The move ended: the torrent runs again from `directory` (the target, or its old place if
     /// the move failed).
-    private func finishMove(_ entry: DaemonTorrent, to directory: String, from source: ContentLocation, running: Bool, failure: SystemError?) {
+    /// With `check` (data found, not moved) it is checked there.
+    private func finishMove(
+        _ entry: DaemonTorrent, to directory: String, from source: ContentLocation, running: Bool, failure: SystemError?, check: Bool = false
+    ) {
         let metainfo = entry.torrent.metainfo
-        let location = ContentLocation(metainfo: metainfo, directory: directory)
-        for path in source.paths + ContentLocation(metainfo: metainfo, directory: directory).paths where fileOwners[path] == entry.id {
+        let location = ContentLocation(metainfo: metainfo, directory: directory, names: entry.names)
+        for path in source.paths + location.paths where fileOwners[path] == entry.id {
             fileOwners.removeValue(forKey: path)
         }
         for path in location.paths { fileOwners[path] = entry.id }
@@ -66,7 +110,7 @@ extension Daemon {
         // It is stopped: taking it out announces nothing and writes no resume file.
         session.remove(entry.infoHash)
         entry.downloadDirectory = directory
-        entry.torrent = engineTorrent(metainfo, location: location, paused: !running)
+        entry.torrent = engineTorrent(metainfo, location: location, paused: !running, trustResume: !check)
         entry.isMoving = false
         saveRecord(entry)
     }
@@ -75,8 +119,8 @@ extension Daemon {
     /// the file pool before the torrent comes back.
     func finishInterruptedMove(_ metainfo: Metainfo, record: ConfigDirectory.Record, to target: String) {
         log.warn("move_resumed", [("torrent", metainfo.info.name), ("from", record.downloadDirectory), ("to", target)])
-        let source = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory)
-        let destination = ContentLocation(metainfo: metainfo, directory: target)
+        let source = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory, names: record.names)
+        let destination = ContentLocation(metainfo: metainfo, directory: target, names: record.names)
         let root = record.downloadDirectory
         loop.offload(to: filePool, { DataFiles.move(source, to: destination, from: root, into: target, resuming: true) }) { [weak self] failure in
             guard let self else { return }

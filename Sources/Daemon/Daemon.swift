@@ -158,9 +158,10 @@ public final class Daemon {
     }
 
     func attach(_ metainfo: Metainfo, record: ConfigDirectory.Record) -> DaemonTorrent {
-        let location = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory)
+        let location = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory, names: record.names)
         let torrent = engineTorrent(metainfo, location: location, paused: record.paused)
         let entry = DaemonTorrent(id: nextID, torrent: torrent, downloadDirectory: record.downloadDirectory, addedDate: record.addedDate, labels: record.labels)
+        if record.names?.count == metainfo.info.files.count { entry.names = record.names }
         nextID += 1
         torrents[entry.id] = entry
         ids[metainfo.infoHash] = entry.id
@@ -170,10 +171,11 @@ public final class Daemon {
 
     /// Puts a torrent into the session at `location`: its pieces trusted from the resume file
     /// when no file changed since, else checked on the hash pool.
-    func engineTorrent(_ metainfo: Metainfo, location: ContentLocation, paused: Bool) -> Torrent {
+    /// Without `trustResume` (files found by the user) it is checked whatever the resume file says.
+    func engineTorrent(_ metainfo: Metainfo, location: ContentLocation, paused: Bool, trustResume: Bool = true) -> Torrent {
         let options = torrentOptions()
         let torrent: Torrent
-        switch config.resume.verdict(metainfo, location: location) {
+        switch trustResume ? config.resume.verdict(metainfo, location: location) : .missing {
         case .trusted(let pieces):
             torrent = session.add(metainfo, location: location, have: pieces, options: options)
         case let verdict:
@@ -209,8 +211,10 @@ public final class Daemon {
     func record(of entry: DaemonTorrent) -> ConfigDirectory.Record {
         let paused: Bool
         if case .stopped = entry.torrent.phase { paused = true } else { paused = false }
-        return ConfigDirectory.Record(
+        var record = ConfigDirectory.Record(
             downloadDirectory: entry.downloadDirectory, addedDate: entry.addedDate, paused: paused, labels: entry.labels)
+        record.names = entry.names
+        return record
     }
 
     /// Records a torrent's state (paused or not, labels, where) so a restart keeps it so.

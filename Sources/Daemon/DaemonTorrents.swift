@@ -15,6 +15,15 @@ final class DaemonTorrent {
     var isMoving = false
     /// What went wrong last that the user should know (a failed move).
     var error: String?
+    /// Its files' paths relative to the download directory once one was renamed (nil: the
+    /// torrent's own names).
+    var names: [String]?
+
+    /// The name shown: the torrent's, or what its top folder or file was renamed to.
+    var name: String {
+        guard let first = names?.first else { return torrent.metainfo.info.name }
+        return String(first.split(separator: "/").first ?? Substring(first))
+    }
 
     init(id: Int, torrent: Torrent, downloadDirectory: String, addedDate: Int64, labels: [String]) {
         self.id = id
@@ -54,6 +63,8 @@ struct ConfigDirectory {
         /// Where its data is being moved to; set before the first file moves and cleared once
         /// all are there, so a restart after a crash finishes the move.
         var moveTo: String?
+        /// Its files' relative paths once renamed (`torrent-rename-path`).
+        var names: [String]?
 
         var json: JSON {
             var members: [(String, JSON)] = [
@@ -61,6 +72,7 @@ struct ConfigDirectory {
                 ("labels", .array(labels.map(JSON.string))),
             ]
             if let moveTo { members.append(("move-to", .string(moveTo))) }
+            if let names { members.append(("file-names", .array(names.map(JSON.string)))) }
             return .object(members)
         }
 
@@ -78,6 +90,7 @@ struct ConfigDirectory {
             paused = json["paused"]?.boolValue ?? false
             labels = json["labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
             moveTo = json["move-to"]?.stringValue
+            names = json["file-names"]?.arrayValue?.compactMap(\.stringValue)
         }
     }
 

@@ -58,7 +58,14 @@ extension Daemon {
             }
             completion(.success([]))
         case "torrent_rename_path":
-            completion(.failure(RPCFailure(.invalidParams, "\(request.method) is not supported yet")))
+            let entries = selected(arguments)
+            guard entries.count == 1, arguments["ids"] != nil else {
+                return completion(.failure(RPCFailure(.invalidParams, "torrent-rename-path needs exactly one torrent in ids")))
+            }
+            guard let path = arguments["path"]?.stringValue, let name = arguments["name"]?.stringValue else {
+                return completion(.failure(RPCFailure(.invalidParams, "torrent-rename-path needs path and name")))
+            }
+            renamePath(entries[0], path: path, to: name, completion: completion)
         default:
             completion(.failure(RPCFailure(.methodNotFound, "method name not recognized: \(request.method)")))
         }
@@ -182,11 +189,11 @@ extension Daemon {
         return .success(result)
     }
 
-    /// The torrent already here whose files a new one in `directory` would share (two torrents
-    /// writing one file corrupt each other), if any.
-    func collision(_ metainfo: Metainfo, directory: String) -> DaemonTorrent? {
-        for path in ContentLocation(metainfo: metainfo, directory: directory).paths {
-            if let owner = fileOwners[path], let entry = torrents[owner] { return entry }
+    /// The torrent already here (other than `except`) whose files `location` would share (two
+    /// torrents writing one file corrupt each other), if any.
+    func collision(_ location: ContentLocation, except: DaemonTorrent? = nil) -> DaemonTorrent? {
+        for path in location.paths {
+            if let owner = fileOwners[path], owner != except?.id, let entry = torrents[owner] { return entry }
         }
         return nil
     }
@@ -234,7 +241,7 @@ extension Daemon {
         do { metainfo = try MetainfoLoader.parse(bytes, path: "metainfo") } catch {
             return .failure(RPCFailure(.invalidParams, "invalid or corrupt torrent file (\(error))"))
         }
-        if ids[metainfo.infoHash] == nil, let other = collision(metainfo, directory: directory) {
+        if ids[metainfo.infoHash] == nil, let other = collision(ContentLocation(metainfo: metainfo, directory: directory)) {
             return .failure(RPCFailure(
                 .invalidParams, "its files would overwrite those of torrent \(other.id) (\(other.torrent.metainfo.info.name)): choose another download-dir"))
         }

@@ -94,7 +94,7 @@ enum TorrentFields {
         let info = torrent.metainfo.info
         switch field {
         case .id: return .integer(Int64(entry.id))
-        case .name: return .string(info.name)
+        case .name: return .string(entry.name)
         case .hash_string: return .string(torrent.metainfo.infoHash.hex)
         case .total_size, .size_when_done: return .integer(info.totalLength)
         case .left_until_done: return .integer(torrent.bytesMissing)
@@ -147,9 +147,10 @@ enum TorrentFields {
             for piece in 0..<info.pieceCount where torrent.have[PieceIndex(piece)] {
                 for span in info.layout.spans(of: PieceIndex(piece)) { completed[span.file.value] += Int64(span.length) }
             }
+            let names = entry.names ?? ContentLocation.names(of: torrent.metainfo)
             return .array(info.files.indices.map { index in
                 .object([
-                    ("name", .string(info.relativePath(of: FileIndex(index)).joined(separator: "/"))),
+                    ("name", .string(names[index])),
                     ("length", .integer(info.files[index].length)),
                     ("bytes_completed", .integer(completed[index])),
                 ])

@@ -110,4 +110,47 @@ import ReactorTesting
         #expect(((try? FileManager.default.subpathsOfDirectory(atPath: target)) ?? []).allSatisfy { !$0.hasSuffix(".evtorrent-move") })
         #expect(!daemon.process.output.contains("check_finished"), "rechecked after the move: \(daemon.process.output)")
     }
+
+    // Renaming over the RPC (the web client's rename): the top folder and a file are renamed on
+    // disk and in the torrent's names, the torrent seeds on without a recheck, and a restart
+    // keeps the names. Then transmission-remote --find points it at data a user moved by hand:
+    // it is checked there and seeds.
+    @Test func renamePathAndFind() throws {
+        guard Tools.enabled("transmission-remote", "curl") else { return }
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let root = daemon.directory.path
+        try daemon.directory.write("downloads/album/one.bin", patternBytes(300_000, seed: 71))
+        try daemon.directory.write("downloads/album/disc/two.bin", patternBytes(200_000, seed: 72))
+        try Tools.check([Tools.evtorrent, "create", root + "/downloads/album", "-o", root + "/album.torrent"])
+        #expect(try daemon.remote("-a", root + "/album.torrent").contains("success"))
+        #expect(waitUntil(seconds: 20) { ((try? daemon.remote("-l")) ?? "").contains("100%") })
+
+        let file = try daemon.call(#"{"method":"torrent-rename-path","arguments":{"ids":[1],"path":"album/disc/two.bin","name":"2.bin"},"tag":3}"#)
+        #expect(file == #"{"arguments":{"path":"album/disc/two.bin","name":"2.bin","id":1},"result":"success","tag":3}"#, "\(file)")
+        let top = try daemon.call(#"{"method":"torrent-rename-path","arguments":{"ids":[1],"path":"album","name":"Album (2024)"}}"#)
+        #expect(top.contains(#""result":"success""#), "\(top)")
+        let escape = try daemon.call(#"{"method":"torrent-rename-path","arguments":{"ids":[1],"path":"Album (2024)/one.bin","name":"../../x"}}"#)
+        #expect(escape.contains("invalid name"), "\(escape)")
+        #expect(FileManager.default.fileExists(atPath: root + "/downloads/Album (2024)/one.bin"))
+        #expect(FileManager.default.fileExists(atPath: root + "/downloads/Album (2024)/disc/2.bin"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/downloads/album"))
+        let fields = #"{"method":"torrent-get","arguments":{"fields":["name","percentDone","files"]}}"#
+        #expect(waitUntil(seconds: 20) { ((try? daemon.call(fields)) ?? "").contains(#""percentDone":1"#) })
+        let listed = try daemon.call(fields)
+        #expect(listed.contains(#""name":"Album (2024)""#) && listed.contains(#""name":"Album (2024)/disc/2.bin""#), "\(listed)")
+        #expect(daemon.process.output.components(separatedBy: "check_finished").count == 2, "rechecked after a rename: \(daemon.process.output)")
+
+        try daemon.restart()
+        let restored = try daemon.call(fields)
+        #expect(restored.contains(#""name":"Album (2024)""#) && restored.contains(#""percentDone":1"#), "\(restored)")
+
+        // The user moves the data by hand; --find tells the daemon where it is now.
+        try FileManager.default.createDirectory(atPath: root + "/found", withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: root + "/downloads/Album (2024)", toPath: root + "/found/Album (2024)")
+        #expect(try daemon.remote("-t", "1", "--find", root + "/found").contains("success"))
+        #expect(waitUntil(seconds: 20) { ((try? daemon.remote("-t", "1", "-i")) ?? "").contains("Location: \(root)/found") })
+        #expect(waitUntil(seconds: 20) { ((try? daemon.remote("-l")) ?? "").contains("100%") })
+        #expect(daemon.process.output.contains("check_finished"), "--find did not check the data: \(daemon.process.output)")
+    }
 }

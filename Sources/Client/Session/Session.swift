@@ -230,11 +230,13 @@ public final class Session {
         torrent.stop(.requested)
     }
 
-    /// Stops a torrent (peers closed, `stopped` announced); it stays in the session.
-    public func stop(_ infoHash: InfoHash, completion: @escaping () -> Void = {}) {
+    /// Stops a torrent (peers closed, resume file written, `stopped` announced); it stays in the
+    /// session. `completion` runs when all is done, or without `waitForTrackers` once its data is
+    /// at rest (files may then be moved).
+    public func stop(_ infoHash: InfoHash, waitForTrackers: Bool = true, completion: @escaping () -> Void = {}) {
         guard let torrent = torrents[infoHash] else { return completion() }
         ticking.removeValue(forKey: infoHash)
-        torrent.stop(.requested, completion: completion)
+        torrent.stop(.requested, waitForTrackers: waitForTrackers, completion: completion)
     }
 
     /// Changes a torrent's seeding limits (nil: none); they apply from the next tick.

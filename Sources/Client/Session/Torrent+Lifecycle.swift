@@ -58,9 +58,10 @@ extension Torrent {
         dial()
     }
 
-    /// Stops: peers are closed, trackers hear `stopped` (then `completion` runs), nothing of it
-    /// runs any more until `resume`.
-    func stop(_ reason: StopReason, completion: @escaping () -> Void = {}) {
+    /// Stops: peers are closed, the resume file is written, trackers hear `stopped`; then
+    /// (or, without `waitForTrackers`, once the resume file is written) `completion` runs.
+    /// Nothing of it runs any more until `resume`.
+    func stop(_ reason: StopReason, waitForTrackers: Bool = true, completion: @escaping () -> Void = {}) {
         if case .checking = phase {
             checker?.cancel()
             checker = nil
@@ -71,7 +72,13 @@ extension Torrent {
         phase = .stopped(reason)
         closePeers()
         let finish = { [weak self] in
-            self?.sources.stop(completion: completion) ?? completion()
+            guard let self else { return completion() }
+            if waitForTrackers {
+                self.sources.stop(completion: completion)
+            } else {
+                self.sources.stop {}
+                completion()
+            }
         }
         saveResume(completion: finish)
         if reason != .requested { session.log.info("torrent_stopped", [("torrent", metainfo.info.name), ("reason", reason)]) }

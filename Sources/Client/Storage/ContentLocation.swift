@@ -25,4 +25,19 @@ public struct ContentLocation: Sendable {
         }
         self.init(layout: info.layout, paths: paths, isPadding: info.files.map(\.isPadding))
     }
+
+    /// Where `metainfo`'s content lives in `directory` with its files renamed: `names` holds each
+    /// file's path relative to `directory`, in torrent order (nil: the torrent's own names).
+    public init(metainfo: Metainfo, directory: String, names: [String]?) {
+        guard let names, names.count == metainfo.info.files.count else {
+            self.init(metainfo: metainfo, directory: directory)
+            return
+        }
+        self.init(layout: metainfo.info.layout, paths: names.map { directory + "/" + $0 }, isPadding: metainfo.info.files.map(\.isPadding))
+    }
+
+    /// Each file's path relative to the download directory, as the torrent names it.
+    public static func names(of metainfo: Metainfo) -> [String] {
+        metainfo.info.files.indices.map { metainfo.info.relativePath(of: FileIndex($0)).joined(separator: "/") }
+    }
 }

@@ -23,7 +23,7 @@ public enum FileMover {
         if let slash = target.lastIndex(of: "/"), slash != target.startIndex {
             try FileContents.makeDirectories(String(target[..<slash]))
         }
-        if rename(source, target) == 0 {
+        if Glibc.rename(source, target) == 0 {
             syncDirectory(of: target)
             return .renamed
         }
@@ -32,11 +32,20 @@ public enum FileMover {
         return .copied
     }
 
+    /// Renames a file or folder within one filesystem, refusing to replace anything at `target`;
+    /// a `source` that does not exist (data not downloaded yet) is fine.
+    public static func renameInPlace(_ source: String, to target: String) throws(SystemError) {
+        guard ((try? FileStatus.of(source)) ?? nil) != nil else { return }
+        guard ((try? FileStatus.of(target)) ?? nil) == nil else { throw SystemError(errno: EEXIST, operation: "rename onto", path: target) }
+        if Glibc.rename(source, target) != 0 { throw SystemError(errno: errno, operation: "rename", path: source) }
+        syncDirectory(of: target)
+    }
+
     /// Puts a file moved by `move` back at `source` (when a later file of the same move failed).
     public static func undo(_ moved: Moved, source: String, target: String) throws(SystemError) {
         switch moved {
         case .renamed:
-            if rename(target, source) != 0 { throw SystemError(errno: errno, operation: "rename", path: target) }
+            if Glibc.rename(target, source) != 0 { throw SystemError(errno: errno, operation: "rename", path: target) }
         case .copied:
             try FileContents.remove(target)
         }
@@ -79,7 +88,7 @@ public enum FileMover {
         }
         if failure == nil, fsync(output) != 0 { failure = SystemError(errno: errno, operation: "fsync", path: partial) }
         close(output)
-        if failure == nil, rename(partial, target) != 0 { failure = SystemError(errno: errno, operation: "rename", path: partial) }
+        if failure == nil, Glibc.rename(partial, target) != 0 { failure = SystemError(errno: errno, operation: "rename", path: partial) }
         if let failure {
             unlink(partial)
             throw failure
