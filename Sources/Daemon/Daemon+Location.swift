@@ -111,6 +111,7 @@ extension Daemon {
         session.remove(entry.infoHash)
         entry.downloadDirectory = directory
         entry.torrent = engineTorrent(metainfo, location: location, paused: !running, trustResume: !check)
+        if entry.settings != TorrentSettings() { apply(entry) }
         entry.isMoving = false
         saveRecord(entry)
     }

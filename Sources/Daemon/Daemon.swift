@@ -63,7 +63,7 @@ public final class Daemon {
         options.listen = SocketAddress(host: bind.isEmpty ? "0.0.0.0" : bind, port: UInt16(clamping: settings.integer("peer-port")))!
         options.maxPeers = max(16, settings.integer("peer-limit-global"))
         options.maxPeersPerTorrent = max(1, settings.integer("peer-limit-per-torrent"))
-        if settings.bool("speed-limit-up-enabled") { options.uploadLimit = settings.integer("speed-limit-up") * 1024 }
+        (options.uploadLimit, options.downloadLimit) = Self.rateLimits(settings)
         do { session = try Session(loop: loop, options: options, log: log) } catch {
             throw .session("cannot listen for peers on \(options.listen): \(error) (set peer-port or --peer-port)")
         }
@@ -119,6 +119,13 @@ public final class Daemon {
         }
     }
 
+    /// The session's caps in bytes per second from settings.json's (kB/s, as Transmission's:
+    /// 1000 bytes).
+    static func rateLimits(_ settings: DaemonSettings) -> (upload: Int?, download: Int?) {
+        (settings.bool("speed-limit-up-enabled") ? settings.integer("speed-limit-up") * 1000 : nil,
+         settings.bool("speed-limit-down-enabled") ? settings.integer("speed-limit-down") * 1000 : nil)
+    }
+
     /// Writes settings.json.
     func saveSettings() throws(SystemError) { try settings.save(config.settings) }
 
@@ -162,8 +169,11 @@ public final class Daemon {
         let torrent = engineTorrent(metainfo, location: location, paused: record.paused)
         let entry = DaemonTorrent(id: nextID, torrent: torrent, downloadDirectory: record.downloadDirectory, addedDate: record.addedDate, labels: record.labels)
         if record.names?.count == metainfo.info.files.count { entry.names = record.names }
-        nextID += 1
+        entry.settings = record.settings
+        entry.queuePosition = torrents.count
         torrents[entry.id] = entry
+        if entry.settings != TorrentSettings() { apply(entry) }
+        nextID += 1
         ids[metainfo.infoHash] = entry.id
         for path in location.paths { fileOwners[path] = entry.id }
         return entry
@@ -194,6 +204,7 @@ public final class Daemon {
     func remove(_ entry: DaemonTorrent, deleteData: Bool) {
         torrents.removeValue(forKey: entry.id)
         ids.removeValue(forKey: entry.infoHash)
+        for other in torrents.values where other.queuePosition > entry.queuePosition { other.queuePosition -= 1 }
         for path in entry.torrent.location.paths where fileOwners[path] == entry.id { fileOwners.removeValue(forKey: path) }
         removed.append((entry.id, loop.now))
         let location = entry.torrent.location
@@ -214,6 +225,7 @@ public final class Daemon {
         var record = ConfigDirectory.Record(
             downloadDirectory: entry.downloadDirectory, addedDate: entry.addedDate, paused: paused, labels: entry.labels)
         record.names = entry.names
+        record.settings = entry.settings
         return record
     }
 

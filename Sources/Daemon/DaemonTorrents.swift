@@ -18,6 +18,10 @@ final class DaemonTorrent {
     /// Its files' paths relative to the download directory once one was renamed (nil: the
     /// torrent's own names).
     var names: [String]?
+    /// What `torrent-set` changed: its own limits, seeding modes, files wanted and priorities.
+    var settings = TorrentSettings()
+    /// Its place in the queue (0 first).
+    var queuePosition = 0
 
     /// The name shown: the torrent's, or what its top folder or file was renamed to.
     var name: String {
@@ -65,6 +69,7 @@ struct ConfigDirectory {
         var moveTo: String?
         /// Its files' relative paths once renamed (`torrent-rename-path`).
         var names: [String]?
+        var settings = TorrentSettings()
 
         var json: JSON {
             var members: [(String, JSON)] = [
@@ -73,6 +78,7 @@ struct ConfigDirectory {
             ]
             if let moveTo { members.append(("move-to", .string(moveTo))) }
             if let names { members.append(("file-names", .array(names.map(JSON.string)))) }
+            if settings != TorrentSettings() { members.append(("settings", settings.json)) }
             return .object(members)
         }
 
@@ -91,6 +97,7 @@ struct ConfigDirectory {
             labels = json["labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
             moveTo = json["move-to"]?.stringValue
             names = json["file-names"]?.arrayValue?.compactMap(\.stringValue)
+            settings = json["settings"].map(TorrentSettings.init(json:)) ?? TorrentSettings()
         }
     }
 
@@ -128,5 +135,77 @@ struct ConfigDirectory {
             }
         }
         return loaded.sorted { $0.1.addedDate < $1.1.addedDate }
+    }
+}
+
+/// What `torrent-set` changes of one torrent beyond labels, kept in its record. Limits are in
+/// kB/s (1000 bytes) as the RPC gives them; modes as Transmission's: 0 follow the session, 1 this
+/// torrent's own limit, 2 unlimited.
+struct TorrentSettings: Equatable, Sendable {
+    var uploadLimit = 100
+    var uploadLimited = false
+    var downloadLimit = 100
+    var downloadLimited = false
+    /// Peers at most (nil: the session's per-torrent limit).
+    var peerLimit: Int?
+    var bandwidthPriority = 0
+    var honorsSessionLimits = true
+    var seedRatioMode = 0
+    var seedRatioLimit = 2.0
+    var seedIdleMode = 0
+    /// Minutes.
+    var seedIdleLimit = 30
+    /// Per file: wanted or not (nil: all).
+    var wanted: [Bool]?
+    /// Per file: -1 low, 0 normal, 1 high (nil: all normal).
+    var priorities: [Int]?
+
+    init() {}
+
+    var json: JSON {
+        var members: [(String, JSON)] = [
+            ("upload-limit", .integer(Int64(uploadLimit))), ("upload-limited", .bool(uploadLimited)),
+            ("download-limit", .integer(Int64(downloadLimit))), ("download-limited", .bool(downloadLimited)),
+            ("bandwidth-priority", .integer(Int64(bandwidthPriority))), ("honors-session-limits", .bool(honorsSessionLimits)),
+            ("seed-ratio-mode", .integer(Int64(seedRatioMode))), ("seed-ratio-limit", .double(seedRatioLimit)),
+            ("seed-idle-mode", .integer(Int64(seedIdleMode))), ("seed-idle-limit", .integer(Int64(seedIdleLimit))),
+        ]
+        if let peerLimit { members.append(("peer-limit", .integer(Int64(peerLimit)))) }
+        if let wanted { members.append(("wanted", .array(wanted.map(JSON.bool)))) }
+        if let priorities { members.append(("priorities", .array(priorities.map { .integer(Int64($0)) }))) }
+        return .object(members)
+    }
+
+    init(json: JSON) {
+        func int(_ key: String, _ fallback: Int) -> Int { json[key]?.integerValue.map { Int(clamping: $0) } ?? fallback }
+        uploadLimit = int("upload-limit", uploadLimit)
+        uploadLimited = json["upload-limited"]?.boolValue ?? false
+        downloadLimit = int("download-limit", downloadLimit)
+        downloadLimited = json["download-limited"]?.boolValue ?? false
+        peerLimit = json["peer-limit"]?.integerValue.map { Int(clamping: $0) }
+        bandwidthPriority = int("bandwidth-priority", 0)
+        honorsSessionLimits = json["honors-session-limits"]?.boolValue ?? true
+        seedRatioMode = int("seed-ratio-mode", 0)
+        seedRatioLimit = json["seed-ratio-limit"]?.doubleValue ?? 2
+        seedIdleMode = int("seed-idle-mode", 0)
+        seedIdleLimit = int("seed-idle-limit", 30)
+        wanted = json["wanted"]?.arrayValue?.compactMap(\.boolValue)
+        priorities = json["priorities"]?.arrayValue?.compactMap { $0.integerValue.map { Int(clamping: $0) } }
+    }
+
+    /// Piece priorities for the engine from the files' (0 skips; low 1, normal 2, high 3; a piece
+    /// shared by files takes the highest); nil when every file is wanted at normal priority.
+    func piecePriorities(_ info: TorrentInfo) -> [UInt8]? {
+        let fileCount = info.files.count
+        let wanted = self.wanted?.count == fileCount ? self.wanted : nil
+        let priorities = self.priorities?.count == fileCount ? self.priorities : nil
+        guard wanted?.contains(false) == true || priorities?.contains(where: { $0 != 0 }) == true else { return nil }
+        var pieces = [UInt8](repeating: 0, count: info.pieceCount)
+        for index in 0..<fileCount where (wanted?[index] ?? true) && !info.files[index].isPadding {
+            let level = UInt8(2 + max(-1, min(1, priorities?[index] ?? 0)))
+            guard let range = info.layout.pieces(of: FileIndex(index)) else { continue }
+            for piece in range where pieces[piece.value] < level { pieces[piece.value] = level }
+        }
+        return pieces
     }
 }

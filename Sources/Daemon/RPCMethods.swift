@@ -39,7 +39,9 @@ extension Daemon {
             for entry in selected(arguments) { session.reannounce(entry.infoHash) }
             completion(.success([]))
         case "queue_move_top", "queue_move_up", "queue_move_down", "queue_move_bottom":
-            // No download queue (download-queue-enabled is false): every torrent runs, order is moot.
+            // The order is kept and shown (queuePosition); with no download queue
+            // (download-queue-enabled is false) every torrent runs whatever its place.
+            moveInQueue(selected(arguments), request.method)
             completion(.success([]))
         case "port_test":
             completion(.failure(RPCFailure(.internalError, "port test unavailable: it needs an outside service to connect back")))
@@ -69,6 +71,27 @@ extension Daemon {
         default:
             completion(.failure(RPCFailure(.methodNotFound, "method name not recognized: \(request.method)")))
         }
+    }
+
+    /// Moves torrents in the queue as Transmission does: the selected ones keep their order
+    /// among themselves.
+    private func moveInQueue(_ moved: [DaemonTorrent], _ method: String) {
+        guard !moved.isEmpty else { return }
+        var order = torrents.values.sorted { $0.queuePosition < $1.queuePosition }
+        let chosen = Set(moved.map(\.id))
+        switch method {
+        case "queue_move_top": order = order.filter { chosen.contains($0.id) } + order.filter { !chosen.contains($0.id) }
+        case "queue_move_bottom": order = order.filter { !chosen.contains($0.id) } + order.filter { chosen.contains($0.id) }
+        case "queue_move_up":
+            for index in order.indices.dropFirst() where chosen.contains(order[index].id) && !chosen.contains(order[index - 1].id) {
+                order.swapAt(index, index - 1)
+            }
+        default:
+            for index in order.indices.dropLast().reversed() where chosen.contains(order[index].id) && !chosen.contains(order[index + 1].id) {
+                order.swapAt(index, index + 1)
+            }
+        }
+        for (position, entry) in order.enumerated() { entry.queuePosition = position }
     }
 
     // MARK: - Selecting torrents
@@ -205,7 +228,18 @@ extension Daemon {
         let paused = arguments["paused"]?.boolValue ?? false
         let labels = arguments["labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
         let finish = { [unowned self] (bytes: [UInt8]) in
-            completion(self.addTorrent(bytes, directory: directory, paused: paused, labels: labels))
+            let result = self.addTorrent(bytes, directory: directory, paused: paused, labels: labels)
+            // Files wanted and their priorities may come with the add (as torrent-set takes them).
+            let fileKeys: Set = ["files_wanted", "files_unwanted", "priority_high", "priority_low", "priority_normal"]
+            if case .success(let added) = result, case .object(let summary)? = added.first?.1,
+                let id = summary.first(where: { $0.0 == "id" })?.1,
+                case .object(let members) = arguments, members.contains(where: { fileKeys.contains($0.0) })
+            {
+                if case .failure(let failure) = self.torrentSet(.object([("ids", .array([id]))] + members.filter { fileKeys.contains($0.0) })) {
+                    return completion(.failure(failure))
+                }
+            }
+            completion(result)
         }
         if let encoded = arguments["metainfo"]?.stringValue {
             guard let bytes = Base64.decode(encoded) else {

@@ -87,6 +87,21 @@ enum TorrentFields {
         case webseeds
         case peers
         case tracker_list
+        case file_stats
+    }
+
+    /// Bytes of each file in verified pieces.
+    static func completedBytes(_ torrent: Torrent) -> [Int64] {
+        let info = torrent.metainfo.info
+        var completed = [Int64](repeating: 0, count: info.files.count)
+        if torrent.have.isFull {
+            for index in info.files.indices { completed[index] = info.files[index].length }
+            return completed
+        }
+        for piece in 0..<info.pieceCount where torrent.have[PieceIndex(piece)] {
+            for span in info.layout.spans(of: PieceIndex(piece)) { completed[span.file.value] += Int64(span.length) }
+        }
+        return completed
     }
 
     static func value(_ field: Field, of entry: DaemonTorrent, daemon: Daemon) -> JSON {
@@ -96,12 +111,16 @@ enum TorrentFields {
         case .id: return .integer(Int64(entry.id))
         case .name: return .string(entry.name)
         case .hash_string: return .string(torrent.metainfo.infoHash.hex)
-        case .total_size, .size_when_done: return .integer(info.totalLength)
-        case .left_until_done: return .integer(torrent.bytesMissing)
+        case .total_size: return .integer(info.totalLength)
+        case .size_when_done: return .integer(torrent.wantedBytes.total)
+        case .left_until_done: return .integer(torrent.wantedBytes.missing)
         case .have_valid: return .integer(torrent.verifiedBytes)
         case .have_unchecked, .corrupt_ever, .desired_available: return .integer(0)
-        case .percent_done, .percent_complete:
+        case .percent_complete:
             return .double(info.totalLength > 0 ? Double(torrent.verifiedBytes) / Double(info.totalLength) : 1)
+        case .percent_done:
+            let wanted = torrent.wantedBytes
+            return .double(wanted.total > 0 ? Double(wanted.total - wanted.missing) / Double(wanted.total) : 1)
         case .metadata_percent_complete: return .integer(1)
         case .status: return .integer(status(torrent).rawValue)
         case .recheck_progress:
@@ -142,11 +161,7 @@ enum TorrentFields {
         case .labels: return .array(entry.labels.map(JSON.string))
         case .file_count: return .integer(Int64(info.files.count))
         case .files:
-            // Each verified piece counts toward the files it spans.
-            var completed = [Int64](repeating: 0, count: info.files.count)
-            for piece in 0..<info.pieceCount where torrent.have[PieceIndex(piece)] {
-                for span in info.layout.spans(of: PieceIndex(piece)) { completed[span.file.value] += Int64(span.length) }
-            }
+            let completed = completedBytes(torrent)
             let names = entry.names ?? ContentLocation.names(of: torrent.metainfo)
             return .array(info.files.indices.map { index in
                 .object([
@@ -155,16 +170,28 @@ enum TorrentFields {
                     ("bytes_completed", .integer(completed[index])),
                 ])
             })
-        case .priorities: return .array(info.files.map { _ in .integer(0) })
-        case .wanted: return .array(info.files.map { _ in .integer(1) })
-        case .bandwidth_priority, .queue_position: return .integer(0)
-        case .seed_ratio_mode, .seed_idle_mode: return .integer(0)
-        case .seed_ratio_limit: return torrent.options.seedRatioLimit.map(JSON.double) ?? .double(2)
-        case .seed_idle_limit: return .integer(Int64((torrent.options.seedIdleLimit?.components.seconds ?? 1800) / 60))
-        case .honors_session_limits: return .bool(true)
-        case .download_limit, .upload_limit: return .integer(0)
-        case .download_limited, .upload_limited: return .bool(false)
-        case .peer_limit, .max_connected_peers: return .integer(Int64(daemon.session.options.maxPeersPerTorrent))
+        case .file_stats:
+            let completed = completedBytes(torrent)
+            return .array(info.files.indices.map { index in
+                .object([
+                    ("bytes_completed", .integer(completed[index])), ("wanted", .bool(entry.settings.wanted?[index] ?? true)),
+                    ("priority", .integer(Int64(entry.settings.priorities?[index] ?? 0))),
+                ])
+            })
+        case .priorities: return .array(info.files.indices.map { .integer(Int64(entry.settings.priorities?[$0] ?? 0)) })
+        case .wanted: return .array(info.files.indices.map { .integer(entry.settings.wanted?[$0] == false ? 0 : 1) })
+        case .bandwidth_priority: return .integer(Int64(entry.settings.bandwidthPriority))
+        case .queue_position: return .integer(Int64(entry.queuePosition))
+        case .seed_ratio_mode: return .integer(Int64(entry.settings.seedRatioMode))
+        case .seed_idle_mode: return .integer(Int64(entry.settings.seedIdleMode))
+        case .seed_ratio_limit: return .double(entry.settings.seedRatioLimit)
+        case .seed_idle_limit: return .integer(Int64(entry.settings.seedIdleLimit))
+        case .honors_session_limits: return .bool(entry.settings.honorsSessionLimits)
+        case .download_limit: return .integer(Int64(entry.settings.downloadLimit))
+        case .upload_limit: return .integer(Int64(entry.settings.uploadLimit))
+        case .download_limited: return .bool(entry.settings.downloadLimited)
+        case .upload_limited: return .bool(entry.settings.uploadLimited)
+        case .peer_limit, .max_connected_peers: return .integer(Int64(torrent.peerLimit))
         case .trackers, .tracker_stats, .webseeds, .peers: return .array([])
         case .tracker_list: return .string(torrent.metainfo.trackerTiers.map { $0.joined(separator: "\n") }.joined(separator: "\n\n"))
         }

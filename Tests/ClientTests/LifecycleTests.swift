@@ -139,4 +139,34 @@ import TorrentCore
         while stepped.waiting > 0 { stepped.step() }
         #expect(torrent.phase == .running && torrent.have.setCount == 1_029)
     }
+
+    // A torrent's own caps are split evenly among its peers, follow them as they come and go,
+    // and go when the caps go; its own peer limit refuses a peer beyond it.
+    @Test func perTorrentLimits() throws {
+        let content = try TestContent()
+        defer { content.directory.cleanup() }
+        let manual = ManualSession()
+        let torrent = content.seed(in: manual, options: TorrentOptions())
+        manual.loop.runPending()
+        manual.session.setTorrentLimits(content.metainfo.infoHash, upload: 100_000, download: 40_000, peers: 4)
+        var connected: [FakeConnection] = []
+        for index in 1...4 {
+            let peer = try #require(manual.incoming(from: "10.0.0.\(index)"))
+            peer.deliver(content.handshake(UInt8(index)))
+            connected.append(peer)
+        }
+        #expect(torrent.peerCount == 4)
+        let quarter = RateLimit(readBytesPerSecond: 10_000, writeBytesPerSecond: 25_000)
+        #expect(connected.allSatisfy { $0.rateLimit == quarter })
+        // A fifth is over this torrent's limit of 4.
+        let fifth = try #require(manual.incoming(from: "10.0.0.5"))
+        fifth.deliver(content.handshake(5))
+        #expect(!fifth.isOpen && torrent.peerCount == 4)
+        // One leaves: the other three get a third each from the next tick.
+        connected[0].close()
+        manual.loop.advance(by: .seconds(1))
+        #expect(connected[1...].allSatisfy { $0.rateLimit == RateLimit(readBytesPerSecond: 13_333, writeBytesPerSecond: 33_333) })
+        manual.session.setTorrentLimits(content.metainfo.infoHash, upload: nil, download: nil, peers: nil)
+        #expect(connected[1...].allSatisfy { $0.rateLimit == nil })
+    }
 }

@@ -268,4 +268,22 @@ private func requests(_ actions: [DownloadAction]) -> [BlockRequest] {
         meter.sample()
         #expect(meter.rate == 499 || meter.rate == 500)
     }
+
+    // Skipping pieces while downloading: a peer holding only skipped pieces is no longer
+    // interesting; when every wanted piece is had the download is finished; wanting more again
+    // makes the peer interesting and the download goes on.
+    @Test func prioritiesChangeInterestAndFinish() {
+        var download = downloader(pieces: 4, have: [0, 1])
+        download.peerJoined(a, host: "10.0.0.1")
+        var late = Bitfield(count: 4)
+        late[PieceIndex(3)] = true
+        #expect(download.peerHas(a, pieces: late, amInterested: false) == [.setInterested(a, true)])
+        #expect(download.setPriorities([1, 1, 1, 0], peers: [(a, late, true)]) == [.setInterested(a, false), .refill])
+        #expect(!download.isFinished)
+        #expect(download.setPriorities([1, 1, 0, 0], peers: [(a, late, false)]) == [.finished])
+        #expect(download.isFinished)
+        #expect(download.setPriorities([1, 1, 0, 2], peers: [(a, late, false)]) == [.setInterested(a, true), .refill])
+        let first = requests(download.fill(a, view(pieces: late)))
+        #expect(first.allSatisfy { $0.piece == PieceIndex(3) } && !first.isEmpty)
+    }
 }

@@ -69,6 +69,9 @@ final class PeerConnection: ConnectionHandler {
     /// What the download needs of this peer, once past the handshake.
     var downloadView: PeerDownloadView? { read { $0.downloadView } }
 
+    /// The pieces the peer has (none before its handshake).
+    var peerPieces: Bitfield? { read { $0.peerPieces } }
+
     /// The share of the torrent the peer has.
     var progress: Double {
         read { Double($0.peerPieces.setCount) / Double(max($0.peerPieces.count, 1)) } ?? 0
@@ -247,8 +250,8 @@ final class PeerConnection: ConnectionHandler {
             return false
         }
         peerID = handshake.peerID
-        guard torrent.peerCount < session.options.maxPeersPerTorrent else {
-            session.logLimit("per-torrent peer limit \(session.options.maxPeersPerTorrent) reached for \(torrent.metainfo.info.name)")
+        guard torrent.peerCount < torrent.peerLimit else {
+            session.logLimit("per-torrent peer limit \(torrent.peerLimit) reached for \(torrent.metainfo.info.name)")
             connection?.close()
             return false
         }

@@ -24,8 +24,9 @@ public struct SessionOptions: Sendable {
     public var openFiles = 512
     /// Drop a connection that has not sent a handshake by then.
     public var handshakeTimeout: Duration = .seconds(20)
-    /// Upload cap for the whole session.
+    /// Upload and download caps for the whole session, in bytes per second.
     public var uploadLimit: Int?
+    public var downloadLimit: Int?
     /// The pace of announces across torrents and tracker hosts.
     public var announceLimits = AnnounceThrottle.Limits()
 
@@ -79,7 +80,7 @@ public struct SessionEnvironment {
 public final class Session {
     let loop: any Scheduler
     let connector: any Connector
-    public let options: SessionOptions
+    public private(set) var options: SessionOptions
     let log: Log
     /// Our BEP 20 peer id, the same in handshakes and tracker announces.
     public let peerID: [UInt8]
@@ -98,7 +99,10 @@ public final class Session {
     private var connections: [ObjectIdentifier: PeerConnection] = [:]
     private var nextKey = 0
     private var timers: [TimerHandle] = []
-    private var uploadGroup: RateLimitGroup?
+    /// The session's caps, once one was set (connections join it then; until then none pays
+    /// for a bucket).
+    private var rateGroup: RateLimitGroup?
+    private var eventLoop: EventLoop?
     private var lastLimitLog: ContinuousClock.Instant?
     private var rateSamples: [(time: ContinuousClock.Instant, up: Int64, down: Int64)] = []
     private var isShutDown = false
@@ -137,8 +141,9 @@ public final class Session {
     /// A session on `loop`, listening on `options.listen`.
     public convenience init(loop: EventLoop, options: SessionOptions, log: Log) throws(SystemError) {
         self.init(environment: SessionEnvironment(loop: loop), options: options, log: log)
-        if let limit = options.uploadLimit {
-            uploadGroup = RateLimitGroup(loop: loop, limit: RateLimit(writeBytesPerSecond: limit))
+        eventLoop = loop
+        if options.uploadLimit != nil || options.downloadLimit != nil {
+            setRateLimits(upload: options.uploadLimit, download: options.downloadLimit)
         }
         try listen(on: loop)
     }
@@ -239,6 +244,40 @@ public final class Session {
         torrent.stop(.requested, waitForTrackers: waitForTrackers, completion: completion)
     }
 
+    /// Changes the session's caps (nil: none) for every connection, open or to come.
+    public func setRateLimits(upload: Int?, download: Int?) {
+        options.uploadLimit = upload
+        options.downloadLimit = download
+        let limit = RateLimit(readBytesPerSecond: download, writeBytesPerSecond: upload)
+        if let rateGroup { return rateGroup.update(limit) }
+        guard upload != nil || download != nil, let eventLoop else { return }
+        let group = RateLimitGroup(loop: eventLoop, limit: limit)
+        rateGroup = group
+        for peer in connections.values { peer.connection?.join(group) }
+    }
+
+    /// Changes the peer limits (connections beyond them are not closed; no new ones come).
+    public func setPeerLimits(global: Int, perTorrent: Int) {
+        options.maxPeers = max(1, global)
+        options.maxPeersPerTorrent = max(1, perTorrent)
+    }
+
+    /// Changes a torrent's own caps and peer limit (nil: none beyond the session's).
+    public func setTorrentLimits(_ infoHash: InfoHash, upload: Int?, download: Int?, peers: Int?) {
+        guard let torrent = torrents[infoHash] else { return }
+        torrent.options.uploadLimit = upload
+        torrent.options.downloadLimit = download
+        torrent.options.maxPeers = peers
+        torrent.shareRateLimits()
+    }
+
+    /// Changes which pieces a torrent fetches (0 skips one, higher first; nil: all alike).
+    public func setPiecePriorities(_ infoHash: InfoHash, _ priorities: [UInt8]?) {
+        guard let torrent = torrents[infoHash] else { return }
+        precondition(priorities == nil || priorities?.count == torrent.metainfo.info.pieceCount)
+        torrent.setPiecePriorities(priorities)
+    }
+
     /// Changes a torrent's seeding limits (nil: none); they apply from the next tick.
     public func setSeedLimits(_ infoHash: InfoHash, ratio: Double?, idle: Duration?) {
         guard let torrent = torrents[infoHash] else { return }
@@ -330,7 +369,7 @@ public final class Session {
             logLimit("peer limit \(options.maxPeers) reached; refusing \(connection.remoteAddress)")
             return nil
         }
-        if let uploadGroup { connection.join(uploadGroup) }
+        if let rateGroup { connection.join(rateGroup) }
         let peer = PeerConnection(session: self, key: newKey(), connection: connection)
         connections[ObjectIdentifier(peer)] = peer
         stats.connectionsAccepted += 1
@@ -389,7 +428,7 @@ public final class Session {
         let peer = PeerConnection(session: self, key: newKey(), connection: connection, outgoing: torrent)
         connection.handler = peer
         placeholder.peer = peer
-        if let uploadGroup { connection.join(uploadGroup) }
+        if let rateGroup { connection.join(rateGroup) }
         connections[ObjectIdentifier(peer)] = peer
     }
 

@@ -20,7 +20,7 @@ extension Torrent {
     func dial() {
         guard phase == .running, sources.hasCandidates else { return }
         session.torrentNeedsTick(self)
-        let room = session.options.maxPeersPerTorrent - peerCount - pendingDials
+        let room = peerLimit - peerCount - pendingDials
         let budget = min(room, session.dialBudget)
         guard budget > 0 else { return }
         for address in sources.nextCandidates(budget, now: session.loop.now) {

@@ -87,6 +87,10 @@ public final class Torrent {
     public var location: ContentLocation { storage.location }
     /// Connected peers past the handshake.
     public var peerCount: Int { peers.count }
+    /// Peers it may have at once.
+    public var peerLimit: Int { min(options.maxPeers ?? .max, session.options.maxPeersPerTorrent) }
+    /// Each peer's share of its own rate caps, as last applied (nil: none).
+    private var rateShare: RateLimit?
     /// Peers that want data.
     public var interestedCount: Int { choke.interestedCount }
     /// Peers being served.
@@ -110,6 +114,20 @@ public final class Torrent {
             bytes -= Int64(info.pieceLength) - Int64(info.layout.length(of: PieceIndex(info.pieceCount - 1)))
         }
         return bytes
+    }
+    /// Bytes of the pieces wanted (all unless files were skipped), and of those not had yet.
+    public var wantedBytes: (total: Int64, missing: Int64) {
+        let info = metainfo.info
+        guard let priorities = options.download?.piecePriorities, priorities.count == info.pieceCount else {
+            return (info.totalLength, info.totalLength - verifiedBytes)
+        }
+        var total: Int64 = 0, missing: Int64 = 0
+        for piece in 0..<info.pieceCount where priorities[piece] > 0 {
+            let length = Int64(info.layout.length(of: PieceIndex(piece)))
+            total += length
+            if !have[PieceIndex(piece)] { missing += length }
+        }
+        return (total, missing)
     }
     /// Bytes to fetch (wanted ones while downloading, else all not had): what trackers hear as `left`.
     public var bytesMissing: Int64 { downloader?.picker.bytesLeft ?? metainfo.info.totalLength - verifiedBytes }
@@ -135,6 +153,47 @@ public final class Torrent {
         choke.peerJoined(peer.key, now: session.loop.now)
         downloader?.peerJoined(peer.key, host: peer.remote.host)
         if peer.outgoingTorrent != nil { sources.connected(peer.remote) }
+        session.torrentNeedsTick(self)
+        if rateShare != nil || options.uploadLimit != nil || options.downloadLimit != nil { shareRateLimits(force: true) }
+    }
+
+    /// This torrent's caps, split evenly among its peers (each connection gets its share as its
+    /// own libevent bucket; the session's group caps the sum of all torrents). Called as peers
+    /// come and on every tick.
+    func shareRateLimits(force: Bool = false) {
+        var share: RateLimit?
+        if options.uploadLimit != nil || options.downloadLimit != nil {
+            let count = max(1, peers.count)
+            share = RateLimit(
+                readBytesPerSecond: options.downloadLimit.map { max(1, $0 / count) },
+                writeBytesPerSecond: options.uploadLimit.map { max(1, $0 / count) })
+        }
+        guard force || share != rateShare else { return }
+        rateShare = share
+        for peer in peers.values { peer.connection?.setRateLimit(share) }
+    }
+
+    /// Which pieces to fetch changed (0 skips a piece; nil wants all): a seed of what it wanted
+    /// starts downloading again if more is wanted now, a download whose wanted pieces are all had
+    /// finishes.
+    func setPiecePriorities(_ priorities: [UInt8]?) {
+        if options.download == nil { options.download = DownloadOptions() }
+        options.download?.piecePriorities = priorities
+        guard phase == .running, isVerified else { return }  // applied when the check ends
+        let wanted = priorities ?? [UInt8](repeating: 1, count: metainfo.info.pieceCount)
+        if downloader != nil {
+            let views = peers.compactMap { key, peer in peer.peerPieces.map { (key: key, pieces: $0, amInterested: peer.amInterested) } }
+            perform(downloader!.setPriorities(wanted, peers: views))
+            return
+        }
+        begin(with: have)
+        guard downloader != nil else { return }
+        seedingSince = nil
+        for (key, peer) in peers {
+            downloader!.peerJoined(key, host: peer.remote.host)
+            if let pieces = peer.peerPieces { perform(downloader!.peerHas(key, pieces: pieces, amInterested: peer.amInterested)) }
+        }
+        perform([.refill])
         session.torrentNeedsTick(self)
     }
 
@@ -321,6 +380,7 @@ public final class Torrent {
     func tick(now: ContinuousClock.Instant) {
         ticks += 1
         sampleRates()
+        if rateShare != nil || options.uploadLimit != nil || options.downloadLimit != nil { shareRateLimits() }
         if downloader != nil {
             reportDownloaded()
             perform(downloader!.tick(now: now))

@@ -17,6 +17,11 @@ public struct TorrentOptions: Sendable {
     public var seedTimeLimit: Duration?
     /// Stop after this long without uploading anything while complete.
     public var seedIdleLimit: Duration?
+    /// This torrent's own caps in bytes per second (nil: none; the session's apply too).
+    public var uploadLimit: Int?
+    public var downloadLimit: Int?
+    /// Peers at most for this torrent (nil: the session's per-torrent limit).
+    public var maxPeers: Int?
 
     /// A seed-only torrent with no trackers, no limits.
     public init() {}

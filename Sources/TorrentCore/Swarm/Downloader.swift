@@ -245,6 +245,22 @@ public struct Downloader {
         return [.resumed, .refill]
     }
 
+    // MARK: - Wanted pieces
+
+    /// The wanted pieces changed (files selected or skipped): each peer's interest follows, and
+    /// the download is finished if nothing wanted is missing any more. `peers` are the connected
+    /// peers with their pieces and whether we are interested in them now.
+    public mutating func setPriorities(_ priorities: [UInt8], peers: [(key: PeerKey, pieces: Bitfield, amInterested: Bool)]) -> [DownloadAction] {
+        picker.setPriorities(priorities)
+        var actions: [DownloadAction] = []
+        for peer in peers {
+            let wants = picker.isInterested(in: peer.pieces)
+            if wants != peer.amInterested { actions.append(.setInterested(peer.key, wants)) }
+        }
+        actions.append(picker.isFinished ? .finished : .refill)
+        return actions
+    }
+
     // MARK: - Time
 
     /// Once a second: rates move on, pipelines follow them, and failed writes are tried again.
