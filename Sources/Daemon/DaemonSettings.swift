@@ -28,6 +28,10 @@ public struct DaemonSettings: Sendable {
             ("idle-seeding-limit-enabled", .bool(false)),
             ("speed-limit-up", .integer(100)),
             ("speed-limit-up-enabled", .bool(false)),
+            ("speed-limit-down", .integer(100)),
+            ("speed-limit-down-enabled", .bool(false)),
+            // evtorrent's own: per-torrent /metrics series for at most this many (the busiest).
+            ("metrics-torrent-limit", .integer(100)),
         ]
     }
 

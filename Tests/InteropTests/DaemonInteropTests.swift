@@ -198,8 +198,26 @@ import ReactorTesting
         try daemon.remote("-a", daemon.directory.path + "/metered.torrent")
         #expect(waitUntil(seconds: 20) { ((try? daemon.remote("-l")) ?? "").contains("100%") })
         try daemon.remote("-l")  // one more RPC call to count
+        // A peer that completes its handshake and stays makes the torrent active: it gets its own series.
+        let hash = try #require(try Tools.check([Tools.evtorrent, "info", daemon.directory.path + "/metered.torrent"])
+            .split(separator: "\n").first { $0.hasPrefix("Info hash:") }?.split(separator: " ").last.map(String.init))
+        let peer = try BackgroundProcess(
+            [Tools.python, "-c", """
+                import socket, sys, time
+                s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+                s.sendall(bytes([19]) + b'BitTorrent protocol' + bytes(8) + bytes.fromhex(sys.argv[2]) + b'-PY0001-' + bytes(12))
+                print('handshake', len(s.recv(68)), flush=True)
+                time.sleep(60)
+                """, String(daemon.peerPort), hash], outputPath: daemon.directory.path + "/peer.log")
+        defer { _ = peer.stop(signal: SIGKILL) }
+        #expect(peer.waitForOutput("handshake 68", seconds: 10), "\(peer.output)")
         let url = "http://127.0.0.1:\(daemon.rpcPort)/metrics"
+        #expect(waitUntil(seconds: 10) { ((try? Tools.check(["curl", "-s", url])) ?? "").contains("evtorrent_torrent_peers{infohash=\"\(hash)\",name=\"metered.bin\"} 1") })
         let text = try Tools.check(["curl", "-s", url])
+        for series in ["evtorrent_disk_operation_duration_seconds_bucket{operation=\"read\"", "evtorrent_peers_waiting_on_disk 0",
+                       "evtorrent_peer_wire_received_bytes_total 68", "evtorrent_peer_wire_sent_bytes_total", "evtorrent_disk_operations_total{operation=\"write\"} 0"] {
+            #expect(text.contains(series), "\(series) missing: \(text)")
+        }
         #expect(text.contains(#"evtorrent_torrents{state="seeding"} 1"#), "\(text)")
         #expect(text.contains(#"evtorrent_rpc_requests_total{method="torrent_get"}"#) && text.contains("evtorrent_reactor_lag_seconds_bucket"))
         #expect(text.contains("process_resident_memory_bytes") && text.contains("evtorrent_payload_uploaded_bytes_total"))

@@ -69,6 +69,9 @@ final class PeerConnection: ConnectionHandler {
     /// What the download needs of this peer, once past the handshake.
     var downloadView: PeerDownloadView? { read { $0.downloadView } }
 
+    /// Whether serving this peer waits for a block to be read from disk.
+    var isWaitingOnDisk: Bool { warming != nil }
+
     /// The pieces the peer has (none before its handshake).
     var peerPieces: Bitfield? { read { $0.peerPieces } }
 
@@ -87,7 +90,9 @@ final class PeerConnection: ConnectionHandler {
         connection.setOutputLowWatermark(Self.outputLowWatermark)
         // We opened it: we speak first.
         if let outgoingTorrent {
-            connection.write(Handshake(infoHash: outgoingTorrent.metainfo.infoHash, peerID: session.peerID).encoded())
+            let handshake = Handshake(infoHash: outgoingTorrent.metainfo.infoHash, peerID: session.peerID).encoded()
+            session.countWire(uploaded: handshake.count, downloaded: 0)
+            connection.write(handshake)
         }
         handshakeTimer = session.loop.schedule(after: session.options.handshakeTimeout) { [weak self] in
             self?.drop(.handshakeTimeout)
@@ -95,6 +100,8 @@ final class PeerConnection: ConnectionHandler {
     }
 
     func bytesArrived(_ connection: any Connection, _ input: inout InputBuffer) {
+        let arrived = input.count
+        defer { session.countWire(uploaded: 0, downloaded: arrived - input.count) }
         // Framing errors land here; a protocol error in a message is handled (and the peer
         // dropped) by `handle`.
         do throws(WireError) {
@@ -256,7 +263,9 @@ final class PeerConnection: ConnectionHandler {
             return false
         }
         if outgoingTorrent == nil {
-            connection?.write(Handshake(infoHash: handshake.infoHash, peerID: session.peerID).encoded())
+            let reply = Handshake(infoHash: handshake.infoHash, peerID: session.peerID).encoded()
+            session.countWire(uploaded: reply.count, downloaded: 0)
+            connection?.write(reply)
         }
         var started = PeerSession(
             configuration: torrent.peerConfiguration, ours: torrent.have, peerSupportsFast: handshake.supportsFast,
@@ -275,7 +284,10 @@ final class PeerConnection: ConnectionHandler {
     private func perform(_ actions: [PeerAction]) {
         for action in actions {
             switch action {
-            case .send(let message): connection?.write(message.encoded())
+            case .send(let message):
+                let bytes = message.encoded()
+                session.countWire(uploaded: bytes.count, downloaded: 0)
+                connection?.write(bytes)
             case .close(let error): drop(error)
             case .countPiece(let piece): torrent?.peerGained(self, piece: piece)
             case .countPieces(let pieces): torrent?.peerGained(self, pieces: pieces)
@@ -299,6 +311,7 @@ final class PeerConnection: ConnectionHandler {
             switch torrent.storage.queueBlock(request, header: pieceHeader, on: connection) {
             case .queued:
                 queuedAny = true
+                session.countWire(uploaded: pieceHeader.count + request.length, downloaded: 0)
                 uploadedSinceRechoke += Int64(request.length)
                 torrent.uploaded(request.length)
             case .cold(let block):

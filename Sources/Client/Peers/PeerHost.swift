@@ -25,6 +25,8 @@ protocol PeerHost: AnyObject {
     func outgoingJoined(_ peer: PeerConnection)
     /// The connection closed.
     func connectionClosed(_ peer: PeerConnection, reason: CloseReason)
+    /// Bytes went over the peer wire (payload and protocol).
+    func countWire(uploaded: Int, downloaded: Int)
 }
 
 extension Session: PeerHost {}

@@ -119,6 +119,23 @@ public final class Session {
     var extensionHandlers: [String: (Torrent, PeerConnection, [UInt8]) -> Void] = [:]
     /// Peers dropped, by `PeerError.label`.
     public var droppedByReason: [String: Int] { stats.peersDropped }
+    /// Disk work so far.
+    public var diskStats: DiskStats { disk.stats }
+    /// Told of each disk operation's time from request to result.
+    public var diskLatencyObserved: ((DiskOperation, Duration) -> Void)? {
+        get { disk.latencyObserved }
+        set { disk.latencyObserved = newValue }
+    }
+    /// Peers whose serving waits for a block read from disk now (visits every connection).
+    public var peersWaitingOnDisk: Int { connections.values.reduce(0) { $0 + ($1.isWaitingOnDisk ? 1 : 0) } }
+    /// Announces by how their tracker host answered: answered, failed (unreachable, timing out,
+    /// 5xx), and deferred (not sent: the host was backing off).
+    public var announceOutcomes: (answered: Int, failed: Int, deferred: Int) {
+        guard let pace = trackers?.pace else { return (0, 0, 0) }
+        return (pace.answered, pace.failed, pace.refused)
+    }
+    /// The torrents with peers or work now (the tick's set).
+    public var activeTorrents: [Torrent] { Array(ticking.values) }
     /// The address peers reach us at (with the real port once bound).
     public private(set) var listenAddress: SocketAddress
 
@@ -132,6 +149,8 @@ public final class Session {
         var generator = SystemRandomNumberGenerator()
         peerID = PeerID.generate(using: &generator)
         disk = DiskIO(offloader: environment.offloader, openFiles: options.openFiles, payloadMode: options.payloadMode)
+        let scheduler = environment.scheduler
+        disk.clock = { [unowned scheduler] in scheduler.now }
         trackers = environment.loop.map { SessionTrackers(loop: $0, limits: options.announceLimits) }
         timers.append(loop.scheduleRepeating(every: .seconds(1)) { [weak self] in self?.tick() })
         // Peers come and go; give the heap they used back every half minute.
@@ -322,6 +341,10 @@ public final class Session {
     }
 
     func countUploaded(_ bytes: Int) { stats.uploadedBytes += Int64(bytes) }
+    func countWire(uploaded: Int, downloaded: Int) {
+        stats.wireUploadedBytes &+= Int64(uploaded)
+        stats.wireDownloadedBytes &+= Int64(downloaded)
+    }
     func countDownloaded(_ bytes: Int64) { stats.downloadedBytes += bytes }
 
     /// Stops at once: no more peers, every connection closed, the tick and the pools stopped.

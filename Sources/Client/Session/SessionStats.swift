@@ -15,6 +15,9 @@ public struct SessionStats: Sendable, Equatable {
     public internal(set) var peersDropped: [String: Int] = [:]
     /// Pieces that failed their hash check.
     public internal(set) var hashFailures = 0
+    /// Bytes on the peer wire, payload and protocol (handshakes, messages, piece headers).
+    public internal(set) var wireUploadedBytes: Int64 = 0
+    public internal(set) var wireDownloadedBytes: Int64 = 0
 
     /// All zero.
     public init() {}

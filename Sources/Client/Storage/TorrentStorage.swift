@@ -60,7 +60,13 @@ final class TorrentStorage {
     }
 
     /// Reads `block` into the page cache on the disk pool; `completion` runs on the loop.
-    func warm(_ block: FileBlock, completion: @escaping () -> Void) { disk.blocks.warm(block, completion: completion) }
+    func warm(_ block: FileBlock, completion: @escaping () -> Void) {
+        let disk = self.disk, start = disk.began()
+        disk.blocks.warm(block) {
+            disk.ended(.read, bytes: block.length, since: start)
+            completion()
+        }
+    }
 
     private func prepare(_ span: FileSpan) -> BlockReader.Readiness {
         disk.blocks.prepare(path: location.paths[span.file.value], offset: span.offset, length: span.length)
@@ -100,6 +106,11 @@ final class TorrentStorage {
         let location = self.location
         let writer = self.writer
         let spans = location.layout.spans(of: piece)
+        let disk = self.disk, start = disk.began(), count = bytes.count
+        let completion = { (error: SystemError?) in
+            disk.ended(.write, bytes: count, since: start)
+            completion(error)
+        }
         disk.offloader.offload(to: disk.diskPool, { () -> SystemError? in
             var position = 0
             for span in spans {
