@@ -25,6 +25,7 @@ final class BenchPeer: ConnectionHandler {
     private(set) var closeReason: CloseReason?
     private let started: ContinuousClock.Instant
     private var blocksThisConnection = 0
+    private let metainfo: Metainfo
 
     init(swarm: BenchSwarm, index: Int, mode: Mode, order: BlockOrder) {
         self.swarm = swarm
@@ -32,6 +33,7 @@ final class BenchPeer: ConnectionHandler {
         self.mode = mode
         wanted = order
         started = swarm.loop.now
+        metainfo = swarm.metainfo(of: index)
     }
 
     var isDone: Bool { finished != nil }
@@ -40,7 +42,7 @@ final class BenchPeer: ConnectionHandler {
     func connectionMade(_ connection: any Connection) {
         self.connection = connection
         swarm.accepted += 1
-        let handshake = Handshake(infoHash: swarm.metainfo.infoHash, peerID: swarm.peerID(index), extensions: swarm.options.extensions, fast: swarm.options.extensions)
+        let handshake = Handshake(infoHash: metainfo.infoHash, peerID: swarm.peerID(index), extensions: swarm.options.extensions, fast: swarm.options.extensions)
         // Every mode says interested; idle peers then just hold the connection.
         connection.write(handshake.encoded() + PeerMessage.interested.encoded())
     }
@@ -132,7 +134,7 @@ final class BenchPeer: ConnectionHandler {
 
     private func collect(_ request: BlockRequest, _ data: [UInt8]) {
         let piece = request.piece.value
-        let length = swarm.metainfo.info.layout.length(of: request.piece)
+        let length = metainfo.info.layout.length(of: request.piece)
         guard request.offset + data.count <= length else { return }
         // Written in place in the dictionary's storage: no copy of the piece per block.
         pieceBuffers[piece, default: [UInt8](repeating: 0, count: length)]
@@ -140,7 +142,7 @@ final class BenchPeer: ConnectionHandler {
         pieceReceived[piece, default: 0] += data.count
         if pieceReceived[piece]! >= length, let buffer = pieceBuffers.removeValue(forKey: piece) {
             pieceReceived[piece] = nil
-            swarm.verify(piece: request.piece, data: buffer)
+            swarm.verify(piece: request.piece, data: buffer, of: metainfo)
         }
     }
 

@@ -39,7 +39,8 @@ public struct BenchOptions: Sendable {
 /// seeders that limit connections per IP still accept them all.
 public final class BenchSwarm {
     let loop: EventLoop
-    let metainfo: Metainfo
+    /// The torrents; peer i fetches torrent i mod their count (peers spread evenly).
+    let torrents: [Metainfo]
     public let options: BenchOptions
     private let pool: WorkerPool
     private var peers: [BenchPeer] = []
@@ -60,9 +61,15 @@ public final class BenchSwarm {
     public var allFinished: (() -> Void)?
 
     /// A swarm for `metainfo`; verification hashes on `pool`.
-    public init(loop: EventLoop, metainfo: Metainfo, options: BenchOptions, pool: WorkerPool) {
+    public convenience init(loop: EventLoop, metainfo: Metainfo, options: BenchOptions, pool: WorkerPool) {
+        self.init(loop: loop, torrents: [metainfo], options: options, pool: pool)
+    }
+
+    /// A swarm over several torrents the seeder serves, peers spread evenly among them.
+    public init(loop: EventLoop, torrents: [Metainfo], options: BenchOptions, pool: WorkerPool) {
+        precondition(!torrents.isEmpty)
         self.loop = loop
-        self.metainfo = metainfo
+        self.torrents = torrents
         self.options = options
         self.pool = pool
         started = loop.now
@@ -78,9 +85,12 @@ public final class BenchSwarm {
             + withUnsafeBytes(of: peerIDSalt, Array.init) + [0x42, 0x42, 0x42, 0x42]
     }
 
+    /// The torrent peer `index` fetches.
+    func metainfo(of index: Int) -> Metainfo { torrents[index % torrents.count] }
+
     /// Every block of the torrent, starting at a different piece for each peer to spread the load.
     private func order(for index: Int) -> BlockOrder {
-        let info = metainfo.info
+        let info = metainfo(of: index).info
         return BlockOrder(layout: info.layout, start: info.pieceCount == 0 ? 0 : (index * 7919) % info.pieceCount)
     }
 
@@ -124,7 +134,7 @@ public final class BenchSwarm {
         if peers.allSatisfy({ $0.isDone || !$0.isOpen }) { allFinished?() }
     }
 
-    func verify(piece: PieceIndex, data: [UInt8]) {
+    func verify(piece: PieceIndex, data: [UInt8], of metainfo: Metainfo) {
         let expected = Array(metainfo.info.hash(of: piece))
         pendingVerifications += 1
         loop.offload(to: pool, { Digest.hash(.sha1, data) == expected }) { [weak self] ok in

@@ -21,8 +21,8 @@ struct BenchCommand: ParsableCommand {
             With --seeder-pid, the seeder's CPU seconds per GiB served and its RSS come from /proc.
             """)
 
-    @Option(help: "The torrent the seeder serves.")
-    var torrent: String
+    @Option(help: "The torrent the seeder serves; repeat it (or name a directory of .torrent files) to spread the peers evenly over several.")
+    var torrent: [String]
 
     @Option(help: "The seeder's address, HOST:PORT.")
     var seeder: String
@@ -60,8 +60,19 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         _ = ResourceLimits.raiseOpenFileLimit()
         ResourceLimits.tuneAllocator()
-        let metainfo: Metainfo
-        do { metainfo = try MetainfoLoader.load(torrent) } catch { throw fail(error.description) }
+        var torrents: [Metainfo] = []
+        for path in torrent {
+            let files: [String]
+            if (try? FileStatus.of(path))??.kind == .directory {
+                files = ((try? FileContents.list(path)) ?? []).filter { $0.hasSuffix(".torrent") }.sorted().map { path + "/" + $0 }
+            } else {
+                files = [path]
+            }
+            for file in files {
+                do { torrents.append(try MetainfoLoader.load(file)) } catch { throw fail(error.description) }
+            }
+        }
+        guard !torrents.isEmpty else { throw fail("no torrent given (--torrent FILE or a directory of .torrent files)") }
         guard let address = SocketAddress(parsing: seeder) else { throw fail("--seeder must be HOST:PORT with a numeric host") }
         guard let benchMode = BenchMode(rawValue: mode) else { throw fail("--mode must be download, idle or churn") }
         if benchMode != .download && duration == nil { throw fail("--duration is required in \(mode) mode") }
@@ -79,7 +90,7 @@ struct BenchCommand: ParsableCommand {
         do { loop = try EventLoop() } catch { throw fail(error.description) }
         let pool = WorkerPool(threads: WorkerPool.coreCount)
         defer { pool.shutdown() }
-        let swarm = BenchSwarm(loop: loop, metainfo: metainfo, options: options, pool: pool)
+        let swarm = BenchSwarm(loop: loop, torrents: torrents, options: options, pool: pool)
         var before = seederPid.flatMap { ProcessUsage.of(pid: $0) }
         var started = loop.now
         var baseline = Baseline()
@@ -97,7 +108,7 @@ struct BenchCommand: ParsableCommand {
             loop.stop()
         }
         swarm.allFinished = finish
-        let target = Int64(peers) * metainfo.info.totalLength
+        let target = (0..<peers).reduce(Int64(0)) { $0 + torrents[$1 % torrents.count].info.totalLength }
         let bar = ProgressBar(label: "bench", total: benchMode == .download ? target : 1)
         let terminal = Terminal.stderrIsTerminal
         loop.scheduleRepeating(every: .seconds(1)) {
