@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // /metrics: Prometheus' text format, counters, gauges and histograms.
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // gzip for RPC replies (zlib underneath), as transmission-daemon sends them when asked.
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
     targets: [
         // C stays in two thin system-library targets (LIBEVENT-NOTES.md §1).
@@ -33,7 +35,10 @@ let package = Package(
         // `evtorrent daemon`: settings, config directory, the Transmission RPC server.
         .target(
             name: "Daemon",
-            dependencies: ["Client", "TorrentCore", "Reactor", .product(name: "Prometheus", package: "swift-prometheus")]),
+            dependencies: [
+                "Client", "TorrentCore", "Reactor", .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ]),
         // The swarm behind `evtorrent bench`: a load generator, not the engine.
         .target(name: "Bench", dependencies: ["TorrentCore", "Reactor"]),
         // The command line.

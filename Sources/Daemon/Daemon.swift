@@ -36,6 +36,8 @@ public final class Daemon {
     let startedAt: ContinuousClock.Instant
     /// File deletions, web files and other blocking work the RPC asks for.
     let filePool = WorkerPool(threads: 1)
+    /// Compressing large replies (off the loop, apart from the file work).
+    let replyPool = WorkerPool(threads: 1)
     /// The web client's files.
     let webRoot: WebRoot
     /// `/metrics`.
@@ -52,6 +54,7 @@ public final class Daemon {
         try config.prepare()
         var settings = try DaemonSettings.load(config.settings, home: home)
         for (key, value) in overrides { settings[key] = value }
+        _ = settings.protectPassword()
         self.settings = settings
         self.log = log
         do { try settings.save(config.settings) } catch { throw .configDirectory(configDirectory, error) }
@@ -94,6 +97,7 @@ public final class Daemon {
         loop.watchSignal(SIGHUP) { [unowned self] in self.reloadSettings() }
         loop.run()
         filePool.shutdown()
+        replyPool.shutdown()
     }
 
     private var stopping = false
@@ -112,6 +116,7 @@ public final class Daemon {
     func reloadSettings() {
         do {
             settings = try DaemonSettings.load(config.settings, home: home)
+            if settings.protectPassword() { try? saveSettings() }
             watch.apply(settings)
             log.warn("settings_reloaded", [("file", config.settings)])
         } catch {
@@ -266,9 +271,18 @@ public final class Daemon {
             guard request.method == "POST" || !request.body.isEmpty else {
                 return responder.respond(HTTPServerResponse(status: 405, body: Array("POST a JSON request".utf8)))
             }
-            handleRPC(request.body) { body in
+            let gzip = ReplyCompression.acceptsGzip(request.header("Accept-Encoding"))
+            handleRPC(request.body) { [loop, replyPool] body in
                 guard let body else { return responder.respond(HTTPServerResponse(status: 204)) }
-                responder.respond(HTTPServerResponse(status: 200, headers: [("Content-Type", "application/json; charset=UTF-8")], body: body))
+                let json = ("Content-Type", "application/json; charset=UTF-8")
+                guard gzip, body.count >= ReplyCompression.minimumBytes else {
+                    return responder.respond(HTTPServerResponse(status: 200, headers: [json], body: body))
+                }
+                loop.offload(to: replyPool, { ReplyCompression.gzip(body) }) { compressed in
+                    guard let compressed else { return responder.respond(HTTPServerResponse(status: 200, headers: [json], body: body)) }
+                    responder.respond(HTTPServerResponse(
+                        status: 200, headers: [json, ("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")], body: compressed))
+                }
             }
         case .pass(.web(let path)):
             serveWeb(path, responder)

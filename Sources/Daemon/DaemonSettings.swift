@@ -84,6 +84,18 @@ public struct DaemonSettings: Sendable {
         }
     }
 
+    /// A plain `rpc-password` (as a user types it into settings.json) is replaced by its salted
+    /// hash in transmission-daemon's format, so the file never keeps it in clear; true if it was.
+    public mutating func protectPassword() -> Bool {
+        let stored = string("rpc-password")
+        guard !stored.isEmpty, Self.saltedCheck(stored) == nil else { return false }
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./".utf8)
+        var random = SystemRandomNumberGenerator()
+        let salt = (0..<8).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] }
+        self["rpc-password"] = .string("{" + Hex.encode(Digest.hash(.sha1, Array(stored.utf8) + salt)) + String(decoding: salt, as: UTF8.self))
+        return true
+    }
+
     /// Reads `path`; a missing file gives the defaults, a broken one an error that says where.
     public static func load(_ path: String, home: String) throws(DaemonError) -> DaemonSettings {
         guard let bytes = try? FileContents.read(path, limit: 1 << 20) else { return DaemonSettings(json: nil, home: home) }

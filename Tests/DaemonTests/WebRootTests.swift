@@ -85,6 +85,14 @@ import TorrentCore
         #expect(status("ops:tset") == 401 && status("root:test") == 401 && status("ops") == 401)
         settings["rpc-password"] = .string("test")
         #expect(status("ops:test") == 409 && status("ops:{15ad0621b259a84d24dcd4e75b09004e98a3627bAMbyRHJy") == 401)
+        // Written back, a plain password is stored salted and hashed; it still opens the gate.
+        let protected = settings.protectPassword()
+        #expect(protected)
+        let stored = settings.string("rpc-password")
+        #expect(stored.hasPrefix("{") && stored.count == 49 && !stored.contains("test"))
+        #expect(status("ops:test") == 409 && status("ops:tset") == 401)
+        let again = settings.protectPassword()
+        #expect(!again && settings.string("rpc-password") == stored)
     }
 }
 

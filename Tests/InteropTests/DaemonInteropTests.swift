@@ -151,6 +151,17 @@ import ReactorTesting
         #expect(modern.hasPrefix(#"{"jsonrpc":"2.0","result":{"torrents":[{"hash_string":"#) && modern.hasSuffix(#""id":9}"#), "\(modern)")
         #expect(waitUntil(seconds: 20) { ((try? daemon.call(#"{"method":"torrent-get","arguments":{"fields":["percentDone"]}}"#)) ?? "").contains(#""percentDone":1"#) })
 
+        // A client that accepts gzip (curl --compressed, as transmission-remote and browsers) gets a
+        // large reply gzipped; curl inflates it to the same JSON.
+        let url2 = "http://127.0.0.1:\(daemon.rpcPort)/transmission/rpc"
+        let big = #"{"method":"session-get","tag":4}"#
+        let session = try Tools.run(["curl", "-s", "-i", "-X", "POST", url2]).stdout.split(separator: "\r\n")
+            .first { $0.lowercased().hasPrefix("x-transmission-session-id:") }.map { String($0.dropFirst(27)).trimmingCharacters(in: .whitespaces) } ?? ""
+        let zipped = try Tools.run(["curl", "-s", "-D", "-", "-o", "/dev/null", "--compressed", "-H", "X-Transmission-Session-Id: " + session, "-d", big, url2]).stdout
+        #expect(zipped.lowercased().contains("content-encoding: gzip"), "\(zipped)")
+        let inflated = try Tools.run(["curl", "-s", "--compressed", "-H", "X-Transmission-Session-Id: " + session, "-d", big, url2]).stdout
+        #expect(inflated == (try daemon.call(big)) && inflated.contains(#""rpc-version":17"#), "\(inflated)")
+
         try daemon.restart()
         let restored = try daemon.call(#"{"method":"torrent-get","arguments":{"fields":["name","percentDone","status"]},"tag":1}"#)
         #expect(restored.contains(#""name":"one.bin","percentDone":1,"status":6"#), "\(restored)")
