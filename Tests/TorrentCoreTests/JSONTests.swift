@@ -72,4 +72,19 @@ private func rejects(_ bytes: [UInt8]) -> Bool {
         #expect(back["name"] == value["name"] && back["size"] == value["size"] && back["ratio"] == value["ratio"])
         #expect(back["whole"] == .integer(3) && back["nan"] == .null)
     }
+
+    // Numbers are written digit by digit (no String made), strings that need no escape are copied
+    // whole, and text already encoded goes out as it is.
+    @Test func writesNumbersStringsAndEncodedText() throws {
+        for value: Int64 in [0, 7, 10, -1, -10, 1234567890, .max, .min] {
+            #expect(JSON.integer(value).encoded() == Array(String(value).utf8))
+        }
+        #expect(JSON.string("plain name.bin").encoded() == Array(#""plain name.bin""#.utf8))
+        #expect(JSON.string("a\"b\\c\n").encoded() == Array(#""a\"b\\c\n""#.utf8))
+        #expect(JSON.memberPrefix("hashString") == Array(#""hashString":"#.utf8))
+        let inner = JSON.array([.integer(1), .string("x")]).encoded()
+        let outer = JSON.object([("torrents", .encoded(inner)), ("n", .integer(2))]).encoded()
+        #expect(outer == Array(#"{"torrents":[1,"x"],"n":2}"#.utf8))
+        #expect(try JSON(parsing: outer)["torrents"] == .array([.integer(1), .string("x")]))
+    }
 }

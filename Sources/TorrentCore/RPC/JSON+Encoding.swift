@@ -24,6 +24,7 @@ extension JSON {
                 out.append(contentsOf: value.description.utf8)
             }
         case .string(let value): Self.encodeString(value, into: &out)
+        case .encoded(let text): out.append(contentsOf: text)
         case .array(let elements):
             out.append(UInt8(ascii: "["))
             for (index, element) in elements.enumerated() {
@@ -68,13 +69,25 @@ extension JSON {
         }
     }
 
+    /// `"key":`, to write before each member's value when an object is written straight into bytes.
+    public static func memberPrefix(_ key: String) -> [UInt8] {
+        var out: [UInt8] = []
+        encodeString(key, into: &out)
+        out.append(UInt8(ascii: ":"))
+        return out
+    }
+
     /// A quoted string: `"` and `\` escaped, control characters as `\n`, `\t`, ... or `\u00XX`;
     /// everything else as UTF-8.
     static func encodeString(_ value: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Most strings need no escape: copied whole.
-        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            out.append(contentsOf: value.utf8)
+        // Most strings need no escape: scanned over their contiguous UTF-8 and copied whole.
+        let copied = value.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true {
             out.append(UInt8(ascii: "\""))
             return
         }

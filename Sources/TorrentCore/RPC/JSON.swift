@@ -15,6 +15,9 @@ public enum JSON: Equatable, Sendable {
     case array([JSON])
     /// Members in the order written; a repeated key keeps its last value on lookup.
     case object([(String, JSON)])
+    /// JSON text already encoded, written out as it is: a listing of ten thousand torrents is
+    /// built straight into bytes rather than as a tree (never produced by parsing).
+    case encoded([UInt8])
 
     public static func == (lhs: JSON, rhs: JSON) -> Bool {
         switch (lhs, rhs) {
@@ -27,6 +30,7 @@ public enum JSON: Equatable, Sendable {
         case (.array(let a), .array(let b)): return a == b
         case (.object(let a), .object(let b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.encoded(let a), .encoded(let b)): return a == b
         default: return false
         }
     }
