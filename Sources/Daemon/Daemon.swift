@@ -256,6 +256,9 @@ public final class Daemon {
             }
         }
         if !kept.isEmpty { log.info("restored", [("torrents", kept.count)]) }
+        // Loading thousands of torrents leaves parsing garbage behind: give it back now rather
+        // than at the next half-minute trim.
+        ResourceLimits.releaseFreeMemory()
     }
 
     // MARK: - RPC transport

@@ -9,13 +9,39 @@ public final class Torrent {
     public let metainfo: Metainfo
     /// The pieces we have (verified and on disk).
     public private(set) var have: Bitfield
-    let peerConfiguration: PeerSessionConfiguration
+    /// What each peer session of this torrent is told (made per connection: ten thousand idle
+    /// torrents do not each keep one).
+    var peerConfiguration: PeerSessionConfiguration {
+        var configuration = PeerSessionConfiguration(pieceLength: metainfo.info.pieceLength, totalLength: metainfo.info.totalLength)
+        configuration.listenPort = Int(session.listenAddress.port)
+        return configuration
+    }
     unowned let session: Session
     /// Its data on disk: serving, hashing, writing, resume.
     let storage: TorrentStorage
     var peers: [PeerKey: PeerConnection] = [:]
     var choke: ChokeState
-    var downloader: Downloader?
+    /// The download, while wanted pieces are missing. Kept in a box: a seeding torrent (most of
+    /// ten thousand) pays 8 bytes for it, not the download's 230.
+    private var downloadBox: DownloadBox?
+    var downloader: Downloader? {
+        get { downloadBox?.value }
+        _modify {
+            // The value moves out of its box and back (no copy, so no copy-on-write of its arrays).
+            var value = downloadBox?.take()
+            defer {
+                if let value {
+                    if let box = downloadBox { box.value = value } else { downloadBox = DownloadBox(value) }
+                } else {
+                    downloadBox = nil
+                }
+            }
+            yield &value
+        }
+        set {
+            if let newValue { downloadBox = DownloadBox(newValue) } else { downloadBox = nil }
+        }
+    }
     private var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
     /// Seconds since it was added, on the session's tick (rechoke and upkeep phases).
     private var ticks = 0
@@ -62,9 +88,6 @@ public final class Torrent {
         storage = TorrentStorage(
             metainfo: metainfo, location: location, disk: session.disk, preallocate: options?.preallocate ?? false,
             resume: options?.resume)
-        var configuration = PeerSessionConfiguration(pieceLength: metainfo.info.pieceLength, totalLength: metainfo.info.totalLength)
-        configuration.listenPort = Int(session.listenAddress.port)
-        peerConfiguration = configuration
         choke = ChokeState(choker: Choker(slots: session.options.unchokeSlots, algorithm: session.options.choker))
         if let have { begin(with: have) } else { check() }
     }
@@ -425,3 +448,14 @@ public final class Torrent {
 
 @available(*, unavailable)
 extension Torrent: Sendable {}
+
+/// Holds a torrent's `Downloader` out of line.
+final class DownloadBox {
+    var value: Downloader?
+    init(_ value: Downloader) { self.value = value }
+    /// The value, leaving the box empty (a move: the caller owns it uniquely).
+    func take() -> Downloader? {
+        defer { value = nil }
+        return value
+    }
+}
