@@ -26,6 +26,8 @@ public final class Daemon {
     private var server: HTTPServer?
     /// The current CSRF token.
     let sessionID: String
+    /// Peers the open-file limit allows, with room kept for data files.
+    private(set) var peerCapacity = Int.max
     var torrents: [Int: DaemonTorrent] = [:]
     var ids: [InfoHash: Int] = [:]
     /// Which torrent owns each data file (by path), to refuse a torrent that would write another's.
@@ -64,7 +66,17 @@ public final class Daemon {
         var options = SessionOptions()
         let bind = settings.string("bind-address-ipv4")
         options.listen = SocketAddress(host: bind.isEmpty ? "0.0.0.0" : bind, port: UInt16(clamping: settings.integer("peer-port")))!
-        options.maxPeers = max(16, settings.integer("peer-limit-global"))
+        // Every peer is a descriptor, and so is every open data file: the peers may take what the
+        // limit leaves after the file cache and a margin (18,000 peers under a 20,000 limit left
+        // too few to open files with, and reads failed).
+        peerCapacity = max(16, ResourceLimits.raiseOpenFileLimit() - options.openFiles - 128)
+        options.maxPeers = min(max(16, settings.integer("peer-limit-global")), peerCapacity)
+        if settings.integer("peer-limit-global") > peerCapacity {
+            log.warn("peer_limit_lowered", [
+                ("peer-limit-global", settings.integer("peer-limit-global")), ("to", peerCapacity),
+                ("detail", "the open-file limit allows no more; raise it (LimitNOFILE in the systemd unit)"),
+            ])
+        }
         options.maxPeersPerTorrent = max(1, settings.integer("peer-limit-per-torrent"))
         (options.uploadLimit, options.downloadLimit) = Self.rateLimits(settings)
         do { session = try Session(loop: loop, options: options, log: log) } catch {

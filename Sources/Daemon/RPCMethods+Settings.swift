@@ -29,7 +29,8 @@ extension Daemon {
             session.setRateLimits(upload: upload, download: download)
         }
         if !changed.isDisjoint(with: ["peer_limit_global", "peer_limit_per_torrent"]) {
-            session.setPeerLimits(global: settings.integer("peer-limit-global"), perTorrent: settings.integer("peer-limit-per-torrent"))
+            session.setPeerLimits(
+                global: min(settings.integer("peer-limit-global"), peerCapacity), perTorrent: settings.integer("peer-limit-per-torrent"))
         }
         if !changed.isDisjoint(with: ["idle_seeding_limit", "idle_seeding_limit_enabled", "seed_ratio_limit", "seed_ratio_limited"]) {
             for entry in torrents.values where entry.settings.seedRatioMode == 0 || entry.settings.seedIdleMode == 0 { apply(entry) }

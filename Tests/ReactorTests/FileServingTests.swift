@@ -41,6 +41,27 @@ private func evictFromPageCache(_ path: String) {
         #expect(throws: SystemError.self) { try cache.file(at: paths[0] + ".missing") }
     }
 
+    // A file evicted for room while something still holds it (a queued block) is used again, not
+    // opened a second time; once nothing holds it, it is opened anew. `evict` (the file changed)
+    // always opens anew.
+    @Test func anEvictedFileStillInUseIsReused() throws {
+        let paths = try (0..<3).map { try makeFile(100, seed: UInt64(10 + $0)) }
+        defer { paths.forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let cache = OpenFileCache(capacity: 1)
+        var held: OpenFile? = try cache.file(at: paths[0])
+        _ = try cache.file(at: paths[1])  // evicts paths[0], still held
+        #expect(try cache.file(at: paths[0]) === held)
+        #expect(cache.opens == 2)
+        _ = try cache.file(at: paths[2])  // evicts paths[0] again
+        held = nil
+        _ = try cache.file(at: paths[0])  // nothing held it: opened anew
+        #expect(cache.opens == 4)
+        let kept = try cache.file(at: paths[0])
+        cache.evict(paths[0])
+        #expect(try cache.file(at: paths[0]) !== kept)
+        #expect(cache.opens == 5)
+    }
+
     // A block in the page cache is handed over at once; a cold one is read on the disk pool and
     // handed over later on the loop, with the right bytes either way.
     @Test func blockReaderNeverWaitsOnTheLoop() throws {

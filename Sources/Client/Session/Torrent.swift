@@ -20,6 +20,9 @@ public final class Torrent {
     /// Its data on disk: serving, hashing, writing, resume.
     let storage: TorrentStorage
     var peers: [PeerKey: PeerConnection] = [:]
+    /// The peers' ids, to refuse a second connection from the same peer without a scan of all
+    /// (18,000 handshakes against one torrent scanned 18,000 peers each: seconds of a stalled loop).
+    private var peerIDs: [[UInt8]: PeerKey] = [:]
     var choke: ChokeState
     /// The download, while wanted pieces are missing. Kept in a box: a seeding torrent (most of
     /// ten thousand) pays 8 bytes for it, not the download's 230.
@@ -165,7 +168,7 @@ public final class Torrent {
 
     /// Whether `address` was banned for sending bad data.
     func isBanned(_ address: SocketAddress) -> Bool { bannedPeers.contains(address.host) }
-    func isConnected(peerID: [UInt8]) -> Bool { peers.values.contains { $0.peerID == peerID } }
+    func isConnected(peerID: [UInt8]) -> Bool { peerIDs[peerID] != nil }
     func isConnected(to address: SocketAddress) -> Bool { peers.values.contains { $0.remote == address } }
 
     // MARK: - Peers
@@ -173,6 +176,7 @@ public final class Torrent {
     /// A peer finished its handshake.
     func add(_ peer: PeerConnection) {
         peers[peer.key] = peer
+        if let id = peer.peerID { peerIDs[id] = peer.key }
         choke.peerJoined(peer.key, now: session.loop.now)
         downloader?.peerJoined(peer.key, host: peer.remote.host)
         if peer.outgoingTorrent != nil { sources.connected(peer.remote) }
@@ -223,6 +227,7 @@ public final class Torrent {
     /// A peer left: its pieces no longer count, and its outstanding requests go back to the picker.
     func remove(_ peer: PeerConnection, pieces: Bitfield, released: [BlockRequest]) {
         guard peers.removeValue(forKey: peer.key) != nil else { return }
+        if let id = peer.peerID, peerIDs[id] == peer.key { peerIDs.removeValue(forKey: id) }
         choke.peerLeft(peer.key)
         guard downloader != nil else { return }
         perform(downloader!.peerLeft(peer.key, pieces: pieces, released: released))
