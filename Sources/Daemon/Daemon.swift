@@ -181,9 +181,10 @@ public final class Daemon {
         }
     }
 
-    func attach(_ metainfo: Metainfo, record: ConfigDirectory.Record) -> DaemonTorrent {
+    /// `verdict`: what its resume file is worth, if already known.
+    func attach(_ metainfo: Metainfo, record: ConfigDirectory.Record, verdict: ResumeStore.Verdict? = nil) -> DaemonTorrent {
         let location = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory, names: record.names)
-        let torrent = engineTorrent(metainfo, location: location, paused: record.paused)
+        let torrent = engineTorrent(metainfo, location: location, paused: record.paused, verdict: verdict)
         let entry = DaemonTorrent(id: nextID, torrent: torrent, downloadDirectory: record.downloadDirectory, addedDate: record.addedDate, labels: record.labels)
         if record.names?.count == metainfo.info.files.count { entry.names = record.names }
         entry.settings = record.settings
@@ -199,10 +200,12 @@ public final class Daemon {
     /// Puts a torrent into the session at `location`: its pieces trusted from the resume file
     /// when no file changed since, else checked on the hash pool.
     /// Without `trustResume` (files found by the user) it is checked whatever the resume file says.
-    func engineTorrent(_ metainfo: Metainfo, location: ContentLocation, paused: Bool, trustResume: Bool = true) -> Torrent {
+    func engineTorrent(
+        _ metainfo: Metainfo, location: ContentLocation, paused: Bool, trustResume: Bool = true, verdict known: ResumeStore.Verdict? = nil
+    ) -> Torrent {
         let options = torrentOptions()
         let torrent: Torrent
-        switch trustResume ? config.resume.verdict(metainfo, location: location) : .missing {
+        switch trustResume ? known ?? config.resume.verdict(metainfo, location: location) : .missing {
         case .trusted(let pieces):
             torrent = session.add(metainfo, location: location, have: pieces, options: options)
         case let verdict:
@@ -257,14 +260,16 @@ public final class Daemon {
 
     /// Loads every torrent of the config directory.
     private func restore() {
-        let kept = config.load { name, reason in
+        let pool = WorkerPool(threads: WorkerPool.coreCount)
+        let kept = config.load(on: pool) { name, reason in
             log.warn("torrent_skipped", [("file", name), ("reason", reason)])
         }
-        for (metainfo, record) in kept {
+        pool.shutdown()
+        for (metainfo, record, verdict) in kept {
             if let target = record.moveTo {
                 finishInterruptedMove(metainfo, record: record, to: target)
             } else {
-                _ = attach(metainfo, record: record)
+                _ = attach(metainfo, record: record, verdict: verdict)
             }
         }
         if !kept.isEmpty { log.info("restored", [("torrents", kept.count)]) }

@@ -38,4 +38,20 @@ import Testing
         pool.shutdown()
         #expect(finished.withLock { $0 } == 2)
     }
+
+    // map keeps the order of its items whatever thread computed each, and runs on several threads.
+    @Test func mapKeepsOrderAcrossThreads() {
+        let pool = WorkerPool(threads: 3)
+        defer { pool.shutdown() }
+        let threads = ConditionLock()
+        nonisolated(unsafe) var seen = Set<UInt>()
+        let squares = pool.map(Array(0..<1000)) { value -> Int in
+            threads.withLock { _ = seen.insert(UInt(pthread_self())) }
+            usleep(50)
+            return value * value
+        }
+        #expect(squares == (0..<1000).map { $0 * $0 })
+        #expect(threads.withLock { seen.count } > 1)
+        #expect(pool.map([Int]()) { $0 }.isEmpty)
+    }
 }

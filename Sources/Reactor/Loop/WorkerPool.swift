@@ -35,6 +35,31 @@ public final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// `transform` of every item, computed on the pool's threads in chunks; the caller blocks until
+    /// all are done. For start-up work before the loop runs (loading thousands of torrents), never
+    /// on the loop.
+    public func map<T: Sendable, U: Sendable>(_ items: [T], _ transform: @escaping @Sendable (T) -> U) -> [U] {
+        let chunk = max(1, (items.count + 4 * threadCount - 1) / (4 * threadCount))
+        let done = ConditionLock()
+        let results = ResultSlots<U>(count: items.count)
+        var pending = 0
+        for start in stride(from: 0, to: items.count, by: chunk) {
+            let end = min(start + chunk, items.count)
+            pending += 1
+            let slice = Array(items[start..<end])
+            submit {
+                let values = slice.map(transform)
+                done.withLock {
+                    results.store(values, at: start)
+                    results.finished += 1
+                    done.signal()
+                }
+            }
+        }
+        done.withLock { while results.finished < pending { done.wait() } }
+        return results.values.map { $0! }
+    }
+
     /// Runs the jobs already queued, then stops and joins every thread. Safe to call twice.
     public func shutdown() {
         let toJoin: [pthread_t] = lock.withLock {
@@ -80,6 +105,16 @@ public final class WorkerPool: @unchecked Sendable {
             }, context)
         precondition(result == 0, "pthread_create failed: \(result)")
         return thread
+    }
+}
+
+/// Where `WorkerPool.map` gathers its chunks (guarded by its lock).
+private final class ResultSlots<U>: @unchecked Sendable {
+    var values: [U?]
+    var finished = 0
+    init(count: Int) { values = [U?](repeating: nil, count: count) }
+    func store(_ chunk: [U], at start: Int) {
+        for (offset, value) in chunk.enumerated() { values[start + offset] = value }
     }
 }
 
