@@ -130,7 +130,7 @@ extension Torrent {
     // MARK: - Seeding limits
 
     func checkSeedLimits(now: ContinuousClock.Instant) {
-        guard downloader == nil, let since = seedingSince, phase == .running else { return }
+        guard !isDownloading, let since = seedingSince, phase == .running else { return }
         if let limit = options.seedRatioLimit, Double(uploadedBytes) / Double(max(metainfo.info.totalLength, 1)) >= limit {
             return stop(.ratioReached)
         }

@@ -28,18 +28,20 @@ public final class Torrent {
     /// ten thousand) pays 8 bytes for it, not the download's 230.
     private var downloadBox: DownloadBox?
     var downloader: Downloader? {
-        get { downloadBox?.value }
+        // Read in place (no copy of the download's state for a glance at it).
+        _read {
+            if let box = downloadBox { yield box.value } else { yield nil }
+        }
         _modify {
-            // The value moves out of its box and back (no copy, so no copy-on-write of its arrays).
-            var value = downloadBox?.take()
-            defer {
-                if let value {
-                    if let box = downloadBox { box.value = value } else { downloadBox = DownloadBox(value) }
-                } else {
-                    downloadBox = nil
-                }
+            // Mutated in place inside its box: no copy, so no copy-on-write of its arrays.
+            if let box = downloadBox {
+                yield &box.value
+                if case .none = box.value { downloadBox = nil }
+            } else {
+                var value: Downloader? = nil
+                yield &value
+                if let value { downloadBox = DownloadBox(value) }
             }
-            yield &value
         }
         set {
             if let newValue { downloadBox = DownloadBox(newValue) } else { downloadBox = nil }
@@ -122,12 +124,12 @@ public final class Torrent {
     /// Peers being served.
     public var unchokedCount: Int { choke.unchokedCount }
     /// Whether pieces are still being fetched.
-    public var isDownloading: Bool { downloader != nil }
+    public var isDownloading: Bool { downloadBox != nil }
     /// Whether the session's tick has anything to do here: peers, a download, addresses to dial,
     /// or a seeding limit to watch.
     var needsTick: Bool {
         guard phase == .running else { return false }
-        return !peers.isEmpty || downloader != nil || sources.hasCandidates || hasSeedLimit
+        return !peers.isEmpty || isDownloading || sources.hasCandidates || hasSeedLimit
     }
     private var hasSeedLimit: Bool {
         options.seedRatioLimit != nil || options.seedTimeLimit != nil || options.seedIdleLimit != nil
@@ -208,13 +210,13 @@ public final class Torrent {
         options.download?.piecePriorities = priorities
         guard phase == .running, isVerified else { return }  // applied when the check ends
         let wanted = priorities ?? [UInt8](repeating: 1, count: metainfo.info.pieceCount)
-        if downloader != nil {
+        if isDownloading {
             let views = peers.compactMap { key, peer in peer.peerPieces.map { (key: key, pieces: $0, amInterested: peer.amInterested) } }
             perform(downloader!.setPriorities(wanted, peers: views))
             return
         }
         begin(with: have)
-        guard downloader != nil else { return }
+        guard isDownloading else { return }
         seedingSince = nil
         for (key, peer) in peers {
             downloader!.peerJoined(key, host: peer.remote.host)
@@ -229,7 +231,7 @@ public final class Torrent {
         guard peers.removeValue(forKey: peer.key) != nil else { return }
         if let id = peer.peerID, peerIDs[id] == peer.key { peerIDs.removeValue(forKey: id) }
         choke.peerLeft(peer.key)
-        guard downloader != nil else { return }
+        guard isDownloading else { return }
         perform(downloader!.peerLeft(peer.key, pieces: pieces, released: released))
     }
 
@@ -263,31 +265,31 @@ public final class Torrent {
 
     /// A peer announced pieces.
     func peerGained(_ peer: PeerConnection, pieces: Bitfield) {
-        guard downloader != nil else { return }
+        guard isDownloading else { return }
         perform(downloader!.peerHas(peer.key, pieces: pieces, amInterested: peer.amInterested))
     }
 
     /// A peer announced one piece.
     func peerGained(_ peer: PeerConnection, piece: PieceIndex) {
-        guard downloader != nil else { return }
+        guard isDownloading else { return }
         perform(downloader!.peerHas(peer.key, piece: piece, amInterested: peer.amInterested))
     }
 
     /// A block arrived from `peer`.
     func blockArrived(from peer: PeerConnection, _ request: BlockRequest, _ data: ArraySlice<UInt8>) {
-        guard downloader != nil else { return }
+        guard isDownloading else { return }
         perform(downloader!.blockArrived(from: peer.key, request, data))
     }
 
     /// Requests that will not be answered go back to the picker; idle peers may take them.
     func requestsLost(_ requests: [BlockRequest]) {
-        guard downloader != nil else { return }
+        guard isDownloading else { return }
         perform(downloader!.requestsLost(requests))
     }
 
     /// Tops up `peer`'s request pipeline.
     func fillRequests(_ peer: PeerConnection) {
-        guard downloader != nil, let view = peer.downloadView else { return }
+        guard isDownloading, let view = peer.downloadView else { return }
         perform(downloader!.fill(peer.key, view))
     }
 
@@ -325,12 +327,12 @@ public final class Torrent {
     }
 
     private func pieceHashed(_ piece: PieceIndex, ok: Bool) {
-        guard downloader != nil else { return }
+        guard isDownloading else { return }
         perform(downloader!.pieceHashed(piece, ok: ok))
     }
 
     private func pieceWriteEnded(_ piece: PieceIndex, error: SystemError?) {
-        guard downloader != nil else { return }
+        guard isDownloading else { return }
         guard let error else {
             perform(downloader!.pieceWritten(piece))
             return
@@ -364,7 +366,7 @@ public final class Torrent {
     }
 
     func finishedDownloading() {
-        guard downloader != nil else { return }
+        guard isDownloading else { return }
         reportDownloaded()
         session.log.info("download_finished", [("torrent", metainfo.info.name), ("downloaded", downloadedBytes)])
         retireDownloader()
@@ -409,15 +411,15 @@ public final class Torrent {
         ticks += 1
         sampleRates()
         if rateShare != nil || options.uploadLimit != nil || options.downloadLimit != nil { shareRateLimits() }
-        if downloader != nil {
+        if isDownloading {
             reportDownloaded()
             perform(downloader!.tick(now: now))
         }
         if ticks % 5 == 0 { for peer in Array(peers.values) { peer.upkeep() } }
-        if downloader != nil, ticks % resumeInterval == 0 { saveResume {} }
+        if isDownloading, ticks % resumeInterval == 0 { saveResume {} }
         if ticks % Int(Choker.rechokeInterval.components.seconds) == 0 { rechoke(now: now) }
         // Peers given by hand are named again while downloading (they may not have been up yet).
-        if downloader != nil, ticks % 10 == 0 { sources.retryManual() }
+        if isDownloading, ticks % 10 == 0 { sources.retryManual() }
         if sources.hasCandidates { dial() }
         checkSeedLimits(now: now)
     }
@@ -439,7 +441,7 @@ public final class Torrent {
     private func rechoke(now: ContinuousClock.Instant) {
         var rates: [PeerKey: ChokeRates] = [:]
         for (key, peer) in peers {
-            let downloaded = downloader != nil ? downloader!.takeBytesSinceRechoke(key) : 0
+            let downloaded = isDownloading ? downloader!.takeBytesSinceRechoke(key) : 0
             rates[key] = ChokeRates(uploaded: peer.takeUploadedSinceRechoke(), downloaded: downloaded, progress: peer.progress)
         }
         perform(choke.rechoke(rates: rates, now: now, random: &random))
@@ -458,9 +460,4 @@ extension Torrent: Sendable {}
 final class DownloadBox {
     var value: Downloader?
     init(_ value: Downloader) { self.value = value }
-    /// The value, leaving the box empty (a move: the caller owns it uniquely).
-    func take() -> Downloader? {
-        defer { value = nil }
-        return value
-    }
 }
