@@ -22,8 +22,7 @@ extension Daemon {
         if let other = collision(target, except: entry) {
             return RPCFailure(.invalidParams, "its files would overwrite those of torrent \(other.id) (\(other.name))")
         }
-        let wasRunning: Bool
-        if case .stopped = entry.torrent.phase { wasRunning = false } else { wasRunning = true }
+        let wasRunning = !entry.torrent.phase.isStopped
         entry.isMoving = true
         entry.error = nil
         // The new paths are claimed at once: no torrent added meanwhile may take them.
@@ -66,8 +65,7 @@ extension Daemon {
             return completion(.failure(RPCFailure(.invalidParams, "its files would overwrite those of torrent \(other.id) (\(other.name))")))
         }
         let source = entry.torrent.location
-        let wasRunning: Bool
-        if case .stopped = entry.torrent.phase { wasRunning = false } else { wasRunning = true }
+        let wasRunning = !entry.torrent.phase.isStopped
         entry.isMoving = true
         session.stop(entry.infoHash, waitForTrackers: false) { [weak self] in
             guard let self, self.torrents[entry.id] === entry else { return }

@@ -240,10 +240,8 @@ public final class Daemon {
 
     /// What the config directory keeps of a torrent now.
     func record(of entry: DaemonTorrent) -> ConfigDirectory.Record {
-        let paused: Bool
-        if case .stopped = entry.torrent.phase { paused = true } else { paused = false }
         var record = ConfigDirectory.Record(
-            downloadDirectory: entry.downloadDirectory, addedDate: entry.addedDate, paused: paused, labels: entry.labels)
+            downloadDirectory: entry.downloadDirectory, addedDate: entry.addedDate, paused: entry.torrent.phase.isStopped, labels: entry.labels)
         record.names = entry.names
         record.settings = entry.settings
         return record

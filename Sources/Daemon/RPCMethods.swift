@@ -155,7 +155,7 @@ extension Daemon {
         let stats = session.stats
         let status = session.status
         let active = torrents.values.filter { $0.torrent.uploadRate > 0 || $0.torrent.downloadRate > 0 }.count
-        let paused = torrents.values.filter { if case .stopped = $0.torrent.phase { true } else { false } }.count
+        let paused = torrents.values.filter { $0.torrent.phase.isStopped }.count
         let seconds = Int64((loop.now - startedAt).components.seconds)
         let current: JSON = .object([
             ("uploaded_bytes", .integer(stats.uploadedBytes)), ("downloaded_bytes", .integer(stats.downloadedBytes)),
@@ -244,19 +244,11 @@ extension Daemon {
         let directory = arguments["download_dir"]?.stringValue ?? settings.string("download-dir")
         let paused = arguments["paused"]?.boolValue ?? false
         let labels = arguments["labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        // Files wanted and their priorities may come with the add, as torrent-set takes them.
+        let fileKeys: Set = ["files_wanted", "files_unwanted", "priority_high", "priority_low", "priority_normal"]
+        let files = (arguments.objectValue ?? []).filter { fileKeys.contains($0.0) }
         let finish = { [unowned self] (bytes: [UInt8]) in
-            let result = self.addTorrent(bytes, directory: directory, paused: paused, labels: labels)
-            // Files wanted and their priorities may come with the add (as torrent-set takes them).
-            let fileKeys: Set = ["files_wanted", "files_unwanted", "priority_high", "priority_low", "priority_normal"]
-            if case .success(let added) = result, case .object(let summary)? = added.first?.1,
-                let id = summary.first(where: { $0.0 == "id" })?.1,
-                case .object(let members) = arguments, members.contains(where: { fileKeys.contains($0.0) })
-            {
-                if case .failure(let failure) = self.torrentSet(.object([("ids", .array([id]))] + members.filter { fileKeys.contains($0.0) })) {
-                    return completion(.failure(failure))
-                }
-            }
-            completion(result)
+            completion(self.addTorrent(bytes, directory: directory, paused: paused, labels: labels, files: files))
         }
         if let encoded = arguments["metainfo"]?.stringValue {
             guard let bytes = Base64.decode(encoded) else {
@@ -287,7 +279,10 @@ extension Daemon {
         finish(bytes)
     }
 
-    func addTorrent(_ bytes: [UInt8], directory: String, paused: Bool, labels: [String]) -> Result<Arguments, RPCFailure> {
+    /// `files`: torrent-set's file arguments for a torrent newly added.
+    func addTorrent(
+        _ bytes: [UInt8], directory: String, paused: Bool, labels: [String], files: Arguments = []
+    ) -> Result<Arguments, RPCFailure> {
         let metainfo: Metainfo
         do { metainfo = try MetainfoLoader.parse(bytes, path: "metainfo") } catch {
             return .failure(RPCFailure(.invalidParams, "invalid or corrupt torrent file (\(error))"))
@@ -299,6 +294,9 @@ extension Daemon {
         let (entry, duplicate) = add(metainfo, bytes: bytes, downloadDirectory: directory, paused: paused, labels: labels)
         let summary: JSON = .object([("id", .integer(Int64(entry.id))), ("name", .string(metainfo.info.name)), ("hash_string", .string(metainfo.infoHash.hex))])
         if !duplicate { log.info("torrent_added", [("torrent", metainfo.info.name), ("id", entry.id)]) }
+        if !duplicate, !files.isEmpty, case .failure(let failure) = torrentSet(.object([("ids", .array([.integer(Int64(entry.id))]))] + files)) {
+            return .failure(failure)
+        }
         return .success([(duplicate ? "torrent_duplicate" : "torrent_added", summary)])
     }
 }

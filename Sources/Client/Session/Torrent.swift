@@ -119,6 +119,9 @@ public final class Torrent {
     public var peerLimit: Int { min(options.maxPeers ?? .max, session.options.maxPeersPerTorrent) }
     /// Each peer's share of its own rate caps, as last applied (nil: none).
     private var rateShare: RateLimit?
+    /// Whether its own caps are (or were until now) split among its peers; most torrents have
+    /// none and skip the work.
+    private var ratesShared: Bool { rateShare != nil || options.uploadLimit != nil || options.downloadLimit != nil }
     /// Peers that want data.
     public var interestedCount: Int { choke.interestedCount }
     /// Peers being served.
@@ -183,7 +186,7 @@ public final class Torrent {
         downloader?.peerJoined(peer.key, host: peer.remote.host)
         if peer.outgoingTorrent != nil { sources.connected(peer.remote) }
         session.torrentNeedsTick(self)
-        if rateShare != nil || options.uploadLimit != nil || options.downloadLimit != nil { shareRateLimits(force: true) }
+        if ratesShared { shareRateLimits(force: true) }
     }
 
     /// This torrent's caps, split evenly among its peers (each connection gets its share as its
@@ -410,7 +413,7 @@ public final class Torrent {
     func tick(now: ContinuousClock.Instant) {
         ticks += 1
         sampleRates()
-        if rateShare != nil || options.uploadLimit != nil || options.downloadLimit != nil { shareRateLimits() }
+        if ratesShared { shareRateLimits() }
         if isDownloading {
             reportDownloaded()
             perform(downloader!.tick(now: now))

@@ -56,4 +56,10 @@ public enum TorrentPhase: Equatable, Sendable {
     case running
     /// Stopped: no peers, no announces.
     case stopped(StopReason)
+
+    /// Whether it is stopped, for whatever reason.
+    public var isStopped: Bool {
+        if case .stopped = self { return true }
+        return false
+    }
 }
