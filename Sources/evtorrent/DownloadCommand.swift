@@ -12,6 +12,8 @@ struct DownloadCommand: ParsableCommand {
         abstract: "Download a torrent, verifying every piece, then seed it.",
         discussion: """
             The content lands at DIR/NAME. Peers come from the torrent's trackers and from --peer.
+            A magnet link's metadata is fetched from its trackers (tr=), its peers (x.pe=), --peer
+            and peers that connect in, then kept in the session directory as INFOHASH.torrent.
             Every piece is hash-checked before it counts and is written only once verified; the
             resume file is updated every few seconds, so after a crash or Ctrl-C the same command
             picks up where it stopped, keeping every verified piece. When done it seeds until
@@ -19,7 +21,7 @@ struct DownloadCommand: ParsableCommand {
             --no-seed. Exit status: 0 when the download is complete, 1 on error or interruption.
             """)
 
-    @Argument(help: "The .torrent file.")
+    @Argument(help: "The .torrent file, or a magnet link (its metadata is fetched from peers first).")
     var torrent: String
 
     @Option(name: .shortAndLong, help: "Directory to download into (the content goes to DIR/NAME).")
@@ -76,11 +78,17 @@ struct DownloadCommand: ParsableCommand {
             torrentOptions.seedTimeLimit = .seconds(seconds)
         }
         torrentOptions.seedRatioLimit = seedRatio
-        let metainfo: Metainfo
-        do { metainfo = try MetainfoLoader.load(torrent) } catch { throw fail(error.description) }
         let store = flags.resumeStore()
-        let prepared = try prepare(metainfo, store: store)
-        let info = metainfo.info
+        // A magnet starts from the torrent an earlier run fetched, if there is one.
+        var magnet: MagnetLink?
+        var known: Metainfo?
+        if torrent.lowercased().hasPrefix("magnet:") {
+            do { magnet = try MagnetLink(parsing: torrent) } catch { throw fail(error.description) }
+            known = store.savedTorrent(magnet!.infoHash)
+        } else {
+            do { known = try MetainfoLoader.load(torrent) } catch { throw fail(error.description) }
+        }
+        let prepared = try known.map { try prepare($0, store: store) }
 
         var options = SessionOptions()
         options.listen = bindAddress
@@ -89,38 +97,27 @@ struct DownloadCommand: ParsableCommand {
         do { host = try SessionHost(options: options, log: log) } catch { throw fail(error.description) }
         let session = host.session
         var download = DownloadOptions()
-        download.piecePriorities = prepared.priorities
         download.sequential = sequential
         download.preallocate = preallocate
         download.resume = store
         torrentOptions.download = download
-        torrentOptions.trackerTiers = metainfo.trackerTiers
-        if metainfo.trackerTiers.isEmpty && torrentOptions.peers.isEmpty {
-            log.warn("no_peer_source", [("detail", "the torrent names no tracker and no --peer was given")])
-        }
-        let torrent = session.add(metainfo, location: prepared.location, have: prepared.have, options: torrentOptions)
 
-        print("download  \(info.name) (\(Format.bytes(info.totalLength)), \(info.pieceCount) pieces)")
-        print("into      \(prepared.location.paths.count == 1 ? prepared.location.paths[0] : output + "/" + info.name)")
-        print("have      \(prepared.have.setCount)/\(info.pieceCount) pieces (\(prepared.how))")
-        print("peers     listening on \(session.listenAddress)")
-        fflush(nil)
-
-        let progress = DownloadProgress(torrent: torrent, session: session, total: torrent.bytesLeft)
-        var complete = !torrent.isDownloading
+        var running: Torrent?
+        var progress: DownloadProgress?
+        var fetching: MetadataProgress?
+        var complete = false
         var interrupted = false
         var stopping = false
+        var failure: String?
         let stop = {
             guard !stopping else { return }
             stopping = true
-            progress.finish()
+            progress?.finish()
+            fetching?.finish()
             session.shutdown { host.stop() }
         }
-        // A seeding limit reached: the torrent stopped itself.
-        torrent.stopped = { reason in
-            if reason != .requested { stop() }
-        }
         let seedUntilDone = {
+            guard let torrent = running, let progress else { return }
             complete = true
             progress.finish()
             let elapsed = progress.elapsedSeconds
@@ -132,15 +129,76 @@ struct DownloadCommand: ParsableCommand {
             print("seeding   (Ctrl-C to stop)")
             fflush(nil)
         }
-        torrent.downloadFinished = seedUntilDone
-        host.every(.seconds(1)) { if !complete { progress.tick() } }
+        // The torrent is known (given, kept, or just fetched): the download starts.
+        func begin(_ prepared: PreparedDownload, from fetch: MetadataFetch?) {
+            let metainfo = prepared.metainfo
+            let info = metainfo.info
+            var options = torrentOptions
+            options.download?.piecePriorities = prepared.priorities
+            options.trackerTiers = metainfo.trackerTiers
+            if metainfo.trackerTiers.isEmpty && options.peers.isEmpty && magnet == nil {
+                log.warn("no_peer_source", [("detail", "the torrent names no tracker and no --peer was given")])
+            }
+            let torrent =
+                fetch.map { session.add(metainfo, location: prepared.location, have: prepared.have, options: options, handingOver: $0) }
+                ?? session.add(metainfo, location: prepared.location, have: prepared.have, options: options)
+            print("download  \(info.name) (\(Format.bytes(info.totalLength)), \(info.pieceCount) pieces)")
+            print("into      \(prepared.location.paths.count == 1 ? prepared.location.paths[0] : output + "/" + info.name)")
+            print("have      \(prepared.have.setCount)/\(info.pieceCount) pieces (\(prepared.how))")
+            print("peers     listening on \(session.listenAddress)")
+            fflush(nil)
+            running = torrent
+            progress = DownloadProgress(torrent: torrent, session: session, total: torrent.bytesLeft)
+            complete = !torrent.isDownloading
+            // A seeding limit reached: the torrent stopped itself.
+            torrent.stopped = { reason in
+                if reason != .requested { stop() }
+            }
+            torrent.downloadFinished = seedUntilDone
+            if complete { host.soon(seedUntilDone) }
+        }
+
+        if let prepared {
+            begin(prepared, from: nil)
+        } else if let magnet {
+            let fetch = session.fetchMetadata(magnet, peers: torrentOptions.peers)
+            print("metadata  \(magnet.displayName ?? magnet.infoHash.hex): fetching from \(magnet.trackers.count) tracker(s), \(magnet.peers.count + torrentOptions.peers.count) peer(s)")
+            print("peers     listening on \(session.listenAddress)")
+            fflush(nil)
+            if magnet.trackers.isEmpty && magnet.peers.isEmpty && torrentOptions.peers.isEmpty {
+                log.warn("no_peer_source", [("detail", "the magnet names no tracker or peer and no --peer was given: waiting for peers to connect in")])
+            }
+            fetching = MetadataProgress(fetch: fetch)
+            fetch.finished = { result in
+                fetching?.finish()
+                fetching = nil
+                switch result {
+                case .failure(let error):
+                    failure = "the metadata peers sent is not a usable torrent: \(error)"
+                    stop()
+                case .success(let fetched):
+                    print("metadata  fetched: \(fetched.metainfo.info.name), kept in \(store.torrentPath(fetched.metainfo.infoHash))")
+                    do { try store.saveTorrent(fetched.file, infoHash: fetched.metainfo.infoHash) } catch {
+                        log.warn("torrent_save_failed", [("error", error)])
+                    }
+                    do { begin(try prepare(fetched.metainfo, store: store), from: fetch) } catch {
+                        failure = "\(error)"
+                        stop()
+                    }
+                }
+            }
+        }
+        host.every(.seconds(1)) {
+            if let progress { if !complete { progress.tick() } } else { fetching?.tick() }
+        }
         host.onStopSignal {
             if !complete { interrupted = true }
             stop()
         }
-        if complete { host.soon(seedUntilDone) }
         host.run()
+        if let failure { throw fail(failure) }
         if interrupted {
+            guard let torrent = running else { throw fail("interrupted while fetching the metadata") }
             throw fail("interrupted with \(Format.bytes(torrent.bytesLeft)) left; verified pieces are saved: run the same command to resume")
         }
     }
@@ -209,6 +267,32 @@ final class DownloadProgress {
             print(
                 "progress percent=\(percentText.dropLast()) done_bytes=\(done) left_bytes=\(left) download_bytes_per_s=\(rate) upload_bytes_per_s=\(status.uploadRate) peers=\(status.peers)\(torrent.pausedReason != nil ? " paused=yes" : "")"
             )
+            fflush(nil)
+        }
+    }
+
+    func finish() {
+        if terminal { Terminal.writeError("\n") }
+    }
+}
+
+/// The metadata fetch's progress: peers and pieces, in place on a terminal, otherwise a line
+/// every 5 s.
+final class MetadataProgress {
+    private let fetch: MetadataFetch
+    private let terminal = Terminal.stderrIsTerminal
+    private var ticks = 0
+
+    init(fetch: MetadataFetch) { self.fetch = fetch }
+
+    func tick() {
+        ticks += 1
+        let (have, of) = fetch.progress
+        let waiting = fetch.isWaitingForPeers ? "  waiting for peers to connect in" : ""
+        if terminal {
+            Terminal.writeError("\rfetching metadata: \(have)/\(of) pieces  peers \(fetch.peerCount)\(waiting)\u{1B}[K")
+        } else if ticks % 5 == 0 {
+            print("metadata pieces=\(have) of=\(of) peers=\(fetch.peerCount)\(fetch.isWaitingForPeers ? " waiting=yes" : "")")
             fflush(nil)
         }
     }

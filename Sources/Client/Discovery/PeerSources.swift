@@ -20,14 +20,29 @@ final class PeerSources {
     /// Whether any source may still name peers, or the list has addresses to dial.
     var hasCandidates: Bool { list.count > 0 }
 
+    /// Told when a source named new peers.
+    var found: () -> Void = {}
+
+    /// Whether trackers are being announced to.
+    var isAnnouncing: Bool { announcer != nil }
+
     /// Starts announcing to `tiers` through `trackers`; answers go into the list and `found` hears of them.
     func startAnnouncing(_ announcer: TrackerAnnouncer, found: @escaping () -> Void) {
         self.announcer = announcer
+        self.found = found
         announcer.peersFound = { [weak self] peers in
-            self?.add(peers, from: .tracker)
-            found()
+            guard let self else { return }
+            self.add(peers, from: .tracker)
+            self.found()
         }
         announcer.start()
+    }
+
+    /// Passes the sources to a new owner (a magnet's fetch becoming its torrent): announces
+    /// report `totals` and new peers go to `found`.
+    func handOver(totals: @escaping () -> (uploaded: Int64, downloaded: Int64, left: Int64), found: @escaping () -> Void) {
+        announcer?.totals = totals
+        self.found = found
     }
 
     /// Adds addresses a source named.
@@ -48,6 +63,9 @@ final class PeerSources {
     func attemptFailed(_ address: SocketAddress, now: ContinuousClock.Instant) {
         if list.attemptFailed(address.description, now: now) { addresses.removeValue(forKey: address.description) }
     }
+
+    /// A connection to `address` was closed by us to be made again at once (its owner changed).
+    func release(_ address: SocketAddress) { list.release(address.description) }
 
     /// A dialled peer finished its handshake.
     func connected(_ address: SocketAddress) {

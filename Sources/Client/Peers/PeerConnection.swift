@@ -40,6 +40,10 @@ final class PeerConnection: ConnectionHandler {
     private(set) var joined = false
     /// Why we dropped it, if we did.
     private(set) var dropError: PeerError?
+    /// Whether a magnet's fetch opened it and handed it over past the handshake.
+    private(set) var handedOver = false
+    /// ut_metadata requests it made of us (a flood is dropped).
+    var metadataRequests = 0
 
     init(session: any PeerHost, key: PeerKey, connection: any Connection, outgoing torrent: Torrent? = nil) {
         self.session = session
@@ -230,12 +234,36 @@ final class PeerConnection: ConnectionHandler {
         connection.close()
     }
 
+    /// Joins the torrent with a connection a magnet's fetch handed over: the handshakes are done,
+    /// what the peer said meanwhile is replayed, then the bytes not yet framed are read.
+    func joinHandedOver(_ handover: Handover) {
+        handedOver = true
+        queue = handover.rest
+        guard accept(handover.handshake) else { return }
+        for message in handover.kept where peer != nil { handle(message) }
+        do throws(WireError) {
+            while peer != nil, let message = try decoder.next(from: &queue) { handle(message) }
+        } catch {
+            return drop(.wire(error))
+        }
+        if queue.count == 0 { queue = ByteQueue() }
+        if let torrent, torrent.isDownloading, peer != nil { torrent.fillRequests(self) }
+        pump()
+    }
+
     private func accept(_ handshake: Handshake) -> Bool {
         handshakeTimer?.cancel()
         handshakeTimer = nil
         guard let torrent = session.torrent(for: handshake.infoHash),
             outgoingTorrent == nil || outgoingTorrent === torrent
         else {
+            // A magnet being fetched takes the connection over.
+            if outgoingTorrent == nil, !handedOver, let connection, session.adoptForMetadata(self, connection, handshake: handshake, rest: queue) {
+                closed = true
+                self.connection = nil
+                queue = ByteQueue()
+                return false
+            }
             drop(.unknownTorrent(handshake.infoHash))
             return false
         }
@@ -262,7 +290,7 @@ final class PeerConnection: ConnectionHandler {
             connection?.close()
             return false
         }
-        if outgoingTorrent == nil {
+        if outgoingTorrent == nil && !handedOver {
             let reply = Handshake(infoHash: handshake.infoHash, peerID: session.peerID).encoded()
             session.countWire(uploaded: reply.count, downloaded: 0)
             connection?.write(reply)
@@ -271,7 +299,8 @@ final class PeerConnection: ConnectionHandler {
             configuration: torrent.peerConfiguration, ours: torrent.have, peerSupportsFast: handshake.supportsFast,
             peerSupportsExtensions: handshake.supportsExtensions, now: session.loop.now)
         decoder = PeerMessageDecoder(pieceCount: torrent.metainfo.info.pieceCount)
-        let actions = started.start(now: session.loop.now)
+        // A fetch that had the fast extension said HaveNone already.
+        let actions = started.start(now: session.loop.now, saidHaveNone: handedOver && handshake.supportsFast)
         peer = started
         self.torrent = torrent
         joined = true

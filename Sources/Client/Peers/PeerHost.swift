@@ -17,6 +17,8 @@ protocol PeerHost: AnyObject {
     var extensionHandlers: [String: (Torrent, PeerConnection, [UInt8]) -> Void] { get }
     /// The torrent a handshake names, if the session has it.
     func torrent(for infoHash: InfoHash) -> Torrent?
+    /// An incoming connection names a magnet being fetched: hand it over (false if none is).
+    func adoptForMetadata(_ peer: PeerConnection, _ connection: any Connection, handshake: Handshake, rest: ByteQueue) -> Bool
     /// Logs a limit being hit, at most once every 10 s.
     func logLimit(_ message: String)
     /// A peer was dropped for `error`.

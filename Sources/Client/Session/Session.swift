@@ -94,6 +94,8 @@ public final class Session {
     public static let maxHalfOpen = 64
     private var listener: Listener?
     private var torrents: [InfoHash: Torrent] = [:]
+    /// Magnets whose metadata is being fetched.
+    private var fetches: [InfoHash: MetadataFetch] = [:]
     /// Torrents the tick visits: those with peers or a download.
     private var ticking: [InfoHash: Torrent] = [:]
     private var connections: [ObjectIdentifier: PeerConnection] = [:]
@@ -153,6 +155,7 @@ public final class Session {
         disk.clock = { [unowned scheduler] in scheduler.now }
         trackers = environment.loop.map { SessionTrackers(loop: $0, limits: options.announceLimits) }
         timers.append(loop.scheduleRepeating(every: .seconds(1)) { [weak self] in self?.tick() })
+        extensionHandlers["ut_metadata"] = { [unowned self] torrent, peer, payload in self.serveMetadata(torrent, peer, payload) }
         // Peers come and go; give the heap they used back every half minute.
         timers.append(loop.scheduleRepeating(every: .seconds(30)) { ResourceLimits.releaseFreeMemory() })
     }
@@ -225,9 +228,54 @@ public final class Session {
         torrent.check()
     }
 
-    private func add(_ metainfo: Metainfo, location: ContentLocation, checked have: Bitfield?, options: TorrentOptions) -> Torrent {
+    /// Adds the torrent a magnet's fetch found (`have` nil: hash-checked first), taking over the
+    /// fetch's trackers and peers: the announces go on, and every peer it knew is dialled at once.
+    @discardableResult
+    public func add(_ metainfo: Metainfo, location: ContentLocation, have: Bitfield?, options: TorrentOptions, handingOver fetch: MetadataFetch) -> Torrent {
+        if fetches[fetch.link.infoHash] === fetch { fetches.removeValue(forKey: fetch.link.infoHash) }
+        precondition(fetch.link.infoHash == metainfo.infoHash)
+        let (sources, handovers) = fetch.end()
+        let torrent = add(metainfo, location: location, checked: have, options: options, sources: sources)
+        for handover in handovers {
+            let peer = PeerConnection(session: self, key: newKey(), connection: handover.connection, outgoing: handover.outgoing ? torrent : nil)
+            handover.connection.attach(peer)
+            connections[ObjectIdentifier(peer)] = peer
+            peer.joinHandedOver(handover)
+        }
+        return torrent
+    }
+
+    /// Starts fetching a magnet link's metadata from its trackers, its `x.pe` peers and `peers`,
+    /// and from peers that connect in; `MetadataFetch.finished` hears the result. A fetch of the
+    /// same info hash already running is returned as is.
+    public func fetchMetadata(_ link: MagnetLink, peers: [SocketAddress] = []) -> MetadataFetch {
+        if let existing = fetches[link.infoHash] { return existing }
+        let named = link.peers.compactMap { SocketAddress(parsing: $0) }
+        let fetch = MetadataFetch(session: self, link: link, peers: named + peers)
+        fetches[link.infoHash] = fetch
+        fetch.start()
+        return fetch
+    }
+
+    /// Stops fetching a magnet's metadata (its trackers hear `stopped`).
+    public func cancelFetch(_ infoHash: InfoHash) {
+        fetches.removeValue(forKey: infoHash)?.cancel()
+    }
+
+    /// An incoming connection's handshake named a magnet being fetched: the fetch takes it over
+    /// (with the bytes read past the handshake). False if no fetch wants it.
+    func adoptForMetadata(_ peer: PeerConnection, _ connection: any Connection, handshake: Handshake, rest: ByteQueue) -> Bool {
+        guard let fetch = fetches[handshake.infoHash] else { return false }
+        connections.removeValue(forKey: ObjectIdentifier(peer))
+        fetch.adopt(connection, handshake: handshake, rest: rest)
+        return true
+    }
+
+    private func add(
+        _ metainfo: Metainfo, location: ContentLocation, checked have: Bitfield?, options: TorrentOptions, sources: PeerSources? = nil
+    ) -> Torrent {
         if let existing = torrents[metainfo.infoHash] { return existing }
-        let torrent = Torrent(session: self, metainfo: metainfo, location: location, have: have, options: options)
+        let torrent = Torrent(session: self, metainfo: metainfo, location: location, have: have, options: options, sources: sources)
         torrents[metainfo.infoHash] = torrent
         if torrent.needsTick { ticking[metainfo.infoHash] = torrent }
         trackers?.register(metainfo.infoHash, peerID: peerID, port: listenAddress.port)
@@ -358,6 +406,8 @@ public final class Session {
         timers = []
         startTask?.cancel()
         starting = []
+        for fetch in fetches.values { fetch.cancel() }
+        fetches = [:]
         for torrent in torrents.values {
             torrent.checker?.cancel()
             torrent.closePeers()
@@ -399,7 +449,7 @@ public final class Session {
         return peer
     }
 
-    private func newKey() -> PeerKey {
+    func newKey() -> PeerKey {
         nextKey += 1
         return PeerKey(nextKey)
     }
@@ -407,7 +457,7 @@ public final class Session {
     func connectionClosed(_ peer: PeerConnection, reason: CloseReason) {
         guard connections.removeValue(forKey: ObjectIdentifier(peer)) != nil else { return }
         if let torrent = peer.outgoingTorrent {
-            if !peer.joined {
+            if !peer.joined && !peer.handedOver {
                 halfOpen -= 1
                 torrent.pendingDials -= 1
                 stats.dialFailures += 1
@@ -419,6 +469,7 @@ public final class Session {
 
     /// An outgoing connection finished its handshake.
     func outgoingJoined(_ peer: PeerConnection) {
+        guard !peer.handedOver else { return }  // a fetch's: never counted as half-open here
         halfOpen -= 1
         peer.outgoingTorrent?.pendingDials -= 1
     }
@@ -444,15 +495,19 @@ public final class Session {
         torrent.pendingDials += 1
         stats.dialAttempts += 1
         let placeholder = OutgoingConnect()
-        // Bound to a specific address, connect from it too: peers tell each other apart by IP.
-        let host = listenAddress.host
-        let local = host == "0.0.0.0" || host == "::" || address.isIPv6 != listenAddress.isIPv6 ? nil : SocketAddress(host: host, port: 0)
-        let connection = connector.openConnection(to: address, from: local, timeout: .seconds(10), handler: placeholder)
+        let connection = connector.openConnection(to: address, from: localAddress(toward: address), timeout: .seconds(10), handler: placeholder)
         let peer = PeerConnection(session: self, key: newKey(), connection: connection, outgoing: torrent)
         connection.handler = peer
         placeholder.peer = peer
         if let rateGroup { connection.join(rateGroup) }
         connections[ObjectIdentifier(peer)] = peer
+    }
+
+    /// Where to connect from: bound to a specific address, connect from it too (peers tell each
+    /// other apart by IP).
+    func localAddress(toward address: SocketAddress) -> SocketAddress? {
+        let host = listenAddress.host
+        return host == "0.0.0.0" || host == "::" || address.isIPv6 != listenAddress.isIPv6 ? nil : SocketAddress(host: host, port: 0)
     }
 
     /// Logs a limit being hit, at most once every 10 s.

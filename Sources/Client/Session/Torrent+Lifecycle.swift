@@ -48,7 +48,7 @@ extension Torrent {
     func start() {
         guard phase == .running else { return }
         if !isDownloading { seedingSince = session.loop.now }
-        if let trackers = session.trackers, !options.trackerTiers.isEmpty {
+        if let trackers = session.trackers, !options.trackerTiers.isEmpty, !sources.isAnnouncing {
             let announcer = trackers.announcer(
                 tiers: options.trackerTiers, infoHash: metainfo.infoHash, peerID: session.peerID,
                 port: session.listenAddress.port, log: session.log

@@ -14,6 +14,7 @@ public final class Torrent {
     var peerConfiguration: PeerSessionConfiguration {
         var configuration = PeerSessionConfiguration(pieceLength: metainfo.info.pieceLength, totalLength: metainfo.info.totalLength)
         configuration.listenPort = Int(session.listenAddress.port)
+        configuration.metadataSize = metainfo.infoBytes.count
         return configuration
     }
     unowned let session: Session
@@ -83,17 +84,27 @@ public final class Torrent {
     var isVerified = false
 
     /// A torrent with `have` verified already, or (nil) to be hash-checked first.
-    init(session: Session, metainfo: Metainfo, location: ContentLocation, have: Bitfield?, options torrentOptions: TorrentOptions) {
+    /// `sources` are a magnet fetch's, handed over (trackers announcing, peers known).
+    init(
+        session: Session, metainfo: Metainfo, location: ContentLocation, have: Bitfield?, options torrentOptions: TorrentOptions,
+        sources handed: PeerSources? = nil
+    ) {
         self.session = session
         self.metainfo = metainfo
         self.have = have ?? Bitfield(count: metainfo.info.pieceCount)
         self.options = torrentOptions
-        sources = PeerSources(manual: torrentOptions.peers)
+        if let handed {
+            sources = handed
+            handed.add(torrentOptions.peers, from: .manual)
+        } else {
+            sources = PeerSources(manual: torrentOptions.peers)
+        }
         let options = torrentOptions.download
         storage = TorrentStorage(
             metainfo: metainfo, location: location, disk: session.disk, preallocate: options?.preallocate ?? false,
             resume: options?.resume)
         choke = ChokeState(choker: Choker(slots: session.options.unchokeSlots, algorithm: session.options.choker))
+        handed?.handOver(totals: { [unowned self] in (self.uploadedBytes, self.downloadedBytes, self.bytesMissing) }, found: { [weak self] in self?.dial() })
         if let have { begin(with: have) } else { check() }
     }
 

@@ -17,6 +17,21 @@ public struct ResumeStore: Sendable {
 
     private func path(_ infoHash: InfoHash) -> String { "\(directory)/\(infoHash.hex).resume" }
 
+    /// Where a magnet's fetched metadata is kept, as a .torrent file.
+    public func torrentPath(_ infoHash: InfoHash) -> String { "\(directory)/\(infoHash.hex).torrent" }
+
+    /// Keeps a magnet's fetched torrent: the same magnet later starts from it without fetching.
+    public func saveTorrent(_ file: [UInt8], infoHash: InfoHash) throws(SystemError) {
+        try FileContents.makeDirectories(directory)
+        try FileContents.writeAtomically(file, to: torrentPath(infoHash))
+    }
+
+    /// The torrent kept for a magnet, if it is there and is that torrent.
+    public func savedTorrent(_ infoHash: InfoHash) -> Metainfo? {
+        guard let metainfo = try? MetainfoLoader.load(torrentPath(infoHash)), metainfo.infoHash == infoHash else { return nil }
+        return metainfo
+    }
+
     /// The current size and mtime of every file (missing files as size -1).
     public static func fileStates(_ location: ContentLocation) -> [ResumeData.FileState] {
         location.paths.map { path in

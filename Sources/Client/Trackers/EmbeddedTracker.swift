@@ -12,7 +12,8 @@ public final class EmbeddedTracker {
     private var random = SystemRandomNumberGenerator()
     /// Announces answered.
     public private(set) var announces = 0
-    /// Told of every leecher that announces (not stopped), with the address it listens on.
+    /// Told of every leecher that announces (not stopped), and of every first announce (a magnet
+    /// client may not know what it lacks), with the address it listens on.
     public var leecherAnnounced: ((InfoHash, SocketAddress) -> Void)?
 
     /// Where clients announce: `http://HOST:PORT/announce`.
@@ -69,7 +70,8 @@ public final class EmbeddedTracker {
             return bencoded(AnnounceResponse.failure("unregistered torrent"))
         }
         announces += 1
-        if parsed.left > 0, parsed.event != .stopped, let address = SocketAddress(ip: remote.ip, port: parsed.port) {
+        // A first announce with nothing left may be a magnet client without the size yet.
+        if parsed.left > 0 || parsed.event == .started, parsed.event != .stopped, let address = SocketAddress(ip: remote.ip, port: parsed.port) {
             leecherAnnounced?(parsed.infoHash, address)
         }
         log.info("tracker_announce", [("from", remote), ("event", parsed.event.rawValue), ("peers", response.peers.count)])

@@ -15,7 +15,8 @@ public final class TrackerAnnouncer {
     private let peerID: [UInt8]
     private let port: UInt16
     private let log: Log
-    private let totals: () -> (uploaded: Int64, downloaded: Int64, left: Int64)
+    /// Transfer counters, asked at each announce (the owner may change: a magnet becomes a torrent).
+    var totals: () -> (uploaded: Int64, downloaded: Int64, left: Int64)
     private var timer: TimerHandle?
     private var failures = 0
     private var random = SystemRandomNumberGenerator()

@@ -82,6 +82,9 @@ public protocol Connection: AnyObject {
     func join(_ group: RateLimitGroup)
     /// Closes; with `flushingOutput`, after what is queued has been sent.
     func close(flushingOutput: Bool)
+    /// Hands the connection to `handler`, kept alive until the close (the previous one is let
+    /// go): a connection that turns out to be for something else changes hands this way.
+    func attach(_ handler: any ConnectionHandler)
 }
 
 extension Connection {

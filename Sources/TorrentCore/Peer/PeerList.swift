@@ -126,6 +126,15 @@ public struct PeerList {
         candidates[address]!.retryAt = now + Self.baseBackoff
     }
 
+    /// The connection to or the dial of `address` ended on our side, to be made again at once
+    /// (a magnet's fetch handed its peers to the torrent).
+    public mutating func release(_ address: String) {
+        guard candidates[address] != nil else { return }
+        candidates[address]!.connected = false
+        candidates[address]!.inFlight = false
+        candidates[address]!.retryAt = nil
+    }
+
     /// Drops `address` for good (banned, or it was us).
     public mutating func forget(_ address: String) {
         guard candidates.removeValue(forKey: address) != nil else { return }

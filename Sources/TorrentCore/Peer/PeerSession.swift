@@ -21,6 +21,9 @@ public struct PeerSessionConfiguration: Sendable {
     public var clientName = "evtorrent 0.1"
     /// BEP 10 extensions offered to the peer (`ExtensionTable.supported` by default).
     public var extensionNames = ExtensionTable.supported
+    /// The size of the info dictionary we serve over ut_metadata (BEP 9), advertised as
+    /// `metadata_size` in the extension handshake.
+    public var metadataSize: Int?
 
     /// A configuration for a torrent of `totalLength` bytes in pieces of `pieceLength`.
     public init(pieceLength: Int, totalLength: Int64) {
@@ -96,8 +99,10 @@ public struct PeerSession: Sendable {
     public var peerIsSeed: Bool { peerPieces.isFull }
 
     /// What to send right after the handshake: our pieces (HaveAll/HaveNone with the fast
-    /// extension) and the extension handshake.
-    public mutating func start(now: ContinuousClock.Instant) -> [PeerAction] {
+    /// extension) and the extension handshake. With `saidHaveNone` (the connection fetched a
+    /// magnet's metadata first and said HaveNone then), the pieces we have go as Haves, the only
+    /// way to name them after a first message.
+    public mutating func start(now: ContinuousClock.Instant, saidHaveNone: Bool = false) -> [PeerAction] {
         var actions: [PeerAction] = []
         if extensionProtocol {
             var handshake = ExtensionHandshake()
@@ -106,9 +111,12 @@ public struct PeerSession: Sendable {
             handshake.listenPort = configuration.listenPort
             handshake.uploadOnly = ours.isFull
             handshake.messages = extensions.handshakeMessages
+            handshake.metadataSize = configuration.metadataSize
             actions.append(.send(.extended(id: 0, payload: handshake.payload())))
         }
-        if fastExtension && ours.isFull {
+        if saidHaveNone {
+            for piece in 0..<ours.count where ours[PieceIndex(piece)] { actions.append(.send(.have(PieceIndex(piece)))) }
+        } else if fastExtension && ours.isFull {
             actions.append(.send(.haveAll))
         } else if fastExtension && ours.isEmpty {
             actions.append(.send(.haveNone))

@@ -38,8 +38,10 @@ public struct SwarmRegistry: Sendable {
         if request.event == .completed { completed[request.infoHash, default: 0] += 1 }
         swarms[request.infoHash] = swarm
         let others = swarm.filter { $0.key != request.peerID }.values
-        // A seed gets no seeds back: they have nothing for each other.
-        let useful = request.left == 0 ? others.filter { !$0.isSeed } : Array(others)
+        // A seed gets no seeds back: they have nothing for each other. But a first announce with
+        // nothing left may be a magnet client that does not know the size yet (aria2 says
+        // left=0 before it has the metadata): it gets everyone.
+        let useful = request.left == 0 && request.event != .started ? others.filter { !$0.isSeed } : Array(others)
         let peers = Array(useful.shuffled(using: &random).prefix(request.numwant).map(\.peer))
         let seeds = swarm.values.filter(\.isSeed).count
         var response = AnnounceResponse(

@@ -3,11 +3,12 @@
 /// carries the peer's id for it, and one we receive carries ours. Id 0 is the handshake itself; a
 /// peer may disable an extension later by sending 0 for it.
 ///
-/// `ExtensionTable.supported` lists what evtorrent speaks; an extension (ut_metadata, ut_pex) adds
-/// its name there and handles `PeerAction.extensionMessage` for it.
+/// `ExtensionTable.supported` lists what evtorrent speaks; an extension adds its name there and
+/// handles `PeerAction.extensionMessage` for it (ut_metadata is 1: `MetadataExchange` names it so
+/// before a torrent exists).
 public struct ExtensionTable: Equatable, Sendable {
     /// Extension names evtorrent speaks, in the order their ids are assigned (1, 2, ...).
-    public static let supported: [String] = []
+    public static let supported: [String] = ["ut_metadata"]
 
     /// Our id for each name we speak.
     public let ours: [String: UInt8]
