@@ -105,6 +105,18 @@ private func request(_ id: UInt8, port: UInt16 = 6881, left: Int64 = 100, event:
         #expect(counts.complete == 2 && counts.incomplete == 0 && counts.downloaded == 1)
     }
 
+    // A first announce with nothing left may be a magnet client that does not know the size yet
+    // (aria2 says left=0 before it has the metadata): it gets the seeds too; a later one does not.
+    @Test func aFirstAnnounceWithNothingLeftGetsSeeds() throws {
+        var registry = SwarmRegistry(interval: .seconds(600))
+        var random = SeededGenerator(seed: 7)
+        _ = registry.announce(request(1, port: 1, left: 0), ip: [127, 0, 0, 1], now: start, random: &random)
+        let magnet = try #require(registry.announce(request(2, port: 2, left: 0, event: .started), ip: [127, 0, 0, 2], now: start, random: &random))
+        #expect(magnet.peers == [TrackerPeer(ip: [127, 0, 0, 1], port: 1)])
+        let again = try #require(registry.announce(request(2, port: 2, left: 0), ip: [127, 0, 0, 2], now: start, random: &random))
+        #expect(again.peers.isEmpty)
+    }
+
     // A peer not heard from for 1.5 intervals is forgotten; the per-torrent cap holds; torrents
     // outside the allowed set are refused.
     @Test func expiresCapsAndRestricts() throws {

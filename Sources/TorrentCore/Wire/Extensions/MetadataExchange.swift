@@ -98,7 +98,8 @@ public struct MetadataExchange: Sendable {
         case .data(let piece, _, _), .reject(let piece):
             peers[key]!.outstanding.removeValue(forKey: piece)
             switch assembly.received(decoded, from: key) {
-            case .none: return fill(key, now: now)
+            // A reject frees the piece for the other peers.
+            case .none: return decoded == .reject(piece: piece) ? fillAll(now: now) : fill(key, now: now)
             case .check(let bytes): return [.check(bytes)]
             case .ban(let peer, let reason): return dropped(peer, reason, now: now)
             }
