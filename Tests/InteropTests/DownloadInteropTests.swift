@@ -13,12 +13,21 @@ import ReactorTesting
         let directory: TemporaryDirectory
         var seeders: [(name: String, process: BackgroundProcess, port: UInt16)] = []
 
-        init() throws {
+        /// The content and its torrent, announcing to `tracker` if given.
+        init(tracker: String? = nil) throws {
             directory = try TemporaryDirectory(prefix: "evtorrent-download")
             for (index, (path, size)) in DownloadInteropTests.files.enumerated() {
                 try directory.write("seed/" + path, patternBytes(size, seed: UInt64(index + 40)))
             }
-            try Tools.check([Tools.evtorrent, "create", "seed/content", "-l", "64k", "-o", "content.torrent"], in: directory.path)
+            try Tools.check(
+                [Tools.evtorrent, "create", "seed/content", "-l", "64k", "-o", "content.torrent"] + (tracker.map { ["-t", $0] } ?? []),
+                in: directory.path)
+        }
+
+        /// The torrent's info hash, in hex.
+        func infoHash() throws -> String {
+            let info = try Tools.check([Tools.evtorrent, "info", "--json", torrent])
+            return try #require((try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any])?["info_hash"] as? String)
         }
 
         var torrent: String { directory.path + "/content.torrent" }

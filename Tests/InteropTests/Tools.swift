@@ -20,11 +20,14 @@ enum Tools {
 
     /// A python3-libtorrent seed: `python3 -c libtorrentSeed TORRENT SAVE_PATH PORT` checks the
     /// data, announces again once complete (so a tracker hears it as a seed), prints "seeding"
-    /// and keeps seeding until killed.
+    /// and keeps seeding until killed. Several connections per IP are allowed: on loopback every
+    /// peer is 127.0.0.1, and a tracker names the seed to itself (its dial to itself would
+    /// otherwise make it drop ours as a duplicate).
     static let libtorrentSeed = """
         import sys, time, libtorrent as lt
         ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % sys.argv[3], 'enable_dht': False,
-                          'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False})
+                          'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+                          'allow_multiple_connections_per_ip': True})
         h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
         while not h.status().is_seeding:
             time.sleep(0.1)

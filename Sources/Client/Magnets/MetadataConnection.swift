@@ -104,7 +104,7 @@ final class MetadataConnection: ConnectionHandler {
     func connectionClosed(_ connection: any Connection, reason: CloseReason) {
         handshakeTimer?.cancel()
         self.connection = nil
-        fetch.closed(self)
+        fetch.closed(self, reason: reason)
     }
 
     /// Sends one message.

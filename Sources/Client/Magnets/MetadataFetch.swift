@@ -63,6 +63,7 @@ public final class MetadataFetch {
                 sources.attemptFailed(address, now: session.loop.now)
                 continue
             }
+            session.log.debug("metadata_dial", [("peer", address)])
             let placeholder = HandlerSlot()
             let connection = session.connector.openConnection(to: address, from: session.localAddress(toward: address), timeout: .seconds(10), handler: placeholder)
             let peer = MetadataConnection(fetch: self, key: session.newKey(), connection: connection, outgoing: true)
@@ -94,7 +95,8 @@ public final class MetadataFetch {
         perform(exchange.received(message, from: peer.key, now: session.loop.now))
     }
 
-    func closed(_ peer: MetadataConnection) {
+    func closed(_ peer: MetadataConnection, reason: CloseReason) {
+        session.log.debug("metadata_peer_closed", [("peer", peer.remote), ("reason", reason), ("joined", peer.joined)])
         guard connections.removeValue(forKey: peer.key) != nil, !done else { return }
         if peer.outgoing {
             if peer.joined {
