@@ -29,6 +29,8 @@ public final class Daemon {
     /// Peers the open-file limit allows, with room kept for data files.
     private(set) var peerCapacity = Int.max
     var torrents: [Int: DaemonTorrent] = [:]
+    /// Magnets whose metadata is not in yet (ids shared with `torrents`).
+    var magnets: [Int: DaemonMagnet] = [:]
     var ids: [InfoHash: Int] = [:]
     /// Which torrent owns each data file (by path), to refuse a torrent that would write another's.
     var fileOwners: [String: Int] = [:]
@@ -100,7 +102,7 @@ public final class Daemon {
     /// Where peers reach it.
     public var peerAddress: SocketAddress { session.listenAddress }
     /// Torrents held.
-    public var torrentCount: Int { torrents.count }
+    public var torrentCount: Int { torrents.count + magnets.count }
 
     /// Runs until SIGINT or SIGTERM, then stops in order: resume files, peers, `stopped` announces.
     public func run() {
@@ -181,17 +183,26 @@ public final class Daemon {
         }
     }
 
-    /// `verdict`: what its resume file is worth, if already known.
-    func attach(_ metainfo: Metainfo, record: ConfigDirectory.Record, verdict: ResumeStore.Verdict? = nil) -> DaemonTorrent {
+    /// A fresh id.
+    func takeID() -> Int {
+        defer { nextID += 1 }
+        return nextID
+    }
+
+    /// `verdict`: what its resume file is worth, if already known. `torrent` and `id`: the engine's
+    /// torrent and the id, when they exist already (a magnet's, its metadata just in).
+    func attach(
+        _ metainfo: Metainfo, record: ConfigDirectory.Record, verdict: ResumeStore.Verdict? = nil, torrent made: Torrent? = nil, id: Int? = nil
+    ) -> DaemonTorrent {
         let location = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory, names: record.names)
-        let torrent = engineTorrent(metainfo, location: location, paused: record.paused, verdict: verdict)
-        let entry = DaemonTorrent(id: nextID, torrent: torrent, downloadDirectory: record.downloadDirectory, addedDate: record.addedDate, labels: record.labels)
+        let torrent = made ?? engineTorrent(metainfo, location: location, paused: record.paused, verdict: verdict)
+        let entry = DaemonTorrent(
+            id: id ?? takeID(), torrent: torrent, downloadDirectory: record.downloadDirectory, addedDate: record.addedDate, labels: record.labels)
         if record.names?.count == metainfo.info.files.count { entry.names = record.names }
         entry.settings = record.settings
         entry.queuePosition = torrents.count
         torrents[entry.id] = entry
         if entry.settings != TorrentSettings() { apply(entry) }
-        nextID += 1
         ids[metainfo.infoHash] = entry.id
         for path in location.paths { fileOwners[path] = entry.id }
         return entry
@@ -270,7 +281,9 @@ public final class Daemon {
                 _ = attach(metainfo, record: record, verdict: verdict)
             }
         }
-        if !kept.isEmpty { log.info("restored", [("torrents", kept.count)]) }
+        let magnets = config.loadMagnets { name, reason in log.warn("torrent_skipped", [("file", name), ("reason", reason)]) }
+        for (link, record) in magnets { _ = attachMagnet(link, record: record) }
+        if !kept.isEmpty || !magnets.isEmpty { log.info("restored", [("torrents", kept.count), ("magnets", magnets.count)]) }
         // Loading thousands of torrents leaves parsing garbage behind: give it back now rather
         // than at the next half-minute trim.
         ResourceLimits.releaseFreeMemory()

@@ -18,12 +18,14 @@ extension Daemon {
                 session.start(entry.infoHash)
                 saveRecord(entry)
             }
+            for magnet in selectedMagnets(arguments) { setPaused(magnet, false) }
             completion(.success([]))
         case "torrent_stop":
             for entry in selected(arguments) {
                 session.stop(entry.infoHash)
                 saveRecord(entry)
             }
+            for magnet in selectedMagnets(arguments) { setPaused(magnet, true) }
             completion(.success([]))
         case "torrent_verify":
             for entry in selected(arguments) { session.verify(entry.infoHash) }
@@ -31,6 +33,7 @@ extension Daemon {
         case "torrent_remove":
             let deleteData = arguments["delete_local_data"]?.boolValue ?? false
             for entry in selected(arguments) { remove(entry, deleteData: deleteData) }
+            for magnet in selectedMagnets(arguments) { remove(magnet) }
             completion(.success([]))
         case "session_set": completion(sessionSet(arguments))
         case "torrent_set": completion(torrentSet(arguments))
@@ -155,7 +158,7 @@ extension Daemon {
         let stats = session.stats
         let status = session.status
         let active = torrents.values.filter { $0.torrent.uploadRate > 0 || $0.torrent.downloadRate > 0 }.count
-        let paused = torrents.values.filter { $0.torrent.phase.isStopped }.count
+        let paused = torrents.values.filter { $0.torrent.phase.isStopped }.count + magnets.values.filter { $0.fetch == nil }.count
         let seconds = Int64((loop.now - startedAt).components.seconds)
         let current: JSON = .object([
             ("uploaded_bytes", .integer(stats.uploadedBytes)), ("downloaded_bytes", .integer(stats.downloadedBytes)),
@@ -163,7 +166,7 @@ extension Daemon {
         ])
         return [
             ("active_torrent_count", .integer(Int64(active))), ("paused_torrent_count", .integer(Int64(paused))),
-            ("torrent_count", .integer(Int64(torrents.count))), ("upload_speed", .integer(Int64(status.uploadRate))),
+            ("torrent_count", .integer(Int64(torrentCount))), ("upload_speed", .integer(Int64(status.uploadRate))),
             ("download_speed", .integer(Int64(status.downloadRate))), ("current_stats", current), ("cumulative_stats", current),
         ]
     }
@@ -183,14 +186,18 @@ extension Daemon {
         }
         // Values that are objects or arrays (files, trackers) carry keys of their own to respell.
         let legacy = request.dialect == .legacy
-        func value(_ field: TorrentFields.Field, _ entry: DaemonTorrent) -> JSON {
-            let value = TorrentFields.value(field, of: entry, daemon: self)
+        func value(_ field: TorrentFields.Field, _ row: Row) -> JSON {
+            let value: JSON
+            switch row {
+            case .torrent(let entry): value = TorrentFields.value(field, of: entry, daemon: self)
+            case .magnet(let magnet): value = TorrentFields.value(field, of: magnet)
+            }
             switch value {
             case .array, .object: return legacy ? RPCReply.legacyKeys(value, spellings: request.spellings) : value
             default: return value
             }
         }
-        let entries = selected(arguments)
+        let entries = selected(arguments).map(Row.torrent) + selectedMagnets(arguments).map(Row.magnet)
         let now = loop.now
         removed.removeAll { now - $0.at > .seconds(60) }
         // Written straight into bytes, each key encoded once per request: no tree of ten thousand
@@ -229,6 +236,12 @@ extension Daemon {
         return .success(result)
     }
 
+    /// One row of torrent-get: a torrent, or a magnet without its metadata yet.
+    private enum Row {
+        case torrent(DaemonTorrent)
+        case magnet(DaemonMagnet)
+    }
+
     /// The torrent already here (other than `except`) whose files `location` would share (two
     /// torrents writing one file corrupt each other), if any.
     func collision(_ location: ContentLocation, except: DaemonTorrent? = nil) -> DaemonTorrent? {
@@ -260,7 +273,7 @@ extension Daemon {
             return completion(.failure(RPCFailure(.invalidParams, "no filename or metainfo specified")))
         }
         if filename.lowercased().hasPrefix("magnet:") {
-            return completion(.failure(RPCFailure(.invalidParams, "magnet links cannot be added yet (no metadata exchange)")))
+            return completion(addMagnet(filename, directory: directory, paused: paused, labels: labels, files: files))
         }
         if filename.lowercased().hasPrefix("http://") || filename.lowercased().hasPrefix("https://") {
             // The answer waits for the fetch; the loop does not.

@@ -182,4 +182,42 @@ import ReactorTesting
         #expect(result.status == 0, "\(result.stdout.suffix(1500)) \(result.stderr.suffix(800))")
         #expect(swarm.matches(out))
     }
+
+    // The daemon takes a magnet from `transmission-remote -a`: listed at once (its name from dn=),
+    // it fetches the metadata from a libtorrent seed named in x.pe, then the data, and lists it
+    // at 100 %. A magnet with no source is listed, stopped and started; it survives a restart
+    // still waiting for its metadata, and is removed with its files in the config directory.
+    @Test(.enabled(if: Tools.enabled("libtorrent", "transmission-remote")))
+    func theDaemonAddsAMagnet() throws {
+        let swarm = try Swarm()
+        defer { swarm.stop() }
+        try swarm.startLibtorrent()
+        let daemon = try DaemonInteropTests.Daemon()
+        defer { daemon.stop() }
+        let hash = try swarm.infoHash()
+        try daemon.remote("-a", "magnet:?xt=urn:btih:\(hash)&dn=content&x.pe=127.0.0.1:\(swarm.seeders[0].port)")
+        #expect(waitUntil(seconds: 60) { ((try? daemon.remote("-l")) ?? "").contains("100%") }, "\((try? daemon.remote("-l")) ?? "")")
+        #expect(swarm.matches(daemon.directory.path + "/downloads"))
+        let torrents = daemon.directory.path + "/config/torrents"
+        #expect(FileManager.default.fileExists(atPath: "\(torrents)/\(hash).torrent"))
+        #expect(!FileManager.default.fileExists(atPath: "\(torrents)/\(hash).magnet"))
+
+        let lonely = String(repeating: "ab", count: 20)
+        try daemon.remote("-a", "magnet:?xt=urn:btih:\(lonely)&dn=lonely")
+        let listed = try daemon.remote("-l")
+        #expect(listed.contains("lonely") && listed.contains("content"), "\(listed)")
+        let details = try daemon.call(#"{"method":"torrent-get","arguments":{"ids":["\#(lonely)"],"fields":["name","status","metadataPercentComplete","totalSize","magnetLink"]}}"#)
+        #expect(details.contains(#""status":4"#) && details.contains(#""metadataPercentComplete":0"#) && details.contains(#""totalSize":0"#), "\(details)")
+        try daemon.remote("-t", lonely, "-S")
+        #expect(try daemon.remote("-l").split(separator: "\n").contains { $0.contains("lonely") && $0.contains("Stopped") })
+        try daemon.restart()
+        let after = try daemon.remote("-l")
+        #expect(after.split(separator: "\n").contains { $0.contains("lonely") && $0.contains("Stopped") }, "\(after)")
+        #expect(after.contains("100%"))
+        try daemon.remote("-t", lonely, "-s")
+        try daemon.remote("-t", lonely, "-r")
+        #expect(!(try daemon.remote("-l")).contains("lonely"))
+        #expect(waitUntil(seconds: 5) { !FileManager.default.fileExists(atPath: "\(torrents)/\(lonely).magnet") })
+    }
 }
+
