@@ -42,6 +42,8 @@ final class PeerConnection: ConnectionHandler {
     private(set) var dropError: PeerError?
     /// Whether a magnet's fetch opened it and handed it over past the handshake.
     private(set) var handedOver = false
+    /// What peer exchange told this peer, and when it last told us.
+    var pex = PexState()
     /// ut_metadata requests it made of us (a flood is dropped).
     var metadataRequests = 0
 
@@ -70,6 +72,15 @@ final class PeerConnection: ConnectionHandler {
     var amInterested: Bool { read { $0.amInterested } ?? false }
     /// Whether the peer refuses our requests.
     var peerChoking: Bool { read { $0.peerChoking } ?? true }
+    /// Whether the peer speaks the BEP 10 extension `name` (its handshake named it).
+    func speaks(_ name: String) -> Bool { read { $0.extensions.outgoingID(for: name) != nil } ?? false }
+    /// Where the peer accepts connections: the address we dialled, or its address with the port
+    /// its extension handshake gave (nil: unknown).
+    var pexAddress: SocketAddress? {
+        if outgoingTorrent != nil { return remote }
+        guard let port = read({ $0.peerExtensions?.listenPort }) ?? nil, port > 0, port <= 65535 else { return nil }
+        return SocketAddress(ip: remote.ip, port: UInt16(port))
+    }
     /// What the download needs of this peer, once past the handshake.
     var downloadView: PeerDownloadView? { read { $0.downloadView } }
 

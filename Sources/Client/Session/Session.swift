@@ -29,6 +29,8 @@ public struct SessionOptions: Sendable {
     public var downloadLimit: Int?
     /// The pace of announces across torrents and tracker hosts.
     public var announceLimits = AnnounceThrottle.Limits()
+    /// Peer exchange (BEP 11) with peers of public torrents.
+    public var pexEnabled = true
 
     /// The defaults.
     public init() {}
@@ -156,6 +158,7 @@ public final class Session {
         trackers = environment.loop.map { SessionTrackers(loop: $0, limits: options.announceLimits) }
         timers.append(loop.scheduleRepeating(every: .seconds(1)) { [weak self] in self?.tick() })
         extensionHandlers["ut_metadata"] = { [unowned self] torrent, peer, payload in self.serveMetadata(torrent, peer, payload) }
+        extensionHandlers["ut_pex"] = { [unowned self] torrent, peer, payload in self.receivePex(torrent, peer, payload) }
         // Peers come and go; give the heap they used back every half minute.
         timers.append(loop.scheduleRepeating(every: .seconds(30)) { ResourceLimits.releaseFreeMemory() })
     }
@@ -322,6 +325,9 @@ public final class Session {
         rateGroup = group
         for peer in connections.values { peer.connection?.join(group) }
     }
+
+    /// Turns peer exchange on or off (for connections made from now on; open ones stop sending).
+    public func setPexEnabled(_ enabled: Bool) { options.pexEnabled = enabled }
 
     /// Changes the peer limits (connections beyond them are not closed; no new ones come).
     public func setPeerLimits(global: Int, perTorrent: Int) {

@@ -18,6 +18,8 @@ public struct SessionStats: Sendable, Equatable {
     /// Bytes on the peer wire, payload and protocol (handshakes, messages, piece headers).
     public internal(set) var wireUploadedBytes: Int64 = 0
     public internal(set) var wireDownloadedBytes: Int64 = 0
+    /// Peer addresses learned by peer exchange (BEP 11).
+    public internal(set) var pexPeersReceived = 0
 
     /// All zero.
     public init() {}

@@ -15,6 +15,8 @@ public final class Torrent {
         var configuration = PeerSessionConfiguration(pieceLength: metainfo.info.pieceLength, totalLength: metainfo.info.totalLength)
         configuration.listenPort = Int(session.listenAddress.port)
         configuration.metadataSize = metainfo.infoBytes.count
+        // BEP 27: a private torrent's peers come from its tracker only.
+        if !exchangesPeers { configuration.extensionNames = ExtensionTable.supported.filter { $0 != "ut_pex" } }
         return configuration
     }
     unowned let session: Session
@@ -429,7 +431,10 @@ public final class Torrent {
             reportDownloaded()
             perform(downloader!.tick(now: now))
         }
-        if ticks % 5 == 0 { for peer in Array(peers.values) { peer.upkeep() } }
+        if ticks % 5 == 0 {
+            for peer in Array(peers.values) { peer.upkeep() }
+            if exchangesPeers { exchangePeers(now: now) }
+        }
         if isDownloading, ticks % resumeInterval == 0 { saveResume {} }
         if ticks % Int(Choker.rechokeInterval.components.seconds) == 0 { rechoke(now: now) }
         // Peers given by hand are named again while downloading (they may not have been up yet).

@@ -8,7 +8,7 @@
 /// before a torrent exists).
 public struct ExtensionTable: Equatable, Sendable {
     /// Extension names evtorrent speaks, in the order their ids are assigned (1, 2, ...).
-    public static let supported: [String] = ["ut_metadata"]
+    public static let supported: [String] = ["ut_metadata", "ut_pex"]
 
     /// Our id for each name we speak.
     public let ours: [String: UInt8]
