@@ -30,6 +30,7 @@ public struct DaemonSettings: Sendable {
             ("speed-limit-up-enabled", .bool(false)),
             ("speed-limit-down", .integer(100)),
             ("speed-limit-down-enabled", .bool(false)),
+            ("pex-enabled", .bool(true)),
             // evtorrent's own: per-torrent /metrics series for at most this many (the busiest).
             ("metrics-torrent-limit", .integer(100)),
         ]

@@ -85,6 +85,7 @@ struct SeedCommand: ParsableCommand {
             options.unchokeSlots = count
         }
         options.listen = bindAddress
+        options.pexEnabled = !flags.noPex
         options.maxPeers = min(maxPeers, max(capacity - 64, 16))
         options.choker = algorithm
         options.payloadMode = mode
@@ -220,6 +221,9 @@ struct SessionFlags: ParsableArguments {
 
     @Flag(help: "Log peer events (info level).")
     var verbose = false
+
+    @Flag(help: "Do not exchange peers with peers (BEP 11 PEX; never done for private torrents).")
+    var noPex = false
 
     @Flag(help: "Log everything (debug level).")
     var debug = false

@@ -134,3 +134,80 @@ private func extensionHandshake(in messages: [PeerMessage]) -> ExtensionHandshak
         #expect(try fetching.result?.get().metainfo.infoHash == content.metainfo.infoHash)
     }
 }
+
+/// A peer's extension handshake naming ut_pex as `id` and its listen port.
+private func pexGreeting(id: Int, port: Int) -> [UInt8] {
+    var handshake = ExtensionHandshake()
+    handshake.messages = ["ut_pex": id]
+    handshake.listenPort = port
+    return PeerMessage.extended(id: 0, payload: handshake.payload()).encoded()
+}
+
+/// The ut_pex messages among `messages` (sent with `id`), decoded.
+private func pexMessages(_ messages: [PeerMessage], id: UInt8) -> [PexMessage] {
+    messages.compactMap { message in
+        guard case .extended(id, let payload) = message else { return nil }
+        return try? PexMessage(decoding: payload)
+    }
+}
+
+/// Peer exchange (BEP 11) on a Session on virtual time.
+@Suite struct PeerExchangeTests {
+    // Two peers connect in and give their listen ports: at the next upkeep each hears of the
+    // other (and not of itself), flagged as not dialled; nothing more for a minute. A PEX message
+    // from one names a third peer, which is dialled; a second one 10 s later is ignored.
+    @Test func tellsPeersOfEachOtherAndDialsWhatTheyName() throws {
+        let content = try TestContent()
+        defer { content.directory.cleanup() }
+        let manual = content.seeding()
+        let a = try #require(manual.incoming(from: "10.0.0.1")), b = try #require(manual.incoming(from: "10.0.0.2"))
+        for (peer, port) in [(a, 7001), (b, 7002)] {
+            peer.deliver(Handshake(infoHash: content.metainfo.infoHash, peerID: testPeerID(UInt8(port % 256))).encoded())
+            let hello = readMessages(peer, pieceCount: content.pieceCount, handshake: true).1
+            #expect(extensionHandshake(in: hello)?.messages["ut_pex"] != nil)
+            peer.deliver(pexGreeting(id: 4, port: port))
+        }
+        manual.loop.advance(by: .seconds(5))
+        let toA = pexMessages(readMessages(a, pieceCount: content.pieceCount).1, id: 4)
+        let toB = pexMessages(readMessages(b, pieceCount: content.pieceCount).1, id: 4)
+        #expect(toA == [PexMessage(added: [.init(TrackerPeer(ip: [10, 0, 0, 2], port: 7002))])])
+        #expect(toB == [PexMessage(added: [.init(TrackerPeer(ip: [10, 0, 0, 1], port: 7001))])])
+        manual.loop.advance(by: .seconds(30))
+        #expect(pexMessages(readMessages(a, pieceCount: content.pieceCount).1, id: 4).isEmpty)
+
+        let ours = try #require(manual.session.torrent(for: content.metainfo.infoHash)).peerConfiguration.extensionNames
+        let pexID = UInt8(ExtensionTable(speaking: ours).ours["ut_pex"]!)
+        let named = PexMessage(added: [.init(TrackerPeer(ip: [10, 0, 0, 9], port: 9000), flags: .reachable)])
+        a.deliver(PeerMessage.extended(id: pexID, payload: named.encoded()).encoded())
+        #expect(manual.connector.attempts.map(\.remoteAddress.description) == ["10.0.0.9:9000"])
+        manual.loop.advance(by: .seconds(10))
+        let more = PexMessage(added: [.init(TrackerPeer(ip: [10, 0, 0, 10], port: 9000))])
+        a.deliver(PeerMessage.extended(id: pexID, payload: more.encoded()).encoded())
+        #expect(manual.connector.attempts.count == 1)
+        #expect(manual.session.stats.pexPeersReceived == 1)
+    }
+
+    // A private torrent (BEP 27) offers no ut_pex and takes no peers from it.
+    @Test func notForPrivateTorrents() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        try directory.write("secret.bin", patternBytes(40_000, seed: 3))
+        var create = CreateOptions()
+        create.pieceLength = 16_384
+        create.isPrivate = true
+        let bytes = try TorrentCreator.create(try ContentScan(path: directory.path + "/secret.bin"), options: create, threads: 1)
+        let metainfo = try MetainfoLoader.parse(bytes, path: "secret")
+        #expect(metainfo.info.isPrivate)
+        let manual = ManualSession()
+        manual.session.add(metainfo, location: ContentLocation(metainfo: metainfo, directory: directory.path),
+                           have: Bitfield(count: metainfo.info.pieceCount, allSet: true), options: TorrentOptions())
+        let peer = try #require(manual.incoming())
+        peer.deliver(Handshake(infoHash: metainfo.infoHash, peerID: testPeerID(5)).encoded())
+        let hello = readMessages(peer, pieceCount: metainfo.info.pieceCount, handshake: true).1
+        let offered = try #require(extensionHandshake(in: hello)).messages
+        #expect(offered["ut_pex"] == nil && offered["ut_metadata"] != nil)
+        let named = PexMessage(added: [.init(TrackerPeer(ip: [10, 0, 0, 9], port: 9000))])
+        peer.deliver(PeerMessage.extended(id: 2, payload: named.encoded()).encoded())
+        #expect(manual.connector.attempts.isEmpty)
+    }
+}

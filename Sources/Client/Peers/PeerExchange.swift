@@ -61,6 +61,7 @@ extension Session {
             return address == own ? nil : address
         }
         guard !addresses.isEmpty else { return }
+        if log.enabled(.debug) { log.debug("pex_received", [("peer", peer.remote), ("added", addresses.count), ("dropped", message.dropped.count)]) }
         stats.pexPeersReceived += addresses.count
         torrent.addPeers(addresses, from: .pex)
     }
