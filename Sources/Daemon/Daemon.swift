@@ -81,6 +81,7 @@ public final class Daemon {
         }
         options.maxPeersPerTorrent = max(1, settings.integer("peer-limit-per-torrent"))
         options.pexEnabled = settings.bool("pex-enabled")
+        options.lsdEnabled = settings.bool("lpd-enabled")
         (options.uploadLimit, options.downloadLimit) = Self.rateLimits(settings)
         do { session = try Session(loop: loop, options: options, log: log) } catch {
             throw .session("cannot listen for peers on \(options.listen): \(error) (set peer-port or --peer-port)")

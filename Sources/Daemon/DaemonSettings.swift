@@ -31,6 +31,7 @@ public struct DaemonSettings: Sendable {
             ("speed-limit-down", .integer(100)),
             ("speed-limit-down-enabled", .bool(false)),
             ("pex-enabled", .bool(true)),
+            ("lpd-enabled", .bool(false)),
             // evtorrent's own: per-torrent /metrics series for at most this many (the busiest).
             ("metrics-torrent-limit", .integer(100)),
         ]

@@ -13,7 +13,7 @@ extension Daemon {
         let settable: Set = [
             "download_dir", "peer_limit_global", "peer_limit_per_torrent", "speed_limit_up", "speed_limit_up_enabled",
             "speed_limit_down", "speed_limit_down_enabled", "idle_seeding_limit", "idle_seeding_limit_enabled",
-            "seed_ratio_limit", "seed_ratio_limited", "peer_port", "pex_enabled",
+            "seed_ratio_limit", "seed_ratio_limited", "peer_port", "pex_enabled", "lpd_enabled",
         ]
         // settings.json spells two of them differently from the RPC.
         let fileKey = ["seed_ratio_limit": "ratio-limit", "seed_ratio_limited": "ratio-limit-enabled"]
@@ -33,6 +33,7 @@ extension Daemon {
                 global: min(settings.integer("peer-limit-global"), peerCapacity), perTorrent: settings.integer("peer-limit-per-torrent"))
         }
         if changed.contains("pex_enabled") { session.setPexEnabled(settings.bool("pex-enabled")) }
+        if changed.contains("lpd_enabled") { session.setLSDEnabled(settings.bool("lpd-enabled")) }
         if !changed.isDisjoint(with: ["idle_seeding_limit", "idle_seeding_limit_enabled", "seed_ratio_limit", "seed_ratio_limited"]) {
             for entry in torrents.values where entry.settings.seedRatioMode == 0 || entry.settings.seedIdleMode == 0 { apply(entry) }
         }

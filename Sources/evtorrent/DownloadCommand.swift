@@ -93,6 +93,7 @@ struct DownloadCommand: ParsableCommand {
         var options = SessionOptions()
         options.listen = bindAddress
         options.pexEnabled = !flags.noPex
+        options.lsdEnabled = flags.lsd
         options.uploadLimit = uploadLimit.map { $0 * 1024 }
         let host: SessionHost
         do { host = try SessionHost(options: options, log: log) } catch { throw fail(error.description) }
@@ -137,7 +138,7 @@ struct DownloadCommand: ParsableCommand {
             var options = torrentOptions
             options.download?.piecePriorities = prepared.priorities
             options.trackerTiers = metainfo.trackerTiers
-            if metainfo.trackerTiers.isEmpty && options.peers.isEmpty && magnet == nil {
+            if metainfo.trackerTiers.isEmpty && options.peers.isEmpty && magnet == nil && !flags.lsd {
                 log.warn("no_peer_source", [("detail", "the torrent names no tracker and no --peer was given")])
             }
             let torrent =
@@ -167,7 +168,8 @@ struct DownloadCommand: ParsableCommand {
             print("peers     listening on \(session.listenAddress)")
             fflush(nil)
             if magnet.trackers.isEmpty && magnet.peers.isEmpty && torrentOptions.peers.isEmpty {
-                log.warn("no_peer_source", [("detail", "the magnet names no tracker or peer and no --peer was given: waiting for peers to connect in")])
+                let detail = flags.lsd ? "waiting for peers on the local network (--lsd) or that connect in" : "waiting for peers to connect in"
+                log.warn("no_peer_source", [("detail", "the magnet names no tracker or peer and no --peer was given: \(detail)")])
             }
             fetching = MetadataProgress(fetch: fetch)
             fetch.finished = { result in

@@ -86,6 +86,7 @@ struct SeedCommand: ParsableCommand {
         }
         options.listen = bindAddress
         options.pexEnabled = !flags.noPex
+        options.lsdEnabled = flags.lsd
         options.maxPeers = min(maxPeers, max(capacity - 64, 16))
         options.choker = algorithm
         options.payloadMode = mode
@@ -224,6 +225,9 @@ struct SessionFlags: ParsableArguments {
 
     @Flag(help: "Do not exchange peers with peers (BEP 11 PEX; never done for private torrents).")
     var noPex = false
+
+    @Flag(help: "Find peers on the local network by multicast (BEP 14 local service discovery; not for private torrents).")
+    var lsd = false
 
     @Flag(help: "Log everything (debug level).")
     var debug = false

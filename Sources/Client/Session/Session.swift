@@ -31,6 +31,9 @@ public struct SessionOptions: Sendable {
     public var announceLimits = AnnounceThrottle.Limits()
     /// Peer exchange (BEP 11) with peers of public torrents.
     public var pexEnabled = true
+    /// Local service discovery (BEP 14): public torrents announced to the local network's
+    /// multicast group, and peers heard there taken. Off by default, as in Transmission.
+    public var lsdEnabled = false
 
     /// The defaults.
     public init() {}
@@ -98,6 +101,8 @@ public final class Session {
     private var torrents: [InfoHash: Torrent] = [:]
     /// Magnets whose metadata is being fetched.
     private var fetches: [InfoHash: MetadataFetch] = [:]
+    /// Local service discovery, while enabled.
+    private var lsd: LocalServiceDiscovery?
     /// Torrents the tick visits: those with peers or a download.
     private var ticking: [InfoHash: Torrent] = [:]
     private var connections: [ObjectIdentifier: PeerConnection] = [:]
@@ -186,6 +191,37 @@ public final class Session {
             log.info("udp_port_busy", [("port", listenAddress.port), ("detail", "UDP trackers are announced to from another port")])
         }
         listener.acceptErrorObserved = { [unowned self] error in self.logLimit("accept failed: \(error)") }
+        if options.lsdEnabled { lsd = LocalServiceDiscovery(session: self, loop: loop) }
+    }
+
+    /// Turns local service discovery on or off.
+    public func setLSDEnabled(_ enabled: Bool) {
+        options.lsdEnabled = enabled
+        if !enabled {
+            lsd?.close()
+            lsd = nil
+        } else if lsd == nil, let eventLoop, !isShutDown {
+            lsd = LocalServiceDiscovery(session: self, loop: eventLoop)
+        }
+    }
+
+    /// Whether local service discovery runs (it may be enabled and find no group to join).
+    public var isDiscoveringLocally: Bool { lsd != nil }
+
+    /// What local service discovery announces: running public torrents and the magnets fetched.
+    var locallyAnnounced: [InfoHash] {
+        torrents.values.filter { $0.phase == .running && !$0.metainfo.info.isPrivate }.map(\.metainfo.infoHash) + Array(fetches.keys)
+    }
+
+    /// A peer on the local network announced `infoHash`: its torrent (public) or fetch dials it.
+    func foundLocally(_ infoHash: InfoHash, at peer: SocketAddress) {
+        guard peer != listenAddress else { return }
+        if let torrent = torrents[infoHash] {
+            if !torrent.metainfo.info.isPrivate { torrent.addPeers([peer], from: .lsd) }
+        } else if let fetch = fetches[infoHash] {
+            fetch.sources.add([peer], from: .lsd)
+            fetch.dial()
+        }
     }
 
     /// Starts the embedded HTTP tracker on `address`, every torrent of the session registered
@@ -408,6 +444,8 @@ public final class Session {
         isShutDown = true
         listener?.close()
         listener = nil
+        lsd?.close()
+        lsd = nil
         for timer in timers { timer.cancel() }
         timers = []
         startTask?.cancel()
