@@ -55,11 +55,8 @@ import ReactorTesting
     func findsALibtorrentSeed() throws {
         let swarm = try Swarm()
         defer { swarm.stop() }
-        let seed = """
-            import sys, time, libtorrent as lt
-            ses = lt.session({'listen_interfaces': '127.0.0.1:17111', 'enable_dht': False, 'enable_lsd': True,
-                              'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
-                              'enable_incoming_utp': False, 'allow_multiple_connections_per_ip': True})
+        // Settings later in the dictionary win: LSD on.
+        let seed = Tools.libtorrentSession(port: "17111", settings: ", 'enable_lsd': True") + """
             h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
             while not h.status().is_seeding:
                 time.sleep(0.1)

@@ -110,10 +110,7 @@ import ReactorTesting
     }
 
     /// A libtorrent seed that connects to 127.0.0.1:argv[4] once it seeds.
-    static let libtorrentSeedConnecting = """
-        import sys, time, libtorrent as lt
-        ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % sys.argv[3], 'enable_dht': False, 'enable_lsd': False,
-                          'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False, 'enable_incoming_utp': False})
+    static let libtorrentSeedConnecting = Tools.libtorrentSession() + """
         h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
         while not h.status().is_seeding:
             time.sleep(0.1)
@@ -152,10 +149,7 @@ import ReactorTesting
         #expect(swarm.matches(out))
     }
 
-    static let libtorrentMagnet = """
-        import sys, time, libtorrent as lt
-        ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % sys.argv[3], 'enable_dht': False, 'enable_lsd': False,
-                          'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False, 'enable_incoming_utp': False})
+    static let libtorrentMagnet = Tools.libtorrentSession() + """
         p = lt.parse_magnet_uri(sys.argv[1]); p.save_path = sys.argv[2]
         h = ses.add_torrent(p)
         deadline = time.time() + 60

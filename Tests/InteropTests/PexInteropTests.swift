@@ -11,11 +11,7 @@ import ReactorTesting
     /// A libtorrent peer of the torrent (argv 1) saving to argv 2 on port argv 3, that connects
     /// to 127.0.0.1:argv 4, with its download and upload capped at argv 5 bytes/s; it prints the
     /// peers it knows and where they came from every half second.
-    static let libtorrentMiddle = """
-        import sys, time, libtorrent as lt
-        ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % sys.argv[3], 'enable_dht': False, 'enable_lsd': False,
-                          'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
-                          'enable_incoming_utp': False, 'allow_multiple_connections_per_ip': True})
+    static let libtorrentMiddle = Tools.libtorrentSession() + """
         h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
         h.set_download_limit(int(sys.argv[5])); h.set_upload_limit(int(sys.argv[5]))
         print("started", flush=True)

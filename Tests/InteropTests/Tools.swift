@@ -23,11 +23,7 @@ enum Tools {
     /// and keeps seeding until killed. Several connections per IP are allowed: on loopback every
     /// peer is 127.0.0.1, and a tracker names the seed to itself (its dial to itself would
     /// otherwise make it drop ours as a duplicate).
-    static let libtorrentSeed = """
-        import sys, time, libtorrent as lt
-        ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % sys.argv[3], 'enable_dht': False,
-                          'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-                          'allow_multiple_connections_per_ip': True})
+    static let libtorrentSeed = libtorrentSession() + """
         h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
         while not h.status().is_seeding:
             time.sleep(0.1)
@@ -35,6 +31,19 @@ enum Tools {
         print("seeding", flush=True)
         time.sleep(3600)
         """
+
+    /// The start of a python3-libtorrent script: imports, and `ses`, a session listening on
+    /// 127.0.0.1 at `port` (python: the third argument by default) with no DHT, LSD, UPnP, NAT-PMP
+    /// or uTP (or it tries uTP first), several connections per IP allowed, and `settings` added.
+    static func libtorrentSession(port: String = "sys.argv[3]", settings: String = "") -> String {
+        """
+        import sys, time, libtorrent as lt
+        ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % \(port), 'enable_dht': False, 'enable_lsd': False,
+                          'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
+                          'enable_incoming_utp': False, 'allow_multiple_connections_per_ip': True\(settings)})
+
+        """
+    }
 
     /// Whether python3-libtorrent imports.
     static let hasLibtorrent: Bool = {
