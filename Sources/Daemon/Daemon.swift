@@ -82,6 +82,7 @@ public final class Daemon {
         options.maxPeersPerTorrent = max(1, settings.integer("peer-limit-per-torrent"))
         options.pexEnabled = settings.bool("pex-enabled")
         options.lsdEnabled = settings.bool("lpd-enabled")
+        options.encryption = EncryptionPolicy(transmissionValue: settings.integer("encryption")) ?? .preferred
         (options.uploadLimit, options.downloadLimit) = Self.rateLimits(settings)
         do { session = try Session(loop: loop, options: options, log: log) } catch {
             throw .session("cannot listen for peers on \(options.listen): \(error) (set peer-port or --peer-port)")

@@ -32,6 +32,7 @@ public struct DaemonSettings: Sendable {
             ("speed-limit-down-enabled", .bool(false)),
             ("pex-enabled", .bool(true)),
             ("lpd-enabled", .bool(false)),
+            ("encryption", .integer(1)),
             // evtorrent's own: per-torrent /metrics series for at most this many (the busiest).
             ("metrics-torrent-limit", .integer(100)),
         ]

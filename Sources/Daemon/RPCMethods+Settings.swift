@@ -18,6 +18,15 @@ extension Daemon {
         // settings.json spells two of them differently from the RPC.
         let fileKey = ["seed_ratio_limit": "ratio-limit", "seed_ratio_limited": "ratio-limit-enabled"]
         var changed: Set<String> = []
+        // encryption: a name over the RPC, Transmission's number in settings.json.
+        if let name = arguments["encryption"]?.stringValue {
+            guard let policy = EncryptionPolicy(rawValue: name) else {
+                return .failure(RPCFailure(.invalidParams, "encryption must be tolerated, preferred or required, not \(name)"))
+            }
+            settings["encryption"] = .integer(Int64(policy.transmissionValue))
+            session.setEncryption(policy)
+            changed.insert("encryption")
+        }
         for (key, value) in arguments.objectValue ?? [] where settable.contains(key) {
             settings[fileKey[key] ?? RPCNames.legacy(key)] = value
             changed.insert(key)

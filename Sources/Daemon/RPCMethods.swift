@@ -132,7 +132,7 @@ extension Daemon {
             ("seed_ratio_limit", settings["ratio-limit"] ?? .double(2)), ("seed_ratio_limited", .bool(settings.bool("ratio-limit-enabled"))),
             ("idle_seeding_limit", .integer(Int64(settings.integer("idle-seeding-limit")))),
             ("idle_seeding_limit_enabled", .bool(settings.bool("idle-seeding-limit-enabled"))),
-            ("encryption", .string("tolerated")), ("dht_enabled", .bool(false)), ("pex_enabled", .bool(settings.bool("pex-enabled"))),
+            ("encryption", .string(session.options.encryption.rawValue)), ("dht_enabled", .bool(false)), ("pex_enabled", .bool(settings.bool("pex-enabled"))),
             ("lpd_enabled", .bool(settings.bool("lpd-enabled"))), ("utp_enabled", .bool(false)), ("start_added_torrents", .bool(true)),
             ("download_queue_enabled", .bool(false)), ("download_queue_size", .integer(5)),
             // What the web client's preferences read (it fails on a missing key); features evtorrent

@@ -87,6 +87,7 @@ struct SeedCommand: ParsableCommand {
         options.listen = bindAddress
         options.pexEnabled = !flags.noPex
         options.lsdEnabled = flags.lsd
+        options.encryption = flags.encryption
         options.maxPeers = min(maxPeers, max(capacity - 64, 16))
         options.choker = algorithm
         options.payloadMode = mode
@@ -215,6 +216,8 @@ final class StatusLine {
     }
 }
 
+extension EncryptionPolicy: ExpressibleByArgument {}
+
 /// Where resume data lives and how much to log: shared by the commands that run a session.
 struct SessionFlags: ParsableArguments {
     @Option(help: "Where resume files live (default: ~/.local/share/evtorrent).")
@@ -225,6 +228,9 @@ struct SessionFlags: ParsableArguments {
 
     @Flag(help: "Do not exchange peers with peers (BEP 11 PEX; never done for private torrents).")
     var noPex = false
+
+    @Option(help: "Peer encryption (MSE/PE): tolerated (plaintext out, both in), preferred (encrypted out, plaintext if refused), or required.")
+    var encryption: EncryptionPolicy = .preferred
 
     @Flag(help: "Find peers on the local network by multicast (BEP 14 local service discovery; not for private torrents).")
     var lsd = false

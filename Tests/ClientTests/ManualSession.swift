@@ -19,6 +19,8 @@ final class ManualSession {
         self.offloader = offloader?(loop) ?? InlineOffloader(loop: loop)
         var options = SessionOptions()
         options.listen = SocketAddress(host: "127.0.0.1", port: 6881)!
+        // The tests play plaintext peers unless they set a policy themselves.
+        options.encryption = .tolerated
         configure(&options)
         let lines = logLines
         session = Session(

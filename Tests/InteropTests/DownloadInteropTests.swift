@@ -12,6 +12,8 @@ import ReactorTesting
     final class Swarm {
         let directory: TemporaryDirectory
         var seeders: [(name: String, process: BackgroundProcess, port: UInt16)] = []
+        /// Seeders started from now on require encryption (MSE/PE, RC4).
+        var requireEncryption = false
 
         /// The content and its torrent, announcing to `tracker` if given.
         init(tracker: String? = nil) throws {
@@ -43,7 +45,8 @@ import ReactorTesting
         func startLibtorrent() throws {
             let port = freePort()
             let process = try BackgroundProcess(
-                [Tools.python, "-c", Tools.libtorrentSeed, torrent, data, String(port)], outputPath: directory.path + "/libtorrent.log")
+                [Tools.python, "-c", Tools.libtorrentSeed, torrent, data, String(port)] + (requireEncryption ? ["required"] : []),
+                outputPath: directory.path + "/libtorrent.log")
             seeders.append(("libtorrent", process, port))
             try #require(process.waitForOutput("seeding", seconds: 30), "libtorrent did not seed: \(process.output)")
         }
@@ -54,7 +57,7 @@ import ReactorTesting
             try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
             // -et: accept unencrypted peers (evtorrent does not speak MSE); -v: verify the data first.
             let process = try BackgroundProcess(
-                ["transmission-cli", "-g", config, "-p", String(port), "-et", "-v", "-w", data, torrent],
+                ["transmission-cli", "-g", config, "-p", String(port), requireEncryption ? "-er" : "-et", "-v", "-w", data, torrent],
                 outputPath: directory.path + "/transmission.log")
             seeders.append(("transmission", process, port))
             try #require(process.waitForOutput("Seeding", seconds: 30), "transmission did not seed: \(process.output.suffix(2000))")
@@ -65,7 +68,7 @@ import ReactorTesting
             let process = try BackgroundProcess(
                 ["aria2c", "--check-integrity=true", "--seed-ratio=0.0", "--listen-port=\(port)", "--dir=" + data,
                  "--enable-dht=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--summary-interval=1",
-                 "--console-log-level=notice", torrent],
+                 "--console-log-level=notice"] + (requireEncryption ? ["--bt-require-crypto=true", "--bt-min-crypto-level=arc4"] : []) + [torrent],
                 outputPath: directory.path + "/aria2.log")
             seeders.append(("aria2", process, port))
             try #require(process.waitForOutput("SEED(", seconds: 30), "aria2 did not seed: \(process.output.suffix(2000))")

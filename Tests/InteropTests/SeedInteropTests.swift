@@ -17,14 +17,14 @@ import ReactorTesting
         let port = freePort()
         let trackerPort = freePort()
 
-        init() throws {
+        init(extra: [String] = []) throws {
             directory = try TemporaryDirectory()
             for (index, (path, size)) in SeedInteropTests.files.enumerated() {
                 try directory.write(path, patternBytes(size, seed: UInt64(index + 10)))
             }
             process = try BackgroundProcess(
                 [Tools.evtorrent, "seed", "content", "--bind", "127.0.0.1", "--port", String(port), "--tracker-port",
-                 String(trackerPort), "--session-dir", directory.path + "/session", "--verbose"],
+                 String(trackerPort), "--session-dir", directory.path + "/session", "--verbose"] + extra,
                 in: directory.path, outputPath: directory.path + "/seed.log")
         }
 
@@ -46,19 +46,20 @@ import ReactorTesting
         }
     }
 
-    private func startAria2(_ seed: Seed, into downloads: String) throws -> BackgroundProcess {
+    static func startAria2(_ seed: Seed, into downloads: String, encrypted: Bool = false) throws -> BackgroundProcess {
         try BackgroundProcess(
             ["aria2c", "--dir=" + downloads, "--seed-time=0", "--bt-enable-lpd=false", "--enable-dht=false",
              "--enable-peer-exchange=false", "--listen-port=\(freePort())", "--console-log-level=warn",
-             "--summary-interval=0", "--follow-torrent=false", seed.torrent],
+             "--summary-interval=0", "--follow-torrent=false"]
+                + (encrypted ? ["--bt-require-crypto=true", "--bt-min-crypto-level=arc4"] : []) + [seed.torrent],
             outputPath: downloads + ".aria2.log")
     }
 
-    private func startLibtorrent(_ seed: Seed, into downloads: String) throws -> BackgroundProcess {
-        let script = """
-            import sys, time, libtorrent as lt
-            ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % sys.argv[3], 'enable_dht': False, 'enable_lsd': False,
-                              'enable_upnp': False, 'enable_natpmp': False, 'allow_multiple_connections_per_ip': True})
+    /// `encryption`: `required` or `plaintext` (MSE forced or refused), or nil.
+    static func startLibtorrent(_ seed: Seed, into downloads: String, encryption: String? = nil) throws -> BackgroundProcess {
+        let script = Tools.libtorrentSession() + """
+            if len(sys.argv) > 4:
+                ses.apply_settings(libtorrent_encryption[sys.argv[4]])
             h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
             while not h.status().is_seeding:
                 time.sleep(0.2)
@@ -66,20 +67,22 @@ import ReactorTesting
             time.sleep(3600)
             """
         return try BackgroundProcess(
-            [Tools.python, "-c", script, seed.torrent, downloads, String(freePort())], outputPath: downloads + ".lt.log")
+            [Tools.python, "-c", script, seed.torrent, downloads, String(freePort())] + (encryption.map { [$0] } ?? []),
+            outputPath: downloads + ".lt.log")
     }
 
-    private func startTransmission(_ seed: Seed, into downloads: String) throws -> BackgroundProcess {
+    static func startTransmission(_ seed: Seed, into downloads: String, encrypted: Bool = false) throws -> BackgroundProcess {
         try FileManager.default.createDirectory(atPath: downloads + ".tr-config", withIntermediateDirectories: true)
         return try BackgroundProcess(
-            ["transmission-cli", "-w", downloads, "-g", downloads + ".tr-config", "-p", String(freePort()), "-ep",
+            ["transmission-cli", "-w", downloads, "-g", downloads + ".tr-config", "-p", String(freePort()), encrypted ? "-er" : "-ep",
              seed.torrent],
             outputPath: downloads + ".tr.log")
     }
 
-    /// Starts the seed, runs `clients` against it, and checks every download and the clean stop.
-    private func run(_ clients: [(String, (Seed, String) throws -> BackgroundProcess)]) throws {
-        let seed = try Seed()
+    /// Starts the seed (with `extra` options), runs `clients` against it, and checks every
+    /// download and the clean stop.
+    static func run(_ clients: [(String, (Seed, String) throws -> BackgroundProcess)], extra: [String] = []) throws {
+        let seed = try Seed(extra: extra)
         defer { seed.directory.cleanup() }
         guard seed.process.waitForOutput("tracker ", seconds: 60) else {
             Issue.record("seed did not start: \(seed.process.output)")
@@ -103,16 +106,19 @@ import ReactorTesting
     }
 
     @Test(.enabled(if: Tools.enabled("aria2c")))
-    func aria2DownloadsFromSeed() throws { try run([("aria2", startAria2)]) }
+    func aria2DownloadsFromSeed() throws { try Self.run([("aria2", { try Self.startAria2($0, into: $1) })]) }
 
     @Test(.enabled(if: Tools.enabled("libtorrent")))
-    func libtorrentDownloadsFromSeed() throws { try run([("libtorrent", startLibtorrent)]) }
+    func libtorrentDownloadsFromSeed() throws { try Self.run([("libtorrent", { try Self.startLibtorrent($0, into: $1) })]) }
 
     @Test(.enabled(if: Tools.enabled("transmission-cli")))
-    func transmissionDownloadsFromSeed() throws { try run([("transmission", startTransmission)]) }
+    func transmissionDownloadsFromSeed() throws { try Self.run([("transmission", { try Self.startTransmission($0, into: $1) })]) }
 
     @Test(.enabled(if: Tools.enabled("aria2c", "libtorrent", "transmission-cli")))
     func allThreeAtOnce() throws {
-        try run([("aria2", startAria2), ("libtorrent", startLibtorrent), ("transmission", startTransmission)])
+        try Self.run([
+            ("aria2", { try Self.startAria2($0, into: $1) }), ("libtorrent", { try Self.startLibtorrent($0, into: $1) }),
+            ("transmission", { try Self.startTransmission($0, into: $1) }),
+        ])
     }
 }

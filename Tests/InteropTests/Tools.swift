@@ -19,11 +19,14 @@ enum Tools {
     }
 
     /// A python3-libtorrent seed: `python3 -c libtorrentSeed TORRENT SAVE_PATH PORT` checks the
-    /// data, announces again once complete (so a tracker hears it as a seed), prints "seeding"
+    /// data (with a fourth argument, `required` or `plaintext`: MSE forced or refused), announces
+    /// again once complete (so a tracker hears it as a seed), prints "seeding"
     /// and keeps seeding until killed. Several connections per IP are allowed: on loopback every
     /// peer is 127.0.0.1, and a tracker names the seed to itself (its dial to itself would
     /// otherwise make it drop ours as a duplicate).
     static let libtorrentSeed = libtorrentSession() + """
+        if len(sys.argv) > 4:
+            ses.apply_settings(libtorrent_encryption[sys.argv[4]])
         h = ses.add_torrent({'ti': lt.torrent_info(sys.argv[1]), 'save_path': sys.argv[2]})
         while not h.status().is_seeding:
             time.sleep(0.1)
@@ -34,13 +37,17 @@ enum Tools {
 
     /// The start of a python3-libtorrent script: imports, and `ses`, a session listening on
     /// 127.0.0.1 at `port` (python: the third argument by default) with no DHT, LSD, UPnP, NAT-PMP
-    /// or uTP (or it tries uTP first), several connections per IP allowed, and `settings` added.
+    /// or uTP (or it tries uTP first), several connections per IP allowed, and `settings` added;
+    /// `libtorrent_encryption['required' | 'plaintext']` are settings that force MSE or refuse it.
     static func libtorrentSession(port: String = "sys.argv[3]", settings: String = "") -> String {
         """
         import sys, time, libtorrent as lt
         ses = lt.session({'listen_interfaces': '127.0.0.1:%s' % \(port), 'enable_dht': False, 'enable_lsd': False,
                           'enable_upnp': False, 'enable_natpmp': False, 'enable_outgoing_utp': False,
                           'enable_incoming_utp': False, 'allow_multiple_connections_per_ip': True\(settings)})
+        # MSE/PE forced (RC4 only) or disabled, for ses.apply_settings.
+        libtorrent_encryption = {'required': {'out_enc_policy': 0, 'in_enc_policy': 0, 'allowed_enc_level': 2},
+                                 'plaintext': {'out_enc_policy': 2, 'in_enc_policy': 2}}
 
         """
     }

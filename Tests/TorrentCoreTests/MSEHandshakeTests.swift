@@ -112,6 +112,11 @@ private func exchange(
             return #expect(Bool(false))
         }
         #expect(ours.method == .plaintext && theirs.method == .plaintext)
+        // A receiver that prefers plaintext (tolerated) takes it when both are offered.
+        var both = MSEHandshake(initiatorFor: torrent, provide: [.rc4, .plaintext], initialPayload: [], crypto: crypto(1, pad: 0))
+        var tolerant = MSEHandshake(receiverAccepting: [.rc4, .plaintext], prefer: .plaintext, lookup: index([torrent]), crypto: crypto(2, pad: 0))
+        guard case (.done(let mine), .done) = exchange(initiator: &both, receiver: &tolerant) else { return #expect(Bool(false)) }
+        #expect(mine.method == .plaintext)
         var strict = MSEHandshake(initiatorFor: torrent, provide: .rc4, initialPayload: [], crypto: crypto(1, pad: 0))
         var plain = MSEHandshake(receiverAccepting: .plaintext, lookup: index([torrent]), crypto: crypto(2, pad: 0))
         guard case .failed(let reason) = exchange(initiator: &strict, receiver: &plain).1 else { return #expect(Bool(false)) }

@@ -40,6 +40,18 @@ final class PeerConnection: ConnectionHandler {
     private(set) var joined = false
     /// Why we dropped it, if we did.
     private(set) var dropError: PeerError?
+    /// The MSE/PE handshake under way (before the BitTorrent handshake).
+    private var encryption: MSEHandshake?
+    /// Whether the first bytes were looked at (an incoming connection: plaintext or MSE).
+    private var openingSeen = false
+    /// Whether we open this connection with MSE (set by the session before it connects).
+    var encryptsOut = false
+    /// Whether an MSE handshake was begun and did not finish (a fallback may follow).
+    private(set) var encryptionFailed = false
+    /// Whether the stream is RC4 (after an MSE handshake that chose it).
+    private(set) var isEncrypted = false
+    /// The torrent an incoming MSE handshake named: the BitTorrent handshake must name it too.
+    private var encryptedFor: InfoHash?
     /// Whether a magnet's fetch opened it and handed it over past the handshake.
     private(set) var handedOver = false
     /// What peer exchange told this peer, and when it last told us.
@@ -103,11 +115,20 @@ final class PeerConnection: ConnectionHandler {
 
     func connectionMade(_ connection: any Connection) {
         connection.setOutputLowWatermark(Self.outputLowWatermark)
-        // We opened it: we speak first.
+        // We opened it: we speak first (with MSE, our handshake rides in its initial payload).
         if let outgoingTorrent {
             let handshake = Handshake(infoHash: outgoingTorrent.metainfo.infoHash, peerID: session.peerID).encoded()
-            session.countWire(uploaded: handshake.count, downloaded: 0)
-            connection.write(handshake)
+            if encryptsOut {
+                let exchange = session.encryptionInitiator(for: outgoingTorrent.metainfo.infoHash, handshake: handshake)
+                encryption = exchange
+                openingSeen = true
+                let opening = exchange.opening()
+                session.countWire(uploaded: opening.count, downloaded: 0)
+                connection.write(opening)
+            } else {
+                session.countWire(uploaded: handshake.count, downloaded: 0)
+                connection.write(handshake)
+            }
         }
         handshakeTimer = session.loop.schedule(after: session.options.handshakeTimeout) { [weak self] in
             self?.drop(.handshakeTimeout)
@@ -121,8 +142,8 @@ final class PeerConnection: ConnectionHandler {
         // dropped) by `handle`.
         do throws(WireError) {
             if peer == nil {
-                guard !closed else { return }
-                queue.append(input.readAll())
+                guard !closed, let opened = negotiate(&input) else { return }
+                queue.append(opened)
                 guard let handshake = try Handshake.decode(from: &queue) else { return }
                 guard accept(handshake) else { return }
                 // Messages that came with the handshake.
@@ -180,6 +201,8 @@ final class PeerConnection: ConnectionHandler {
 
     func connectionClosed(_ connection: any Connection, reason: CloseReason) {
         handshakeTimer?.cancel()
+        // Closed in the middle of our encrypted opening: the peer may not speak MSE.
+        if encryption != nil && outgoingTorrent != nil { encryptionFailed = true }
         leaveTorrent()
         self.connection = nil
         session.connectionClosed(self, reason: reason)
@@ -262,9 +285,58 @@ final class PeerConnection: ConnectionHandler {
         pump()
     }
 
+    /// The bytes before the BitTorrent handshake: an incoming connection that does not open with
+    /// it speaks MSE (a `required` session takes no other); one we opened with MSE goes through
+    /// it. Returns the plaintext that follows, or nil while the MSE handshake goes on (or after
+    /// it failed: the peer is dropped).
+    private func negotiate(_ input: inout InputBuffer) -> [UInt8]? {
+        if encryption == nil {
+            guard !openingSeen else { return input.readAll() }
+            openingSeen = true
+            if outgoingTorrent != nil || input.peek(1) == [19] {
+                guard outgoingTorrent != nil || session.options.encryption != .required else {
+                    drop(.protocolViolation("plaintext handshake, and encryption is required"))
+                    return nil
+                }
+                return input.readAll()
+            }
+            encryption = session.encryptionReceiver()
+        }
+        let bytes = input.readAll()
+        let outcome = encryption!.received(bytes) { answer in
+            session.countWire(uploaded: answer.count, downloaded: 0)
+            connection?.write(answer)
+        }
+        switch outcome {
+        case .pending:
+            return nil
+        case .failed(let reason):
+            encryption = nil
+            encryptionFailed = true
+            drop(.protocolViolation("encryption handshake: \(reason)"))
+            return nil
+        case .done(let result):
+            encryption = nil
+            var rest = result.rest
+            if result.method == .rc4 {
+                var decryptor = result.decryptor
+                decryptor.apply(&rest)
+                connection?.startTransform(RC4Transform(encryptor: result.encryptor, decryptor: decryptor))
+                isEncrypted = true
+                session.peerEncrypted()
+            }
+            if outgoingTorrent == nil { encryptedFor = result.infoHash }
+            return result.initialPayload + rest
+        }
+    }
+
     private func accept(_ handshake: Handshake) -> Bool {
         handshakeTimer?.cancel()
         handshakeTimer = nil
+        if let encryptedFor, encryptedFor != handshake.infoHash {
+            drop(.protocolViolation("the encrypted handshake named another torrent"))
+            return false
+        }
         guard let torrent = session.torrent(for: handshake.infoHash),
             outgoingTorrent == nil || outgoingTorrent === torrent
         else {

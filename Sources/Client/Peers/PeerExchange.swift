@@ -29,6 +29,7 @@ extension Torrent {
             var flags: PexMessage.Flags = []
             if peer.progress >= 1 { flags.insert(.seed) }
             if peer.outgoingTorrent != nil { flags.insert(.reachable) }
+            if peer.isEncrypted { flags.insert(.encryption) }
             entries.append(PexMessage.Entry(TrackerPeer(ip: address.ip, port: address.port), flags: flags))
             if entries.count == Self.pexSample { break }
         }

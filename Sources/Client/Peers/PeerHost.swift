@@ -19,6 +19,12 @@ protocol PeerHost: AnyObject {
     func torrent(for infoHash: InfoHash) -> Torrent?
     /// An incoming connection names a magnet being fetched: hand it over (false if none is).
     func adoptForMetadata(_ peer: PeerConnection, _ connection: any Connection, handshake: Handshake, rest: ByteQueue) -> Bool
+    /// The receiver's side of an MSE handshake for an incoming connection.
+    func encryptionReceiver() -> MSEHandshake
+    /// The initiator's side of an MSE handshake for a connection we open.
+    func encryptionInitiator(for infoHash: InfoHash, handshake: [UInt8]) -> MSEHandshake
+    /// A connection's stream became encrypted.
+    func peerEncrypted()
     /// Logs a limit being hit, at most once every 10 s.
     func logLimit(_ message: String)
     /// A peer was dropped for `error`.

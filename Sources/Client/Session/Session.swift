@@ -31,6 +31,8 @@ public struct SessionOptions: Sendable {
     public var announceLimits = AnnounceThrottle.Limits()
     /// Peer exchange (BEP 11) with peers of public torrents.
     public var pexEnabled = true
+    /// Encryption (MSE/PE) of peer connections.
+    public var encryption = EncryptionPolicy.preferred
     /// Local service discovery (BEP 14): public torrents announced to the local network's
     /// multicast group, and peers heard there taken. Off by default, as in Transmission.
     public var lsdEnabled = false
@@ -103,6 +105,8 @@ public final class Session {
     private var fetches: [InfoHash: MetadataFetch] = [:]
     /// Local service discovery, while enabled.
     private var lsd: LocalServiceDiscovery?
+    /// Torrents and magnets by `HASH('req2', info hash)`, for incoming encrypted handshakes.
+    private(set) var encryptionIndex: [[UInt8]: InfoHash] = [:]
     /// Torrents the tick visits: those with peers or a download.
     private var ticking: [InfoHash: Torrent] = [:]
     private var connections: [ObjectIdentifier: PeerConnection] = [:]
@@ -292,6 +296,7 @@ public final class Session {
         let named = link.peers.compactMap { SocketAddress(parsing: $0) }
         let fetch = MetadataFetch(session: self, link: link, peers: named + peers)
         fetches[link.infoHash] = fetch
+        encryptionIndex[Self.encryptionKey(link.infoHash)] = link.infoHash
         fetch.start()
         return fetch
     }
@@ -299,6 +304,7 @@ public final class Session {
     /// Stops fetching a magnet's metadata (its trackers hear `stopped`).
     public func cancelFetch(_ infoHash: InfoHash) {
         fetches.removeValue(forKey: infoHash)?.cancel()
+        if torrents[infoHash] == nil { encryptionIndex.removeValue(forKey: Self.encryptionKey(infoHash)) }
     }
 
     /// An incoming connection's handshake named a magnet being fetched: the fetch takes it over
@@ -316,6 +322,7 @@ public final class Session {
         if let existing = torrents[metainfo.infoHash] { return existing }
         let torrent = Torrent(session: self, metainfo: metainfo, location: location, have: have, options: options, sources: sources)
         torrents[metainfo.infoHash] = torrent
+        encryptionIndex[Self.encryptionKey(metainfo.infoHash)] = metainfo.infoHash
         if torrent.needsTick { ticking[metainfo.infoHash] = torrent }
         trackers?.register(metainfo.infoHash, peerID: peerID, port: listenAddress.port)
         // Torrents added in one go start together on the next turn: one task, not one each.
@@ -338,6 +345,7 @@ public final class Session {
     public func remove(_ infoHash: InfoHash) {
         guard let torrent = torrents.removeValue(forKey: infoHash) else { return }
         ticking.removeValue(forKey: infoHash)
+        if fetches[infoHash] == nil { encryptionIndex.removeValue(forKey: Self.encryptionKey(infoHash)) }
         torrent.stop(.requested)
     }
 
@@ -361,6 +369,9 @@ public final class Session {
         rateGroup = group
         for peer in connections.values { peer.connection?.join(group) }
     }
+
+    /// Changes the encryption policy for connections made from now on.
+    public func setEncryption(_ policy: EncryptionPolicy) { options.encryption = policy }
 
     /// Turns peer exchange on or off (for connections made from now on; open ones stop sending).
     public func setPexEnabled(_ enabled: Bool) { options.pexEnabled = enabled }
@@ -500,6 +511,14 @@ public final class Session {
 
     func connectionClosed(_ peer: PeerConnection, reason: CloseReason) {
         guard connections.removeValue(forKey: ObjectIdentifier(peer)) != nil else { return }
+        // An encrypted attempt the peer did not take: plaintext at once, when the policy allows.
+        if let torrent = peer.outgoingTorrent, !peer.joined, peer.encryptionFailed, options.encryption == .preferred, !isShutDown {
+            halfOpen -= 1
+            torrent.pendingDials -= 1
+            stats.encryptionFallbacks += 1
+            log.debug("encryption_fallback", [("peer", peer.remote)])
+            return connectOut(to: peer.remote, for: torrent, plaintext: true)
+        }
         if let torrent = peer.outgoingTorrent {
             if !peer.joined && !peer.handedOver {
                 halfOpen -= 1
@@ -530,8 +549,9 @@ public final class Session {
     /// `torrent` has work for the tick (a peer joined).
     func torrentNeedsTick(_ torrent: Torrent) { ticking[torrent.metainfo.infoHash] = torrent }
 
-    /// Opens a connection to `address` for `torrent`.
-    func connectOut(to address: SocketAddress, for torrent: Torrent) {
+    /// Opens a connection to `address` for `torrent`; encrypted as the policy says unless
+    /// `plaintext` (the fallback after a failed encrypted attempt).
+    func connectOut(to address: SocketAddress, for torrent: Torrent, plaintext: Bool = false) {
         guard !isShutDown, connections.count < options.maxPeers,
             !connections.values.contains(where: { $0.remote == address })
         else { return }
@@ -541,6 +561,7 @@ public final class Session {
         let placeholder = OutgoingConnect()
         let connection = connector.openConnection(to: address, from: localAddress(toward: address), timeout: .seconds(10), handler: placeholder)
         let peer = PeerConnection(session: self, key: newKey(), connection: connection, outgoing: torrent)
+        peer.encryptsOut = !plaintext && options.encryption != .tolerated
         connection.handler = peer
         placeholder.peer = peer
         if let rateGroup { connection.join(rateGroup) }

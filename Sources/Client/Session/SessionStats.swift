@@ -18,6 +18,10 @@ public struct SessionStats: Sendable, Equatable {
     /// Bytes on the peer wire, payload and protocol (handshakes, messages, piece headers).
     public internal(set) var wireUploadedBytes: Int64 = 0
     public internal(set) var wireDownloadedBytes: Int64 = 0
+    /// Encrypted dials the peer did not take, retried in plaintext.
+    public internal(set) var encryptionFallbacks = 0
+    /// Peers whose connection is encrypted (MSE/PE, RC4), so far.
+    public internal(set) var encryptedPeers = 0
     /// Peer addresses learned by peer exchange (BEP 11).
     public internal(set) var pexPeersReceived = 0
 

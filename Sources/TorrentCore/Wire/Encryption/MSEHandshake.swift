@@ -79,7 +79,7 @@ public struct MSEHandshake: Sendable {
 
     private enum Role {
         case initiator(infoHash: InfoHash, provide: MSEMethods, initialPayload: [UInt8])
-        case receiver(accept: MSEMethods, lookup: @Sendable ([UInt8]) -> InfoHash?)
+        case receiver(accept: MSEMethods, prefer: MSEMethods, lookup: @Sendable ([UInt8]) -> InfoHash?)
     }
 
     private enum Stage {
@@ -115,10 +115,13 @@ public struct MSEHandshake: Sendable {
         self.infoHash = infoHash
     }
 
-    /// The receiver (a peer dialled us): `accept` the methods we take, `lookup` finds a torrent
-    /// by `HASH('req2', info hash)` (an index kept per torrent: O(1) among thousands).
-    public init(receiverAccepting accept: MSEMethods, lookup: @escaping @Sendable ([UInt8]) -> InfoHash?, crypto: Crypto) {
-        role = .receiver(accept: accept, lookup: lookup)
+    /// The receiver (a peer dialled us): `accept` the methods we take, choosing `prefer` when the
+    /// peer offers it too (RC4 by default); `lookup` finds a torrent by `HASH('req2', info hash)`
+    /// (an index kept per torrent: O(1) among thousands).
+    public init(
+        receiverAccepting accept: MSEMethods, prefer: MSEMethods = .rc4, lookup: @escaping @Sendable ([UInt8]) -> InfoHash?, crypto: Crypto
+    ) {
+        role = .receiver(accept: accept, prefer: prefer, lookup: lookup)
         self.crypto = crypto
     }
 
@@ -236,7 +239,7 @@ public struct MSEHandshake: Sendable {
             buffer.removeFirst(found + req1.count)
             stage = .obfuscatedHash
             return .next
-        case (.obfuscatedHash, .receiver(_, let lookup)):
+        case (.obfuscatedHash, .receiver(_, _, let lookup)):
             guard let obfuscated = take(20) else { return .wait }
             let req2 = zip(obfuscated, hash("req3", secret)).map { $0 ^ $1 }
             guard let infoHash = lookup(req2) else { return .fail("asked for a torrent we do not have") }
@@ -259,12 +262,12 @@ public struct MSEHandshake: Sendable {
             guard payloadLength <= Self.maxInitialPayload else { return .fail("initial payload of \(payloadLength) bytes") }
             stage = .initialPayload(length: payloadLength)
             return .next
-        case (.initialPayload(let length), .receiver(let accept, _)):
+        case (.initialPayload(let length), .receiver(let accept, let prefer, _)):
             guard let payload = takeDeciphered(length) else { return .wait }
             initialPayload = payload
             let common = provided.intersection(accept)
             guard !common.isEmpty else { return .fail("offered crypto \(provided.rawValue), we take \(accept.rawValue)") }
-            selected = common.contains(.rc4) ? .rc4 : .plaintext
+            selected = common.contains(prefer) ? prefer : common.contains(.rc4) ? .rc4 : .plaintext
             var answer = [UInt8](repeating: 0, count: 8) + Self.be32(selected.rawValue)
             let padD = crypto.pad(Self.maxPad)
             answer += Self.be16(padD.count) + padD
