@@ -68,3 +68,21 @@ import ReactorTesting
             [("libtorrent", { try SeedInteropTests.startLibtorrent($0, into: $1, encryption: "plaintext") })], extra: ["--encryption", "preferred"])
     }
 }
+
+extension EncryptionInteropTests {
+    // transmission-remote sets the daemon's policy (-er, -et); settings.json keeps Transmission's
+    // number, and a restart keeps the policy.
+    @Test(.enabled(if: Tools.enabled("transmission-remote")))
+    func theDaemonTakesThePolicyFromTransmissionRemote() throws {
+        let daemon = try DaemonInteropTests.Daemon()
+        defer { daemon.stop() }
+        try daemon.remote("-er")
+        #expect(try daemon.remote("-si").contains("Encryption: required"))
+        let settings = try String(contentsOfFile: daemon.directory.path + "/config/settings.json", encoding: .utf8)
+        #expect(settings.contains(#""encryption": 2"#), "\(settings)")
+        try daemon.restart()
+        #expect(try daemon.remote("-si").contains("Encryption: required"))
+        try daemon.remote("-et")
+        #expect(try daemon.remote("-si").contains("Encryption: tolerated"))
+    }
+}
