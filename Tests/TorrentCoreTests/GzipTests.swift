@@ -2,16 +2,7 @@ import Testing
 
 @testable import TorrentCore
 
-private func bytes(hex: String) -> [UInt8] {
-    var result: [UInt8] = []
-    var index = hex.startIndex
-    while index < hex.endIndex {
-        let next = hex.index(index, offsetBy: 2)
-        result.append(UInt8(hex[index..<next], radix: 16)!)
-        index = next
-    }
-    return result
-}
+private func bytes(hex: String) -> [UInt8] { Hex.decode(Array(hex.lowercased().utf8))! }
 
 /// Fixtures made by Python's gzip module (zlib): one per DEFLATE block type.
 private let fixedHuffman = bytes(

@@ -23,8 +23,8 @@ public struct MSEMethods: OptionSet, Hashable, Sendable {
 /// decryption, so its cipher state is advanced exactly once per byte.
 public struct MSEHandshake: Sendable {
     /// The spec's 768-bit prime, big-endian (the generator is 2).
-    public static let prime: [UInt8] = hex(
-        "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A63A36210000000000090563")
+    public static let prime: [UInt8] = Hex.decode(Array(
+        "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A63A36210000000000090563".lowercased().utf8))!
     /// Public keys and the shared secret are this long (left-padded with zeros).
     public static let keyLength = 96
     /// The longest pad either side may send.
@@ -288,16 +288,4 @@ public struct MSEHandshake: Sendable {
         return .done(Result(
             method: selected, infoHash: infoHash!, encryptor: encryptor!, decryptor: decryptor!, initialPayload: initialPayload, rest: rest))
     }
-}
-
-/// Bytes from hex digits (for constants).
-private func hex(_ text: String) -> [UInt8] {
-    var bytes: [UInt8] = []
-    var index = text.startIndex
-    while index < text.endIndex {
-        let next = text.index(index, offsetBy: 2)
-        bytes.append(UInt8(text[index..<next], radix: 16)!)
-        index = next
-    }
-    return bytes
 }
