@@ -203,7 +203,7 @@ public final class Daemon {
             id: id ?? takeID(), torrent: torrent, downloadDirectory: record.downloadDirectory, addedDate: record.addedDate, labels: record.labels)
         if record.names?.count == metainfo.info.files.count { entry.names = record.names }
         entry.settings = record.settings
-        entry.queuePosition = torrents.count
+        entry.queuePosition = torrents.count + magnets.count
         torrents[entry.id] = entry
         if entry.settings != TorrentSettings() { apply(entry) }
         ids[metainfo.infoHash] = entry.id
@@ -239,6 +239,7 @@ public final class Daemon {
         torrents.removeValue(forKey: entry.id)
         ids.removeValue(forKey: entry.infoHash)
         for other in torrents.values where other.queuePosition > entry.queuePosition { other.queuePosition -= 1 }
+        for other in magnets.values where other.queuePosition > entry.queuePosition { other.queuePosition -= 1 }
         for path in entry.torrent.location.paths where fileOwners[path] == entry.id { fileOwners.removeValue(forKey: path) }
         removed.append((entry.id, loop.now))
         let location = entry.torrent.location
@@ -258,6 +259,7 @@ public final class Daemon {
             downloadDirectory: entry.downloadDirectory, addedDate: entry.addedDate, paused: entry.torrent.phase.isStopped, labels: entry.labels)
         record.names = entry.names
         record.settings = entry.settings
+        record.queuePosition = entry.queuePosition
         return record
     }
 
@@ -277,13 +279,17 @@ public final class Daemon {
             log.warn("torrent_skipped", [("file", name), ("reason", reason)])
         }
         pool.shutdown()
+        var stored: [(DaemonTorrent, Int?)] = []
         for (metainfo, record, verdict) in kept {
             if let target = record.moveTo {
                 finishInterruptedMove(metainfo, record: record, to: target)
             } else {
-                _ = attach(metainfo, record: record, verdict: verdict)
+                stored.append((attach(metainfo, record: record, verdict: verdict), record.queuePosition))
             }
         }
+        // The queue as it was left (records without a place keep their order, after the others).
+        let ordered = stored.enumerated().sorted { ($0.element.1 ?? Int.max, $0.offset) < ($1.element.1 ?? Int.max, $1.offset) }
+        for (position, item) in ordered.enumerated() { item.element.0.queuePosition = position }
         let magnets = config.loadMagnets { name, reason in log.warn("torrent_skipped", [("file", name), ("reason", reason)]) }
         for (link, record) in magnets { _ = attachMagnet(link, record: record) }
         if !kept.isEmpty || !magnets.isEmpty { log.info("restored", [("torrents", kept.count), ("magnets", magnets.count)]) }

@@ -70,6 +70,8 @@ struct ConfigDirectory: Sendable {
         /// Its files' relative paths once renamed (`torrent-rename-path`).
         var names: [String]?
         var settings = TorrentSettings()
+        /// Its place in the queue (`queue-move-*`), nil in records written before it was kept.
+        var queuePosition: Int?
 
         var json: JSON {
             var members: [(String, JSON)] = [
@@ -79,6 +81,7 @@ struct ConfigDirectory: Sendable {
             if let moveTo { members.append(("move-to", .string(moveTo))) }
             if let names { members.append(("file-names", .array(names.map(JSON.string)))) }
             if settings != TorrentSettings() { members.append(("settings", settings.json)) }
+            if let queuePosition { members.append(("queue-position", .integer(Int64(queuePosition)))) }
             return .object(members)
         }
 
@@ -98,6 +101,7 @@ struct ConfigDirectory: Sendable {
             moveTo = json["move-to"]?.stringValue
             names = json["file-names"]?.arrayValue?.compactMap(\.stringValue)
             settings = json["settings"].map(TorrentSettings.init(json:)) ?? TorrentSettings()
+            queuePosition = json["queue-position"]?.integerValue.map { Int(clamping: $0) }
         }
     }
 

@@ -42,7 +42,7 @@ extension Daemon {
             for entry in selected(arguments) { session.reannounce(entry.infoHash) }
             completion(.success([]))
         case "queue_move_top", "queue_move_up", "queue_move_down", "queue_move_bottom":
-            // The order is kept and shown (queuePosition); with no download queue
+            // The order is kept (in each record) and shown (queuePosition); with no download queue
             // (download-queue-enabled is false) every torrent runs whatever its place.
             moveInQueue(selected(arguments), request.method)
             completion(.success([]))
@@ -94,7 +94,10 @@ extension Daemon {
                 order.swapAt(index, index + 1)
             }
         }
-        for (position, entry) in order.enumerated() { entry.queuePosition = position }
+        for (position, entry) in order.enumerated() where entry.queuePosition != position {
+            entry.queuePosition = position
+            saveRecord(entry)
+        }
     }
 
     // MARK: - Selecting torrents

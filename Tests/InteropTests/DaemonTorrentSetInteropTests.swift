@@ -26,7 +26,8 @@ import ReactorTesting
     // A torrent added with its second file unwanted (as torrent-add takes files-unwanted)
     // downloads only the first from libtorrent and reports 100 % of what is wanted; wanted again
     // with torrent-set, the second follows and both are byte-identical. Its own limits, peer limit
-    // and seeding mode read back, and survive a restart; queue moves reorder the list.
+    // and seeding mode read back, and survive a restart; queue moves reorder the list, and the
+    // order survives the restart.
     @Test func filesWantedLimitsAndQueue() throws {
         guard Tools.enabled("curl", "libtorrent") else { return }
         let daemon = try Daemon()
@@ -73,6 +74,9 @@ import ReactorTesting
 
         try daemon.restart()
         #expect(try daemon.call(limits).contains(expected), "\((try? daemon.call(limits)) ?? "")")
+        // The queue order survives the restart too.
+        let order = try daemon.call(#"{"method":"torrent-get","arguments":{"fields":["name","queuePosition"]}}"#)
+        #expect(order.contains(#"{"name":"solo.bin","queuePosition":0}"#), "\(order)")
         let restored = try daemon.call(fields)
         #expect(restored.contains(#""wanted":[1,1]"#) && restored.contains(#""percentDone":1"#), "\(restored)")
     }

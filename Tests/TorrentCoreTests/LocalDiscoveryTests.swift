@@ -24,6 +24,12 @@ private func hash(_ n: UInt8) -> InfoHash { InfoHash(bytes: [UInt8](repeating: n
                     "BT-SEARCH * HTTP/1.1\r\nPort: 1\r\n" + String(repeating: "X: y\r\n", count: 300)] {
             #expect(throws: LSDAnnouncement.Failure.self) { try LSDAnnouncement(decoding: Array(bad.utf8)) }
         }
+        // A cookie keeps printable ASCII only (64 at most), so it reads back as it was kept (the
+        // fuzzer found one ending in a tab after the cut).
+        let odd = "BT-SEARCH * HTTP/1.1\r\nPort: 1\r\nInfohash: \(hash(1).hex)\r\ncookie: x1\u{FF}" + String(repeating: "a", count: 61) + "\t\tb\r\n\r\n"
+        let kept = try LSDAnnouncement(decoding: Array(odd.utf8))
+        #expect(kept.cookie == "x1" + String(repeating: "a", count: 61) + "b" && kept.cookie.count == 64)
+        #expect(try LSDAnnouncement(decoding: kept.encoded(host: "h")) == kept)
         let many = (1...40).map { hash(UInt8($0)) }
         #expect(LSDAnnouncement(peerPort: 1, infoHashes: many, cookie: "c").encoded(host: "h").count <= LSDAnnouncement.maxBytes)
     }

@@ -57,7 +57,8 @@ public struct LSDAnnouncement: Equatable, Sendable {
                 if value.utf8.count == 40, let hash = InfoHash(text: value), hashes.count < Self.maxHashes, !hashes.contains(hash) {
                     hashes.append(hash)
                 }
-            case "cookie": cookie = String(value.prefix(64))
+            // Printable ASCII only, at most 64 characters: what is kept reads back the same.
+            case "cookie": cookie = String(String.UnicodeScalarView(value.unicodeScalars.filter { $0.value > 0x20 && $0.value < 0x7F }.prefix(64)))
             default: continue
             }
         }
