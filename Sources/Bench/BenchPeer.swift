@@ -26,6 +26,11 @@ final class BenchPeer: ConnectionHandler {
     private let started: ContinuousClock.Instant
     private var blocksThisConnection = 0
     private let metainfo: Metainfo
+    /// The MSE handshake under way, with encryption.
+    private var exchange: MSEHandshake?
+    /// Bytes deciphered with the MSE handshake's end and not yet consumed (they came before the
+    /// transform took over the input).
+    private var leftover: [UInt8] = []
 
     init(swarm: BenchSwarm, index: Int, mode: Mode, order: BlockOrder) {
         self.swarm = swarm
@@ -44,10 +49,40 @@ final class BenchPeer: ConnectionHandler {
         swarm.accepted += 1
         let handshake = Handshake(infoHash: metainfo.infoHash, peerID: swarm.peerID(index), extensions: swarm.options.extensions, fast: swarm.options.extensions)
         // Every mode says interested; idle peers then just hold the connection.
-        connection.write(handshake.encoded() + PeerMessage.interested.encoded())
+        let opening = handshake.encoded() + PeerMessage.interested.encoded()
+        guard swarm.options.encrypted else { return connection.write(opening) }
+        let keys = KeyExchange(prime: MSEHandshake.prime)
+        let crypto = MSEHandshake.Crypto(
+            publicKey: keys.publicKey, secret: { keys.secret($0) }, sha1: { Digest.sha1($0[...]) },
+            pad: { maximum in KeyExchange.randomBytes(Int.random(in: 0...maximum)) })
+        let exchange = MSEHandshake(initiatorFor: metainfo.infoHash, provide: .rc4, initialPayload: opening, crypto: crypto)
+        self.exchange = exchange
+        connection.write(exchange.opening())
     }
 
     func bytesArrived(_ connection: any Connection, _ input: inout InputBuffer) {
+        if exchange != nil {
+            let outcome = exchange!.received(input.readAll()) { connection.write($0) }
+            switch outcome {
+            case .pending: return
+            case .failed: return connection.close()
+            case .done(let result):
+                exchange = nil
+                var decryptor = result.decryptor
+                leftover = decryptor.applied(result.rest)
+                connection.startTransform(BenchRC4(encryptor: result.encryptor, decryptor: decryptor))
+            }
+        }
+        guard leftover.isEmpty else {
+            var joined = InputBuffer(bytes: leftover + input.readAll())
+            consume(&joined, connection)
+            leftover = joined.readAll()
+            return
+        }
+        consume(&input, connection)
+    }
+
+    private func consume(_ input: inout InputBuffer, _ connection: any Connection) {
         if !handshakeDone {
             guard let head = input.peek(Handshake.length) else { return }
             var queue = ByteQueue()
@@ -66,6 +101,10 @@ final class BenchPeer: ConnectionHandler {
                     guard input.count >= 4 + Int(length) else { break }
                     input.drain(13)
                     collect(request, input.read(request.length)!)
+                } else if swarm.options.encrypted {
+                    // Under RC4 every byte is deciphered in the input buffer: read, never dropped unseen.
+                    guard input.count >= 4 + Int(length) else { break }
+                    input.drain(4 + Int(length))
                 } else {
                     // Counted from the header; the payload is dropped in the kernel, uncopied.
                     input.drain(13)
@@ -165,3 +204,17 @@ final class BenchPeer: ConnectionHandler {
 
 @available(*, unavailable)
 extension BenchPeer: Sendable {}
+
+/// RC4 both ways under a bench connection's stream (the engine has its own in Client).
+final class BenchRC4: StreamTransform {
+    private var encryptor: RC4
+    private var decryptor: RC4
+
+    init(encryptor: RC4, decryptor: RC4) {
+        self.encryptor = encryptor
+        self.decryptor = decryptor
+    }
+
+    func inbound(_ bytes: UnsafeMutableRawBufferPointer) { decryptor.apply(bytes) }
+    func outbound(_ bytes: UnsafeMutableRawBufferPointer) { encryptor.apply(bytes) }
+}

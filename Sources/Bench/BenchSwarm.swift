@@ -30,6 +30,9 @@ public struct BenchOptions: Sendable {
     public var extensions = true
     /// Blocks fetched per connection in churn mode.
     public var churnBlocks = 16
+    /// Connect with MSE/PE and RC4 (as peers that require encryption do); payload is then read
+    /// and deciphered rather than dropped in the kernel.
+    public var encrypted = false
 
     /// Options against `seeder`.
     public init(seeder: SocketAddress) { self.seeder = seeder }

@@ -51,6 +51,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Handshake without the extension-protocol and fast-extension bits.")
     var noExtensions = false
 
+    @Flag(help: "Connect with MSE/PE and RC4, as peers that require encryption do.")
+    var encrypted = false
+
     @Option(help: "The seeder's process id, for its CPU and memory.")
     var seederPid: Int32?
 
@@ -84,6 +87,7 @@ struct BenchCommand: ParsableCommand {
         options.duration = duration.map { .milliseconds(Int64($0 * 1000)) }
         options.verify = verify
         options.extensions = !noExtensions
+        options.encrypted = encrypted
         options.churnBlocks = churnBlocks
 
         let loop: EventLoop

@@ -101,4 +101,49 @@ final class ChokingSeeder: ConnectionHandler {
         #expect(swarm.chokes == seeder.chokesSent)
         swarm.stop()
     }
+
+    // With --encrypted the bench speaks MSE/PE: against a Session that requires encryption,
+    // every peer completes and every piece verifies (payload read and deciphered, not dropped);
+    // unencrypted, the same session gives it nothing.
+    @Test func downloadsEncryptedFromASessionThatRequiresIt() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        try directory.write("payload.bin", patternBytes(600_000, seed: 22))
+        let pool = WorkerPool(threads: 2)
+        defer { pool.shutdown() }
+        var create = CreateOptions()
+        create.pieceLength = 32_768
+        let metainfo = try MetainfoLoader.parse(
+            try TorrentCreator.create(try ContentScan(path: directory.path + "/payload.bin"), options: create, pool: pool),
+            path: "bench")
+        let loop = try EventLoop()
+        var sessionOptions = SessionOptions()
+        sessionOptions.listen = SocketAddress(host: "127.0.0.1", port: 0)!
+        sessionOptions.encryption = .required
+        let session = try Session(loop: loop, options: sessionOptions, log: Log(minimum: .error))
+        session.add(metainfo, location: ContentLocation(metainfo: metainfo, directory: directory.path),
+                    have: Bitfield(count: metainfo.info.pieceCount, allSet: true))
+        for encrypted in [true, false] {
+            var options = BenchOptions(seeder: session.listenAddress)
+            options.peers = 3
+            options.verify = encrypted
+            options.encrypted = encrypted
+            options.duration = .seconds(encrypted ? 20 : 2)
+            let swarm = BenchSwarm(loop: loop, metainfo: metainfo, options: options, pool: pool)
+            var done = false
+            swarm.allFinished = { done = true }
+            swarm.start()
+            _ = loop.run(until: { done && swarm.pendingVerifications == 0 }, timeout: .seconds(encrypted ? 20 : 2))
+            if encrypted {
+                #expect(done && swarm.totalBytes == 3 * 600_000)
+                #expect(swarm.piecesVerified == 3 * metainfo.info.pieceCount && swarm.hashFailures == 0)
+            } else {
+                #expect(swarm.totalBytes == 0)
+            }
+            swarm.stop()
+        }
+        #expect(session.stats.encryptedPeers == 3)
+        session.shutdown()
+    }
 }
+
