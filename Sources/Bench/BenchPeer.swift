@@ -55,7 +55,9 @@ final class BenchPeer: ConnectionHandler {
         let crypto = MSEHandshake.Crypto(
             publicKey: keys.publicKey, secret: { keys.secret($0) }, sha1: { Digest.sha1($0[...]) },
             pad: { maximum in KeyExchange.randomBytes(Int.random(in: 0...maximum)) })
-        let exchange = MSEHandshake(initiatorFor: metainfo.infoHash, provide: .rc4, initialPayload: opening, crypto: crypto)
+        // The BitTorrent handshake alone rides in the initial payload (as clients send it);
+        // Interested follows under the cipher.
+        let exchange = MSEHandshake(initiatorFor: metainfo.infoHash, provide: .rc4, initialPayload: handshake.encoded(), crypto: crypto)
         self.exchange = exchange
         connection.write(exchange.opening())
     }
@@ -71,6 +73,7 @@ final class BenchPeer: ConnectionHandler {
                 var decryptor = result.decryptor
                 leftover = decryptor.applied(result.rest)
                 connection.startTransform(BenchRC4(encryptor: result.encryptor, decryptor: decryptor))
+                connection.write(PeerMessage.interested.encoded())
             }
         }
         guard leftover.isEmpty else {
