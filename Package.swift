@@ -40,7 +40,7 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
             ]),
         // The swarm behind `evtorrent bench`: a load generator, not the engine.
-        .target(name: "Bench", dependencies: ["TorrentCore", "Reactor"]),
+        .target(name: "Bench", dependencies: ["TorrentCore", "Reactor", "Client"]),
         // The command line.
         .executableTarget(
             name: "evtorrent",

@@ -1,3 +1,4 @@
+import Client
 import Reactor
 import TorrentCore
 
@@ -51,10 +52,7 @@ final class BenchPeer: ConnectionHandler {
         // Every mode says interested; idle peers then just hold the connection.
         let opening = handshake.encoded() + PeerMessage.interested.encoded()
         guard swarm.options.encrypted else { return connection.write(opening) }
-        let keys = KeyExchange(prime: MSEHandshake.prime)
-        let crypto = MSEHandshake.Crypto(
-            publicKey: keys.publicKey, secret: { keys.secret($0) }, sha1: { Digest.sha1($0[...]) },
-            pad: { maximum in KeyExchange.randomBytes(Int.random(in: 0...maximum)) })
+        let crypto = MSEHandshake.Crypto.fresh()
         // The BitTorrent handshake alone rides in the initial payload (as clients send it);
         // Interested follows under the cipher.
         let exchange = MSEHandshake(initiatorFor: metainfo.infoHash, provide: .rc4, initialPayload: handshake.encoded(), crypto: crypto)
@@ -72,7 +70,7 @@ final class BenchPeer: ConnectionHandler {
                 exchange = nil
                 var decryptor = result.decryptor
                 leftover = decryptor.applied(result.rest)
-                connection.startTransform(BenchRC4(encryptor: result.encryptor, decryptor: decryptor))
+                connection.startTransform(RC4Transform(encryptor: result.encryptor, decryptor: decryptor))
                 connection.write(PeerMessage.interested.encoded())
             }
         }
@@ -207,17 +205,3 @@ final class BenchPeer: ConnectionHandler {
 
 @available(*, unavailable)
 extension BenchPeer: Sendable {}
-
-/// RC4 both ways under a bench connection's stream (the engine has its own in Client).
-final class BenchRC4: StreamTransform {
-    private var encryptor: RC4
-    private var decryptor: RC4
-
-    init(encryptor: RC4, decryptor: RC4) {
-        self.encryptor = encryptor
-        self.decryptor = decryptor
-    }
-
-    func inbound(_ bytes: UnsafeMutableRawBufferPointer) { decryptor.apply(bytes) }
-    func outbound(_ bytes: UnsafeMutableRawBufferPointer) { encryptor.apply(bytes) }
-}

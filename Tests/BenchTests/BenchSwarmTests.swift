@@ -68,20 +68,25 @@ final class ChokingSeeder: ConnectionHandler {
 }
 
 @Suite struct BenchSwarmTests {
+    /// `stream` written as payload.bin in `directory`, and its torrent in 32 KiB pieces.
+    static func payload(_ stream: [UInt8], in directory: TemporaryDirectory, pool: WorkerPool) throws -> Metainfo {
+        try directory.write("payload.bin", stream)
+        var create = CreateOptions()
+        create.pieceLength = 32_768
+        return try MetainfoLoader.parse(
+            try TorrentCreator.create(try ContentScan(path: directory.path + "/payload.bin"), options: create, pool: pool),
+            path: "bench")
+    }
+
     // The load generator survives a seeder that chokes and unchokes it mid-download: requests
     // lost at each choke are asked for again, and every piece it assembles verifies.
     @Test func completesAcrossChokesAndVerifies() throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         let stream = patternBytes(1_000_000, seed: 21)
-        try directory.write("payload.bin", stream)
         let pool = WorkerPool(threads: 2)
         defer { pool.shutdown() }
-        var create = CreateOptions()
-        create.pieceLength = 32_768
-        let metainfo = try MetainfoLoader.parse(
-            try TorrentCreator.create(try ContentScan(path: directory.path + "/payload.bin"), options: create, pool: pool),
-            path: "bench")
+        let metainfo = try Self.payload(stream, in: directory, pool: pool)
         let loop = try EventLoop()
         let seeder = ChokingSeeder(loop: loop, infoHash: metainfo.infoHash, stream: stream, pieceLength: 32_768, chokeEvery: 10)
         let listener = try loop.listen(on: SocketAddress(host: "127.0.0.1", port: 0)!) { _ in seeder }
@@ -108,14 +113,9 @@ final class ChokingSeeder: ConnectionHandler {
     @Test func downloadsEncryptedFromASessionThatRequiresIt() throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
-        try directory.write("payload.bin", patternBytes(600_000, seed: 22))
         let pool = WorkerPool(threads: 2)
         defer { pool.shutdown() }
-        var create = CreateOptions()
-        create.pieceLength = 32_768
-        let metainfo = try MetainfoLoader.parse(
-            try TorrentCreator.create(try ContentScan(path: directory.path + "/payload.bin"), options: create, pool: pool),
-            path: "bench")
+        let metainfo = try Self.payload(patternBytes(600_000, seed: 22), in: directory, pool: pool)
         let loop = try EventLoop()
         var sessionOptions = SessionOptions()
         sessionOptions.listen = SocketAddress(host: "127.0.0.1", port: 0)!

@@ -5,14 +5,6 @@ import TorrentCore
 
 @testable import Client
 
-/// The test's side of an MSE handshake with real keys (OpenSSL's DH, SHA-1).
-private func realCrypto() -> MSEHandshake.Crypto {
-    let keys = KeyExchange(prime: MSEHandshake.prime)
-    return MSEHandshake.Crypto(
-        publicKey: keys.publicKey, secret: { keys.secret($0) }, sha1: { Digest.sha1($0[...]) },
-        pad: { _ in KeyExchange.randomBytes(13) })
-}
-
 /// MSE/PE on a Session on virtual time, against a peer played by the test with TorrentCore's
 /// own handshake and real keys.
 @Suite struct EncryptionTests {
@@ -25,7 +17,7 @@ private func realCrypto() -> MSEHandshake.Crypto {
         let manual = content.seeding { $0.encryption = .required }
         let connection = try #require(manual.incoming())
         var peer = MSEHandshake(
-            initiatorFor: content.metainfo.infoHash, provide: .rc4, initialPayload: content.handshake(7, fast: true), crypto: realCrypto())
+            initiatorFor: content.metainfo.infoHash, provide: .rc4, initialPayload: content.handshake(7, fast: true), crypto: .fresh())
         connection.deliver(peer.opening())
         var result: MSEHandshake.Result?
         for _ in 0..<4 where result == nil {

@@ -29,27 +29,34 @@ public enum EncryptionPolicy: String, CaseIterable, Sendable {
 }
 
 /// RC4 both ways under the wire codec (`Connection.startTransform`): PeerSession never knows.
-final class RC4Transform: StreamTransform {
+public final class RC4Transform: StreamTransform {
     private var encryptor: RC4
     private var decryptor: RC4
 
-    init(encryptor: RC4, decryptor: RC4) {
+    /// A transform that ciphers what is sent with `encryptor` and deciphers what arrives with
+    /// `decryptor` (an MSE handshake's, as it left them).
+    public init(encryptor: RC4, decryptor: RC4) {
         self.encryptor = encryptor
         self.decryptor = decryptor
     }
 
-    func inbound(_ bytes: UnsafeMutableRawBufferPointer) { decryptor.apply(bytes) }
-    func outbound(_ bytes: UnsafeMutableRawBufferPointer) { encryptor.apply(bytes) }
+    public func inbound(_ bytes: UnsafeMutableRawBufferPointer) { decryptor.apply(bytes) }
+    public func outbound(_ bytes: UnsafeMutableRawBufferPointer) { encryptor.apply(bytes) }
 }
 
-extension Session {
-    /// A fresh Diffie-Hellman key pair and the rest of what an MSE handshake needs.
-    func encryptionCrypto() -> MSEHandshake.Crypto {
+extension MSEHandshake.Crypto {
+    /// What an MSE handshake needs, for real: a fresh Diffie-Hellman key pair (OpenSSL), SHA-1,
+    /// random pads of random length.
+    public static func fresh() -> MSEHandshake.Crypto {
         let keys = KeyExchange(prime: MSEHandshake.prime)
         return MSEHandshake.Crypto(
             publicKey: keys.publicKey, secret: { keys.secret($0) }, sha1: { Digest.sha1($0[...]) },
             pad: { maximum in KeyExchange.randomBytes(Int.random(in: 0...maximum)) })
     }
+}
+
+extension Session {
+    func encryptionCrypto() -> MSEHandshake.Crypto { .fresh() }
 
     /// The receiver's side of an MSE handshake for an incoming connection: it finds the torrent
     /// (or magnet) by `HASH('req2', info hash)` in the session's index.
