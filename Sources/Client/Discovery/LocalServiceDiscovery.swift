@@ -10,9 +10,6 @@ final class LocalServiceDiscovery {
     private var groups: [(socket: UDPSocket, group: SocketAddress, host: String)] = []
     private var schedule: LSDSchedule
     private var timer: TimerHandle?
-    /// Announcements heard from others, and packets sent.
-    private(set) var heard = 0
-    private(set) var sent = 0
 
     /// Joins whichever groups this host allows; nil (logged) if none.
     init?(session: Session, loop: EventLoop) {
@@ -51,7 +48,7 @@ final class LocalServiceDiscovery {
         let port = session.listenAddress.port
         for (socket, group, host) in groups {
             let packet = LSDAnnouncement(peerPort: port, infoHashes: hashes, cookie: schedule.cookie).encoded(host: host)
-            if socket.send(packet, to: group) { sent += 1 }
+            socket.send(packet, to: group)
         }
     }
 
@@ -59,7 +56,6 @@ final class LocalServiceDiscovery {
         guard let announcement = try? LSDAnnouncement(decoding: bytes) else { return }
         let fresh = schedule.heard(announcement, from: sender.host, now: session.loop.now)
         guard !fresh.isEmpty, let peer = SocketAddress(ip: sender.ip, port: announcement.peerPort) else { return }
-        heard += 1
         session.log.debug("lsd_heard", [("peer", peer), ("torrents", fresh.count)])
         for hash in fresh { session.foundLocally(hash, at: peer) }
     }

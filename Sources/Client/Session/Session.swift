@@ -87,7 +87,7 @@ public struct SessionEnvironment {
 public final class Session {
     let loop: any Scheduler
     let connector: any Connector
-    public private(set) var options: SessionOptions
+    public internal(set) var options: SessionOptions
     let log: Log
     /// Our BEP 20 peer id, the same in handshakes and tracker announces.
     public let peerID: [UInt8]
@@ -100,25 +100,26 @@ public final class Session {
     /// Dial attempts at once, across all torrents (connects that have not answered yet).
     public static let maxHalfOpen = 64
     private var listener: Listener?
-    private var torrents: [InfoHash: Torrent] = [:]
-    /// Magnets whose metadata is being fetched.
-    private var fetches: [InfoHash: MetadataFetch] = [:]
-    /// Local service discovery, while enabled.
-    private var lsd: LocalServiceDiscovery?
-    /// Torrents and magnets by `HASH('req2', info hash)`, for incoming encrypted handshakes.
+    private(set) var torrents: [InfoHash: Torrent] = [:]
+    /// Magnets whose metadata is being fetched (Session+Magnets).
+    var fetches: [InfoHash: MetadataFetch] = [:]
+    /// Local service discovery, while enabled (Session+LocalDiscovery).
+    var lsd: LocalServiceDiscovery?
+    /// Torrents and magnets by `HASH('req2', info hash)`, for incoming encrypted handshakes
+    /// (kept by `indexForEncryption`).
     private(set) var encryptionIndex: [[UInt8]: InfoHash] = [:]
     /// Torrents the tick visits: those with peers or a download.
     private var ticking: [InfoHash: Torrent] = [:]
-    private var connections: [ObjectIdentifier: PeerConnection] = [:]
+    var connections: [ObjectIdentifier: PeerConnection] = [:]
     private var nextKey = 0
     private var timers: [TimerHandle] = []
     /// The session's caps, once one was set (connections join it then; until then none pays
     /// for a bucket).
     private var rateGroup: RateLimitGroup?
-    private var eventLoop: EventLoop?
+    private(set) var eventLoop: EventLoop?
     private var lastLimitLog: ContinuousClock.Instant?
     private var rateSamples: [(time: ContinuousClock.Instant, up: Int64, down: Int64)] = []
-    private var isShutDown = false
+    private(set) var isShutDown = false
     /// Torrents added since the last turn, started together.
     private var starting: [Torrent] = []
     private var startTask: TimerHandle?
@@ -198,36 +199,6 @@ public final class Session {
         if options.lsdEnabled { lsd = LocalServiceDiscovery(session: self, loop: loop) }
     }
 
-    /// Turns local service discovery on or off.
-    public func setLSDEnabled(_ enabled: Bool) {
-        options.lsdEnabled = enabled
-        if !enabled {
-            lsd?.close()
-            lsd = nil
-        } else if lsd == nil, let eventLoop, !isShutDown {
-            lsd = LocalServiceDiscovery(session: self, loop: eventLoop)
-        }
-    }
-
-    /// Whether local service discovery runs (it may be enabled and find no group to join).
-    public var isDiscoveringLocally: Bool { lsd != nil }
-
-    /// What local service discovery announces: running public torrents and the magnets fetched.
-    var locallyAnnounced: [InfoHash] {
-        torrents.values.filter { $0.phase == .running && !$0.metainfo.info.isPrivate }.map(\.metainfo.infoHash) + Array(fetches.keys)
-    }
-
-    /// A peer on the local network announced `infoHash`: its torrent (public) or fetch dials it.
-    func foundLocally(_ infoHash: InfoHash, at peer: SocketAddress) {
-        guard peer != listenAddress else { return }
-        if let torrent = torrents[infoHash] {
-            if !torrent.metainfo.info.isPrivate { torrent.addPeers([peer], from: .lsd) }
-        } else if let fetch = fetches[infoHash] {
-            fetch.sources.add([peer], from: .lsd)
-            fetch.dial()
-        }
-    }
-
     /// Starts the embedded HTTP tracker on `address`, every torrent of the session registered
     /// with it as a seed reachable at `host`; returns its announce URL.
     public func startEmbeddedTracker(on address: SocketAddress, host: String) throws(SystemError) -> String {
@@ -271,58 +242,13 @@ public final class Session {
         torrent.check()
     }
 
-    /// Adds the torrent a magnet's fetch found (`have` nil: hash-checked first), taking over the
-    /// fetch's trackers and peers: the announces go on, and every peer it knew is dialled at once.
-    @discardableResult
-    public func add(_ metainfo: Metainfo, location: ContentLocation, have: Bitfield?, options: TorrentOptions, handingOver fetch: MetadataFetch) -> Torrent {
-        if fetches[fetch.link.infoHash] === fetch { fetches.removeValue(forKey: fetch.link.infoHash) }
-        precondition(fetch.link.infoHash == metainfo.infoHash)
-        let (sources, handovers) = fetch.end()
-        let torrent = add(metainfo, location: location, checked: have, options: options, sources: sources)
-        for handover in handovers {
-            let peer = PeerConnection(session: self, key: newKey(), connection: handover.connection, outgoing: handover.outgoing ? torrent : nil)
-            handover.connection.attach(peer)
-            connections[ObjectIdentifier(peer)] = peer
-            peer.joinHandedOver(handover)
-        }
-        return torrent
-    }
-
-    /// Starts fetching a magnet link's metadata from its trackers, its `x.pe` peers and `peers`,
-    /// and from peers that connect in; `MetadataFetch.finished` hears the result. A fetch of the
-    /// same info hash already running is returned as is.
-    public func fetchMetadata(_ link: MagnetLink, peers: [SocketAddress] = []) -> MetadataFetch {
-        if let existing = fetches[link.infoHash] { return existing }
-        let named = link.peers.compactMap { SocketAddress(parsing: $0) }
-        let fetch = MetadataFetch(session: self, link: link, peers: named + peers)
-        fetches[link.infoHash] = fetch
-        encryptionIndex[Self.encryptionKey(link.infoHash)] = link.infoHash
-        fetch.start()
-        return fetch
-    }
-
-    /// Stops fetching a magnet's metadata (its trackers hear `stopped`).
-    public func cancelFetch(_ infoHash: InfoHash) {
-        fetches.removeValue(forKey: infoHash)?.cancel()
-        if torrents[infoHash] == nil { encryptionIndex.removeValue(forKey: Self.encryptionKey(infoHash)) }
-    }
-
-    /// An incoming connection's handshake named a magnet being fetched: the fetch takes it over
-    /// (with the bytes read past the handshake). False if no fetch wants it.
-    func adoptForMetadata(_ peer: PeerConnection, _ connection: any Connection, handshake: Handshake, rest: ByteQueue) -> Bool {
-        guard let fetch = fetches[handshake.infoHash] else { return false }
-        connections.removeValue(forKey: ObjectIdentifier(peer))
-        fetch.adopt(connection, handshake: handshake, rest: rest)
-        return true
-    }
-
-    private func add(
+    func add(
         _ metainfo: Metainfo, location: ContentLocation, checked have: Bitfield?, options: TorrentOptions, sources: PeerSources? = nil
     ) -> Torrent {
         if let existing = torrents[metainfo.infoHash] { return existing }
         let torrent = Torrent(session: self, metainfo: metainfo, location: location, have: have, options: options, sources: sources)
         torrents[metainfo.infoHash] = torrent
-        encryptionIndex[Self.encryptionKey(metainfo.infoHash)] = metainfo.infoHash
+        indexForEncryption(metainfo.infoHash)
         if torrent.needsTick { ticking[metainfo.infoHash] = torrent }
         trackers?.register(metainfo.infoHash, peerID: peerID, port: listenAddress.port)
         // Torrents added in one go start together on the next turn: one task, not one each.
@@ -345,7 +271,7 @@ public final class Session {
     public func remove(_ infoHash: InfoHash) {
         guard let torrent = torrents.removeValue(forKey: infoHash) else { return }
         ticking.removeValue(forKey: infoHash)
-        if fetches[infoHash] == nil { encryptionIndex.removeValue(forKey: Self.encryptionKey(infoHash)) }
+        indexForEncryption(infoHash)
         torrent.stop(.requested)
     }
 
@@ -502,6 +428,12 @@ public final class Session {
         connections[ObjectIdentifier(peer)] = peer
         stats.connectionsAccepted += 1
         return peer
+    }
+
+    /// Keeps `infoHash` in the encryption index while a torrent or a magnet of it is here.
+    func indexForEncryption(_ infoHash: InfoHash) {
+        let key = Self.encryptionKey(infoHash)
+        encryptionIndex[key] = torrents[infoHash] != nil || fetches[infoHash] != nil ? infoHash : nil
     }
 
     func newKey() -> PeerKey {

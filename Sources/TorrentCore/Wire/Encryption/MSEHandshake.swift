@@ -98,7 +98,7 @@ public struct MSEHandshake: Sendable {
     private let crypto: Crypto
     private var stage = Stage.peerKey
     private var buffer: [UInt8] = []
-    /// Bytes of padding skipped so far while seeking a marker.
+    /// The shared secret S, once the peer's key is in.
     private var secret: [UInt8] = []
     private var infoHash: InfoHash?
     private var encryptor: RC4?
@@ -196,9 +196,8 @@ public struct MSEHandshake: Sendable {
             let decryptor = RC4(key: hash("keyB", secret, infoHash.bytes))
             var probe = decryptor
             self.decryptor = decryptor
-            let padC = [UInt8]()
-            var ciphered = [UInt8](repeating: 0, count: 8) + Self.be32(provide.rawValue) + Self.be16(padC.count) + padC
-                + Self.be16(payload.count) + payload
+            // VC, crypto_provide, an empty PadC, the initial payload.
+            var ciphered = [UInt8](repeating: 0, count: 8) + Self.be32(provide.rawValue) + Self.be16(0) + Self.be16(payload.count) + payload
             encryptor.apply(&ciphered)
             self.encryptor = encryptor
             provided = provide

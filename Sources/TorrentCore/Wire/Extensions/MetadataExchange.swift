@@ -28,8 +28,6 @@ public struct MetadataExchange: Sendable {
         var theirID: UInt8?
         var outstanding: [Int: ContinuousClock.Instant] = [:]
         var requestsServed = 0
-        /// Whether its handshake arrived.
-        var greeted = false
     }
 
     /// The assembly of the pieces.
@@ -50,8 +48,6 @@ public struct MetadataExchange: Sendable {
 
     /// Peers connected past the handshake.
     public var peerCount: Int { peers.count }
-    /// Peers whose handshake offered metadata we can use.
-    public var usefulPeerCount: Int { peers.values.filter { $0.theirID != nil }.count }
 
     /// A peer finished the BitTorrent handshake (with the extension bit: a peer without it cannot
     /// help and is not added). Returns our extension handshake, and with the fast extension
@@ -75,7 +71,6 @@ public struct MetadataExchange: Sendable {
             guard let handshake = try? ExtensionHandshake(payload: payload) else {
                 return [.drop(key, "sent an extension handshake that is not a bencoded dictionary")]
             }
-            peers[key]!.greeted = true
             peers[key]!.theirID = handshake.messages["ut_metadata"].flatMap { $0 > 0 && $0 <= 255 ? UInt8($0) : nil }
             guard peers[key]!.theirID != nil else { return [.drop(key, "does not offer ut_metadata")] }
             // A size we cannot use (none, 0 while it fetches too, over the cap, or not the size
