@@ -53,6 +53,8 @@ let package = Package(
         .executableTarget(name: "payload-bench", dependencies: ["Reactor"], path: "Benchmarks/PayloadBench"),
         // Benchmarks/json's engine: TorrentCore's JSON beside Foundation's.
         .executableTarget(name: "json-bench", dependencies: ["TorrentCore"], path: "Benchmarks/JSONBench"),
+        // Benchmarks/rc4's engine: MSE/PE's cipher in CPU seconds per GiB.
+        .executableTarget(name: "rc4-bench", dependencies: ["TorrentCore"], path: "Benchmarks/RC4Bench"),
 
         .testTarget(name: "TorrentCoreTests", dependencies: ["TorrentCore", "Reactor"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ReactorTesting"]),

@@ -67,6 +67,40 @@ private func exchange(
         #expect(Array(full.keystream(1040).suffix(16)) == skipped.keystream(16))
     }
 
+    // The cipher works eight bytes at a time with a byte-wise tail: whatever the lengths it is
+    // called with, it gives the keystream of the textbook byte-at-a-time RC4 written out here.
+    @Test func rc4MatchesTheTextbookAtAnySplit() {
+        func textbook(key: [UInt8], count: Int) -> [UInt8] {
+            var s = (0...255).map { UInt8($0) }
+            var j = 0
+            for i in 0..<256 {
+                j = (j + Int(s[i]) + Int(key[i % key.count])) & 255
+                s.swapAt(i, j)
+            }
+            var i = 0
+            j = 0
+            return (0..<count).map { _ in
+                i = (i + 1) & 255
+                j = (j + Int(s[i])) & 255
+                s.swapAt(i, j)
+                return s[(Int(s[i]) + Int(s[j])) & 255]
+            }
+        }
+        let key: [UInt8] = (0..<20).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        let expected = textbook(key: key, count: 1024 + 600)
+        for chunk in [1, 3, 7, 8, 9, 15, 16, 17, 64, 599, 600] {
+            var cipher = RC4(key: key)
+            var produced: [UInt8] = []
+            var lengths = [chunk]
+            while produced.count < 600 {
+                let length = min(lengths.removeFirst(), 600 - produced.count)
+                produced += cipher.keystream(length)
+                lengths.append(length == 1 ? chunk : length - 1)
+            }
+            #expect(produced == Array(expected.suffix(600)), "in pieces of \(chunk) down")
+        }
+    }
+
     // Both roles agree: the receiver finds the torrent among several and gets the initial
     // payload; RC4 is chosen when both offer it; the ciphers then carry data both ways; what came
     // after the handshake is handed back as it came.

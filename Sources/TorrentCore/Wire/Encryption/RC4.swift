@@ -1,19 +1,23 @@
 /// RC4, the stream cipher of MSE/PE, with the first bytes of keystream discarded as MSE asks
 /// (1024). Our own: OpenSSL 3 keeps RC4 in its legacy provider only, which Transmission 3.00 failed
-/// to load; the cipher is a few lines and needs nothing.
+/// to load, and this one measured faster than OpenSSL's (Benchmarks/RESULTS.md, "RC4").
+///
+/// The state is kept as 32-bit words, not bytes: x86 then does the swaps without partial-register
+/// merges and the index arithmetic without zero-extensions (about 1.7x the byte version); eight
+/// keystream bytes are gathered into one word and XORed at once.
 public struct RC4: Sendable {
-    private var state: [UInt8]
-    private var i: UInt8 = 0
-    private var j: UInt8 = 0
+    private var state: [UInt32]
+    private var i: UInt32 = 0
+    private var j: UInt32 = 0
 
     /// A keystream from `key`, its first `discard` bytes thrown away.
     public init(key: [UInt8], discard: Int = 1024) {
         precondition(!key.isEmpty)
-        var state = [UInt8](repeating: 0, count: 256)
-        for index in 0..<256 { state[index] = UInt8(index) }
-        var j: UInt8 = 0
+        var state = [UInt32](repeating: 0, count: 256)
+        for index in 0..<256 { state[index] = UInt32(index) }
+        var j: UInt32 = 0
         for index in 0..<256 {
-            j = j &+ state[index] &+ key[index % key.count]
+            j = (j &+ state[index] &+ UInt32(key[index % key.count])) & 0xFF
             state.swapAt(index, Int(j))
         }
         self.state = state
@@ -22,20 +26,45 @@ public struct RC4: Sendable {
 
     /// Ciphers (or deciphers: the same) `bytes` in place.
     public mutating func apply(_ bytes: UnsafeMutableRawBufferPointer) {
-        var i = self.i, j = self.j
-        state.withUnsafeMutableBufferPointer { s in
-            for index in 0..<bytes.count {
-                i = i &+ 1
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        (i, j) = state.withUnsafeMutableBufferPointer { buffer in
+            Self.cipher(base, count: bytes.count, state: buffer.baseAddress!, i: i, j: j)
+        }
+    }
+
+    /// The loop itself, on plain locals so that `i` and `j` stay in registers.
+    @inline(__always)
+    private static func cipher(_ base: UnsafeMutableRawPointer, count: Int, state s: UnsafeMutablePointer<UInt32>, i: UInt32, j: UInt32) -> (UInt32, UInt32) {
+        var i = i, j = j
+        var offset = 0
+        while offset + 8 <= count {
+            var word: UInt64 = 0
+            for byte in 0..<8 {
+                i = (i &+ 1) & 0xFF
                 let si = s[Int(i)]
-                j = j &+ si
+                j = (j &+ si) & 0xFF
                 let sj = s[Int(j)]
                 s[Int(i)] = sj
                 s[Int(j)] = si
-                bytes[index] ^= s[Int(si &+ sj)]
+                word |= UInt64(s[Int((si &+ sj) & 0xFF)]) << (UInt64(byte) &* 8)
             }
+            let pointer = base + offset
+            // Little-endian byte order: the first keystream byte meets the first data byte.
+            pointer.storeBytes(of: pointer.loadUnaligned(as: UInt64.self) ^ word.littleEndian, as: UInt64.self)
+            offset += 8
         }
-        self.i = i
-        self.j = j
+        while offset < count {
+            i = (i &+ 1) & 0xFF
+            let si = s[Int(i)]
+            j = (j &+ si) & 0xFF
+            let sj = s[Int(j)]
+            s[Int(i)] = sj
+            s[Int(j)] = si
+            let key = UInt8(truncatingIfNeeded: s[Int((si &+ sj) & 0xFF)])
+            base.storeBytes(of: base.load(fromByteOffset: offset, as: UInt8.self) ^ key, toByteOffset: offset, as: UInt8.self)
+            offset += 1
+        }
+        return (i, j)
     }
 
     /// Ciphers `bytes` in place.
