@@ -1,4 +1,5 @@
 import Reactor
+import TorrentCore
 
 #if canImport(Glibc)
     import Glibc
@@ -61,8 +62,12 @@ public final class Log: @unchecked Sendable {
 
     private func pad(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
-    private static func quote(_ text: String) -> String {
-        guard text.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) || text.isEmpty else { return text }
+    /// A value as it goes into a line: control characters escaped (a tracker's or peer's text
+    /// cannot end the line, forge another or drive the terminal), quoted if it has spaces, quotes,
+    /// `=` or backslashes, or is empty.
+    static func quote(_ text: String) -> String {
+        let text = text.printable(limit: 4096)
+        guard text.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" }) || text.isEmpty else { return text }
         return "\"" + text.replacingQuotes() + "\""
     }
 }

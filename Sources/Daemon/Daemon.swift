@@ -80,6 +80,7 @@ public final class Daemon {
             ])
         }
         options.maxPeersPerTorrent = max(1, settings.integer("peer-limit-per-torrent"))
+        options.maxPeersPerAddress = max(1, settings.integer("peer-limit-per-address"))
         options.pexEnabled = settings.bool("pex-enabled")
         options.lsdEnabled = settings.bool("lpd-enabled")
         options.encryption = EncryptionPolicy(transmissionValue: settings.integer("encryption")) ?? .preferred

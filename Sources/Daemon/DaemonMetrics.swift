@@ -64,6 +64,7 @@ final class DaemonMetrics {
         mirror("evtorrent_payload_uploaded_bytes_total", [], stats.uploadedBytes, help: "Payload bytes sent to peers")
         mirror("evtorrent_payload_downloaded_bytes_total", [], stats.downloadedBytes, help: "Payload bytes accepted into verified pieces")
         mirror("evtorrent_connections_accepted_total", [], Int64(stats.connectionsAccepted), help: "Incoming peer connections accepted")
+        mirror("evtorrent_connections_refused_total", [("reason", "per_address_limit")], Int64(stats.refusedPerAddress), help: "Incoming peer connections refused")
         mirror("evtorrent_connection_attempts_total", [], Int64(stats.dialAttempts), help: "Outgoing peer connection attempts")
         mirror("evtorrent_connection_failures_total", [], Int64(stats.dialFailures), help: "Outgoing attempts that failed before a handshake")
         mirror("evtorrent_hash_failures_total", [], Int64(stats.hashFailures), help: "Pieces that failed their hash check")

@@ -15,6 +15,8 @@ public struct DaemonSettings: Sendable {
             ("peer-port", .integer(51413)),
             ("peer-limit-global", .integer(18_000)),
             ("peer-limit-per-torrent", .integer(18_000)),
+            // evtorrent's own: connections one address may open to us (Transmission has no such cap).
+            ("peer-limit-per-address", .integer(4)),
             ("rpc-bind-address", .string("0.0.0.0")),
             ("rpc-port", .integer(9091)),
             ("rpc-whitelist-enabled", .bool(true)),

@@ -92,9 +92,7 @@ struct DownloadCommand: ParsableCommand {
 
         var options = SessionOptions()
         options.listen = bindAddress
-        options.pexEnabled = !flags.noPex
-        options.lsdEnabled = flags.lsd
-        options.encryption = flags.encryption
+        flags.apply(to: &options)
         options.uploadLimit = uploadLimit.map { $0 * 1024 }
         let host: SessionHost
         do { host = try SessionHost(options: options, log: log) } catch { throw fail(error.description) }

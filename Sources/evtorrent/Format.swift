@@ -24,7 +24,11 @@ enum Format {
     }
 
     /// `2026-11-21 19:38:01 UTC` from seconds since 1970.
+    /// A value outside years 1 to 9999 (a hostile torrent's) is shown as the number it is.
     static func date(_ secondsSince1970: Int64) -> String {
+        guard (-62_135_596_800...253_402_300_799).contains(secondsSince1970) else {
+            return "\(secondsSince1970) (seconds since 1970; not a date)"
+        }
         let days = secondsSince1970 >= 0 ? secondsSince1970 / 86400 : (secondsSince1970 - 86399) / 86400
         let seconds = Int(secondsSince1970 - days * 86400)
         let (year, month, day) = civil(fromDays: days)

@@ -85,9 +85,7 @@ struct SeedCommand: ParsableCommand {
             options.unchokeSlots = count
         }
         options.listen = bindAddress
-        options.pexEnabled = !flags.noPex
-        options.lsdEnabled = flags.lsd
-        options.encryption = flags.encryption
+        flags.apply(to: &options)
         options.maxPeers = min(maxPeers, max(capacity - 64, 16))
         options.choker = algorithm
         options.payloadMode = mode
@@ -235,8 +233,19 @@ struct SessionFlags: ParsableArguments {
     @Flag(help: "Find peers on the local network by multicast (BEP 14 local service discovery; not for private torrents).")
     var lsd = false
 
+    @Option(help: "Most connections one address may open to us at once (the other slots stay for other peers).")
+    var maxPeersPerAddress = SessionOptions().maxPeersPerAddress
+
     @Flag(help: "Log everything (debug level).")
     var debug = false
+
+    /// Puts the peer flags into `options`.
+    func apply(to options: inout SessionOptions) {
+        options.pexEnabled = !noPex
+        options.lsdEnabled = lsd
+        options.encryption = encryption
+        options.maxPeersPerAddress = max(1, maxPeersPerAddress)
+    }
 
     /// The log at the chosen level: warnings only by default.
     func log() -> Log { Log(minimum: debug ? .debug : verbose ? .info : .warn) }

@@ -113,6 +113,29 @@ struct TestContent {
         #expect(manual.incoming(from: "10.0.1.4") == nil)
     }
 
+    // One address opening connection after connection gets its share and no more: the other
+    // slots stay for other peers, and a closed connection frees its place.
+    @Test func oneAddressCannotTakeEverySlot() throws {
+        let content = try TestContent()
+        defer { content.directory.cleanup() }
+        let manual = content.seeding { $0.maxPeers = 10; $0.maxPeersPerAddress = 3 }
+        let greedy = try (1...3).map { index in
+            let connection = try #require(manual.incoming(from: "10.9.9.9"))
+            connection.deliver(content.handshake(UInt8(index)))
+            return connection
+        }
+        #expect(greedy.allSatisfy { $0.isOpen })
+        #expect(manual.incoming(from: "10.9.9.9") == nil)
+        #expect(manual.incoming(from: "10.9.9.9") == nil)
+        let other = try #require(manual.incoming(from: "10.0.0.7"))
+        other.deliver(content.handshake(7))
+        #expect(other.isOpen)
+        #expect(manual.session.stats.refusedPerAddress == 2)
+        greedy[0].peerClose()
+        #expect(manual.incoming(from: "10.9.9.9") != nil)
+        #expect(manual.incoming(from: "10.9.9.9") == nil)
+    }
+
     // Hostile peers are each dropped for their own reason while a good peer is served in full:
     // an oversized length prefix, an out-of-range request, a bitfield with spare bits, a request
     // flood, and a handshake that never completes.

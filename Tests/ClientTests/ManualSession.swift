@@ -21,6 +21,8 @@ final class ManualSession {
         options.listen = SocketAddress(host: "127.0.0.1", port: 6881)!
         // The tests play plaintext peers unless they set a policy themselves.
         options.encryption = .tolerated
+        // Many test peers come from one host; the per-address cap has a test of its own.
+        options.maxPeersPerAddress = 10_000
         configure(&options)
         let lines = logLines
         session = Session(

@@ -160,15 +160,29 @@ import ReactorTesting
         #expect(bad.stdout.contains("FAILED"))
     }
 
+    // A creation date of -2^63 once crashed text output: it is shown as the number it is.
+    @Test func infoShowsAnImpossibleDate() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        try directory.write("dated.torrent", Array("d13:creation datei-9223372036854775808e4:infod6:lengthi1e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee".utf8))
+        let text = try Tools.check([Tools.evtorrent, "info", directory.path + "/dated.torrent"])
+        #expect(text.contains("-9223372036854775808 (seconds since 1970; not a date)"))
+    }
+
     // Bad input gives exit status 1 and a one-line reason, never a crash.
     @Test func infoRejectsBadFilesWithOneLine() throws {
         let directory = try TemporaryDirectory()
         defer { directory.cleanup() }
         try directory.write("garbage.torrent", Array("d4:infoi1ee".utf8))
         try directory.write("evil.torrent", Array("d4:infod6:lengthi1e4:name2:..12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee".utf8))
+        // A length of 2^63 - 1 once overflowed the piece count (SIGILL); a 40,000-component path
+        // once took gigabytes.
+        try directory.write("huge.torrent", Array("d4:infod6:lengthi9223372036854775807e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee".utf8))
+        let deep = String(repeating: "1:x", count: 40_000)
+        try directory.write("deep.torrent", Array("d4:infod5:filesld6:lengthi1e4:pathl\(deep)eee4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee".utf8))
         for (name, reason) in [
             ("garbage.torrent", "'info' should be a dictionary"), ("evil.torrent", "unsafe torrent"),
-            ("missing.torrent", "No such file"),
+            ("missing.torrent", "No such file"), ("huge.torrent", "pieces"), ("deep.torrent", "longer than 4096 bytes"),
         ] {
             let output = try Tools.run([Tools.evtorrent, "info", directory.path + "/" + name])
             #expect(output.status == 1, "\(name)")

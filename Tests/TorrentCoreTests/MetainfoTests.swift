@@ -165,6 +165,38 @@ private func parseError(_ bytes: [UInt8]) -> MetainfoError? {
         #expect(parseError(torrent(info: directoryThenFile)) == .conflictingPaths("top/a"))
     }
 
+    // Crafted to blow up a parser: one path of 40,000 components (every prefix of it once took
+    // gigabytes), a length of 2^63 - 1 (the piece count overflowed), lengths summing past Int64.
+    // Each is refused with its reason, at once (the suite's time bounds it; no timed assertion).
+    @Test func refusesCraftedTorrentsWithoutBlowingUp() {
+        let deep = (0..<40_000).map { "d\($0 % 10)" }
+        guard case .unsafePath(_, let reason)? = parseError(torrent(info: multiFileInfo(files: [fileEntry(deep, 22)]))) else {
+            Issue.record("a 40,000-component path was not refused")
+            return
+        }
+        #expect(reason == "is longer than 4096 bytes")
+        // Under the length limit, deep paths still get a linear conflict check.
+        let long = (0..<1_000).map { "\($0 % 10)" }
+        let conflict = multiFileInfo(files: [fileEntry(long, 11), fileEntry(Array(long.prefix(500)), 11)])
+        #expect(parseError(torrent(info: conflict)) == .conflictingPaths((["top"] + long.prefix(500)).joined(separator: "/")))
+        let cousins = multiFileInfo(files: [fileEntry(long, 11), fileEntry(long.prefix(999) + ["x"], 11)])
+        #expect(parseError(torrent(info: cousins)) == nil)
+
+        var huge = multiFileInfo()
+        huge["files"] = nil
+        huge["length"] = .integer(.max)
+        #expect(parseError(torrent(info: huge)) == .pieceCountMismatch(expected: Int(Int64.max / 16 + 1), actual: 2))
+        huge["piece length"] = .integer(1 << 30)
+        #expect(parseError(torrent(info: huge)) == .pieceCountMismatch(expected: 1 << 33, actual: 2))
+    }
+
+    // Paths that share directories and differ only at the end are no conflict.
+    @Test func acceptsSiblingsAndCousins() throws {
+        let files = [fileEntry(["a", "b", "c"], 5), fileEntry(["a", "b", "d"], 5), fileEntry(["a", "e"], 5), fileEntry(["f"], 7)]
+        let metainfo = try parse(torrent(info: multiFileInfo(files: files)))
+        #expect(metainfo.info.files.count == 4)
+    }
+
     // A v2-only torrent (BEP 52: 'file tree' and 'meta version', no 'pieces') gets its own message.
     @Test func saysV2OnlyIsUnsupported() {
         let info = BencodeDictionary([

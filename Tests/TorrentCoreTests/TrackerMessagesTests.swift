@@ -81,6 +81,24 @@ private func request(_ id: UInt8, port: UInt16 = 6881, left: Int64 = 100, event:
         let huge = Array("d8:intervali60e5:peers".utf8) + Array(String(5 << 20).utf8) + [58] + [UInt8](repeating: 1, count: 5 << 20) + [101]
         #expect(throws: TrackerResponseError.self) { try AnnounceResponse(bencoded: huge) }
     }
+
+    // A tracker's words reach logs, terminals and the web client: control characters arrive as
+    // visible escapes (no forged log line, no terminal sequence), and a novel is cut short.
+    @Test func trackerTextIsMadePrintable() throws {
+        let forged = "bad\n2026-11-29T10:00:00Z error forged=1 \u{1B}[2J\u{9B}31m\u{202E}txt.exe"
+        #expect(throws: TrackerResponseError.failure("bad\\n2026-11-29T10:00:00Z error forged=1 \\x1b[2J\\u{9b}31m\\u{202e}txt.exe")) {
+            try AnnounceResponse(bencoded: AnnounceResponse.failure(forged))
+        }
+        let warned = try AnnounceResponse(bencoded: Array("d8:intervali60e5:peers0:15:warning message3:a\rbe".utf8))
+        #expect(warned.warning == "a\\rb")
+        let long = String(repeating: "x", count: 10_000)
+        guard case .error(_, let message)? = UDPTrackerPacket.decodeResponse([0, 0, 0, 3, 0, 0, 0, 7] + Array(long.utf8)) else {
+            Issue.record("no UDP error parsed")
+            return
+        }
+        #expect(message == String(repeating: "x", count: 512) + "…")
+        #expect("plain text, ünïcode".printable() == "plain text, ünïcode")
+    }
 }
 
 @Suite struct SwarmRegistryTests {

@@ -15,7 +15,7 @@ extension Session {
         for handover in handovers {
             let peer = PeerConnection(session: self, key: newKey(), connection: handover.connection, outgoing: handover.outgoing ? torrent : nil)
             handover.connection.attach(peer)
-            connections[ObjectIdentifier(peer)] = peer
+            connections.insert(peer, incoming: !handover.outgoing)
             peer.joinHandedOver(handover)
         }
         return torrent
@@ -44,7 +44,7 @@ extension Session {
     /// (with the bytes read past the handshake). False if no fetch wants it.
     func adoptForMetadata(_ peer: PeerConnection, _ connection: any Connection, handshake: Handshake, rest: ByteQueue) -> Bool {
         guard let fetch = fetches[handshake.infoHash] else { return false }
-        connections.removeValue(forKey: ObjectIdentifier(peer))
+        connections.remove(peer)
         fetch.adopt(connection, handshake: handshake, rest: rest)
         return true
     }

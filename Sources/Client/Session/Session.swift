@@ -13,6 +13,8 @@ public struct SessionOptions: Sendable {
     public var maxPeers = 18_000
     /// Peers per torrent.
     public var maxPeersPerTorrent = 18_000
+    /// Connections one address may open to us at once (the rest of the slots stay for others).
+    public var maxPeersPerAddress = 4
     /// Regular unchoke slots per torrent; nil (the default) serves every interested peer. Measured
     /// at 200 peers, 50 slots with 30 s round-robin turns left 150 peers without a byte for 10 s.
     public var unchokeSlots: Int? = nil
@@ -110,7 +112,7 @@ public final class Session {
     private(set) var encryptionIndex: [[UInt8]: InfoHash] = [:]
     /// Torrents the tick visits: those with peers or a download.
     private var ticking: [InfoHash: Torrent] = [:]
-    var connections: [ObjectIdentifier: PeerConnection] = [:]
+    var connections = PeerTable()
     private var nextKey = 0
     private var timers: [TimerHandle] = []
     /// The session's caps, once one was set (connections join it then; until then none pays
@@ -423,9 +425,15 @@ public final class Session {
             logLimit("peer limit \(options.maxPeers) reached; refusing \(connection.remoteAddress)")
             return nil
         }
+        // One address cannot take the slots that other peers need.
+        guard connections.incoming(from: connection.remoteAddress.host) < options.maxPeersPerAddress else {
+            stats.refusedPerAddress += 1
+            logLimit("\(options.maxPeersPerAddress) connections from \(connection.remoteAddress.host) already; refusing another")
+            return nil
+        }
         if let rateGroup { connection.join(rateGroup) }
         let peer = PeerConnection(session: self, key: newKey(), connection: connection)
-        connections[ObjectIdentifier(peer)] = peer
+        connections.insert(peer, incoming: true)
         stats.connectionsAccepted += 1
         return peer
     }
@@ -442,7 +450,7 @@ public final class Session {
     }
 
     func connectionClosed(_ peer: PeerConnection, reason: CloseReason) {
-        guard connections.removeValue(forKey: ObjectIdentifier(peer)) != nil else { return }
+        guard connections.remove(peer) else { return }
         // An encrypted attempt the peer did not take: plaintext at once, when the policy allows.
         if let torrent = peer.outgoingTorrent, !peer.joined, peer.encryptionFailed, options.encryption == .preferred, !isShutDown {
             halfOpen -= 1
@@ -484,9 +492,7 @@ public final class Session {
     /// Opens a connection to `address` for `torrent`; encrypted as the policy says unless
     /// `plaintext` (the fallback after a failed encrypted attempt).
     func connectOut(to address: SocketAddress, for torrent: Torrent, plaintext: Bool = false) {
-        guard !isShutDown, connections.count < options.maxPeers,
-            !connections.values.contains(where: { $0.remote == address })
-        else { return }
+        guard !isShutDown, connections.count < options.maxPeers, !connections.isConnected(address) else { return }
         halfOpen += 1
         torrent.pendingDials += 1
         stats.dialAttempts += 1
@@ -497,7 +503,7 @@ public final class Session {
         connection.handler = peer
         placeholder.peer = peer
         if let rateGroup { connection.join(rateGroup) }
-        connections[ObjectIdentifier(peer)] = peer
+        connections.insert(peer, incoming: false)
     }
 
     /// Where to connect from: bound to a specific address, connect from it too (peers tell each

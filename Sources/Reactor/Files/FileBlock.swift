@@ -149,6 +149,21 @@ public final class OpenFile: @unchecked Sendable {
         }
     }
 
+    /// Copies `length` bytes at `offset` to `target` with `pread` (never through the mapping: a file
+    /// truncated under us gives a short read here, where a mapped copy would raise SIGBUS). False if
+    /// the range is past the end of the file as opened or the read fell short.
+    fileprivate func read(offset: Int64, length: Int, into target: UnsafeMutableRawPointer) -> Bool {
+        guard offset >= 0, length >= 0, offset + Int64(length) <= size else { return false }
+        var done = 0
+        while done < length {
+            let count = pread(descriptor, target + done, length - done, off_t(offset) + off_t(done))
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return false }
+            done += count
+        }
+        return true
+    }
+
     /// Appends `length` bytes at `offset` to an evbuffer, by this file's mode. Returns false if the
     /// range is past the end of the file or the read failed.
     fileprivate func append(offset: Int64, length: Int, to buffer: OpaquePointer) -> Bool {
@@ -157,13 +172,7 @@ public final class OpenFile: @unchecked Sendable {
         case .copy:
             var vector = iovec()
             guard evbuffer_reserve_space(buffer, length, &vector, 1) == 1 else { return false }
-            var done = 0
-            while done < length {
-                let count = pread(descriptor, vector.iov_base! + done, length - done, off_t(offset) + off_t(done))
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { return false }
-                done += count
-            }
+            guard read(offset: offset, length: length, into: vector.iov_base!) else { return false }
             vector.iov_len = length
             return evbuffer_commit_space(buffer, &vector, 1) == 0
         case .mappedReference:
@@ -209,4 +218,7 @@ public struct FileBlock: Sendable {
     }
 
     func append(to buffer: OpaquePointer) -> Bool { file.append(offset: offset, length: length, to: buffer) }
+
+    /// Copies the block's bytes to `target` (for a connection that ciphers what it sends).
+    func read(into target: UnsafeMutableRawPointer) -> Bool { file.read(offset: offset, length: length, into: target) }
 }

@@ -99,9 +99,10 @@ final class BufferEventConnection: Connection {
     func write(_ bytes: [UInt8]) {
         guard let bev, !closingAfterFlush else { return }
         if let transform {
-            var ciphered = bytes
-            ciphered.withUnsafeMutableBytes { transform.outbound($0) }
-            ciphered.withUnsafeBytes { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
+            _ = appendCiphered(bev, transform, count: bytes.count) { space in
+                bytes.withUnsafeBytes { space.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                return true
+            }
             return
         }
         bytes.withUnsafeBytes { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
@@ -110,11 +111,13 @@ final class BufferEventConnection: Connection {
     @discardableResult
     func write(header: [UInt8], block: FileBlock) -> Bool {
         guard let bev, !closingAfterFlush else { return false }
-        if transform != nil {
-            // Ciphered bytes cannot be a reference to the page cache: copy, then cipher.
-            guard let bytes = try? block.readBytes(), bytes.count == block.length else { return false }
-            write(header + bytes)
-            return true
+        if let transform {
+            // Ciphered bytes cannot be a reference to the page cache: one copy (pread into the
+            // output buffer's own space), then the cipher in place.
+            return appendCiphered(bev, transform, count: header.count + block.length) { space in
+                header.withUnsafeBytes { space.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                return block.read(into: space + header.count)
+            }
         }
         let output = bufferevent_get_output(bev)!
         // After a block's reference chain, evbuffer_add would size the header's new chain like
@@ -126,6 +129,21 @@ final class BufferEventConnection: Connection {
         vector.iov_len = header.count
         evbuffer_commit_space(output, &vector, 1)
         return block.append(to: output)
+    }
+
+    /// Reserves `count` bytes at the end of the output buffer, lets `fill` write them, ciphers
+    /// them in place and commits them: the only copy is `fill`'s. If `fill` fails nothing is
+    /// committed and the keystream has not moved.
+    private func appendCiphered(_ bev: OpaquePointer, _ transform: any StreamTransform, count: Int,
+                                fill: (UnsafeMutableRawPointer) -> Bool) -> Bool {
+        guard count > 0 else { return true }
+        let output = bufferevent_get_output(bev)!
+        var vector = iovec()
+        guard evbuffer_reserve_space(output, count, &vector, 1) == 1, let space = vector.iov_base else { return false }
+        guard fill(space) else { return false }
+        transform.outbound(UnsafeMutableRawBufferPointer(start: space, count: count))
+        vector.iov_len = count
+        return evbuffer_commit_space(output, &vector, 1) == 0
     }
 
     func setOutputLowWatermark(_ bytes: Int) {

@@ -51,7 +51,12 @@ public struct FileLayout: Equatable, Sendable {
     }
 
     /// How many pieces the stream has.
-    public var pieceCount: Int { Int((totalLength + Int64(pieceLength) - 1) / Int64(pieceLength)) }
+    /// (Rounded up without adding first: a total near `Int64.max` from a hostile torrent must not
+    /// overflow before the parser compares this with the hashes it has.)
+    public var pieceCount: Int {
+        let (whole, rest) = totalLength.quotientAndRemainder(dividingBy: Int64(pieceLength))
+        return Int(whole) + (rest > 0 ? 1 : 0)
+    }
 
     /// How many files the layout has.
     public var fileCount: Int { fileLengths.count }

@@ -87,6 +87,11 @@ extension TorrentInfo {
             let shown = ([name] + components).joined(separator: "/")
             guard !rawPath.isEmpty else { throw .unsafePath(path: shown, reason: "is empty") }
             for part in rawPath { try PathSafety.check(component: part.bytesValue!, in: shown) }
+            // No file system takes a longer path (PATH_MAX), and a long one is how a small torrent
+            // once made this parser quadratic.
+            guard shown.utf8.count <= PathSafety.maxPathBytes else {
+                throw .unsafePath(path: String(shown.prefix(120)) + "…", reason: "is longer than \(PathSafety.maxPathBytes) bytes")
+            }
             guard length >= 0 else { throw .invalidFileLength(path: shown, length: length) }
             let file = TorrentFile(path: components, length: length, attributes: entry["attr"]?.stringValue ?? "")
             // BEP 47 padding files are never written, and libtorrent names many of them alike.
@@ -100,6 +105,9 @@ extension TorrentInfo {
 
 /// The rules a name or path component from an untrusted torrent must meet before it touches a disk.
 public enum PathSafety {
+    /// The longest path a torrent may give a file, its name included (Linux's PATH_MAX).
+    public static let maxPathBytes = 4096
+
     /// Throws if `component` is empty, `.` or `..`, or holds a path separator (`/` or `\`) or a NUL.
     ///
     /// A component starting with `/` is caught as a separator, which covers absolute paths.
@@ -116,16 +124,34 @@ public enum PathSafety {
 }
 
 /// Detects two files at one path, or a file used as a directory by another file's path.
+///
+/// A tree of components, one node per directory or file: each insert walks its own path once, so
+/// the check is linear in the torrent's size however deep a path goes (storing every prefix of
+/// every path, as this once did, took gigabytes for one path of 40,000 components).
 private struct PathConflictChecker {
-    private var files: Set<[String]> = []
-    private var directories: Set<[String]> = []
+    private struct Node {
+        var children: [String: Int] = [:]
+        var isFile = false
+    }
+    private var nodes = [Node()]
 
     mutating func insert(_ path: [String], shown: String) throws(MetainfoError) {
-        if files.contains(path) || directories.contains(path) { throw .conflictingPaths(shown) }
-        for depth in 1..<max(path.count, 1) where files.contains(Array(path.prefix(depth))) {
-            throw .conflictingPaths(shown)
+        var current = 0
+        for (depth, component) in path.enumerated() {
+            // A file where this path needs a directory.
+            if nodes[current].isFile { throw .conflictingPaths(shown) }
+            if let next = nodes[current].children[component] {
+                current = next
+            } else {
+                nodes.append(Node())
+                nodes[current].children[component] = nodes.count - 1
+                current = nodes.count - 1
+            }
+            if depth == path.count - 1 {
+                // The same file twice, or a file where another path has a directory.
+                if nodes[current].isFile || !nodes[current].children.isEmpty { throw .conflictingPaths(shown) }
+                nodes[current].isFile = true
+            }
         }
-        files.insert(path)
-        for depth in 1..<max(path.count, 1) { directories.insert(Array(path.prefix(depth))) }
     }
 }

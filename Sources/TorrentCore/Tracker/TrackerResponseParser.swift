@@ -23,7 +23,7 @@ extension AnnounceResponse {
             throw .malformed(error.description)
         }
         guard let top = value.dictionaryValue else { throw .malformed("not a dictionary") }
-        if let reason = top["failure reason"] { throw .failure(reason.stringValue ?? "(unreadable reason)") }
+        if let reason = top["failure reason"] { throw .failure((reason.stringValue ?? "(unreadable reason)").printable()) }
         guard let interval = top["interval"]?.integerValue, interval > 0 else { throw .malformed("no valid 'interval'") }
         var peers: [TrackerPeer] = []
         switch top["peers"] {
@@ -43,7 +43,7 @@ extension AnnounceResponse {
             interval: Int(clamping: interval), peers: peers, complete: top["complete"]?.integerValue.map { Int(clamping: $0) },
             incomplete: top["incomplete"]?.integerValue.map { Int(clamping: $0) })
         minInterval = top["min interval"]?.integerValue.map { Int(clamping: $0) }
-        warning = top["warning message"]?.stringValue
+        warning = top["warning message"]?.stringValue?.printable()
         trackerID = top["tracker id"]?.stringValue
     }
 
@@ -83,7 +83,7 @@ public struct ScrapeCounts: Equatable, Sendable {
             throw .malformed(error.description)
         }
         guard let top = value.dictionaryValue else { throw .malformed("not a dictionary") }
-        if let reason = top["failure reason"] { throw .failure(reason.stringValue ?? "(unreadable reason)") }
+        if let reason = top["failure reason"] { throw .failure((reason.stringValue ?? "(unreadable reason)").printable()) }
         guard let entry = top["files"]?.dictionaryValue?[infoHash.bytes]?.dictionaryValue else {
             throw .malformed("no entry for this torrent")
         }

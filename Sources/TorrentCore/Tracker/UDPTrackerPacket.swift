@@ -120,7 +120,7 @@ public enum UDPTrackerPacket: Equatable, Sendable {
             }
             return .scrapeResponse(transaction: transaction, counts: counts)
         case .error:
-            return .error(transaction: transaction, message: String(decoding: body, as: UTF8.self))
+            return .error(transaction: transaction, message: String(decoding: body, as: UTF8.self).printable())
         }
     }
 
