@@ -53,8 +53,10 @@ let package = Package(
         .executableTarget(name: "payload-bench", dependencies: ["Reactor"], path: "Benchmarks/PayloadBench"),
         // Benchmarks/json's engine: TorrentCore's JSON beside Foundation's.
         .executableTarget(name: "json-bench", dependencies: ["TorrentCore"], path: "Benchmarks/JSONBench"),
-        // Benchmarks/rc4's engine: MSE/PE's cipher in CPU seconds per GiB.
-        .executableTarget(name: "rc4-bench", dependencies: ["TorrentCore"], path: "Benchmarks/RC4Bench"),
+        // Benchmarks/mse's engine: MSE/PE's cipher in CPU seconds per GiB, its key exchange per handshake.
+        .executableTarget(name: "mse-bench", dependencies: ["TorrentCore", "Reactor"], path: "Benchmarks/MSEBench"),
+        // Benchmarks/tracker's engine: announce cost against swarm size.
+        .executableTarget(name: "tracker-bench", dependencies: ["TorrentCore"], path: "Benchmarks/TrackerBench"),
 
         .testTarget(name: "TorrentCoreTests", dependencies: ["TorrentCore", "Reactor"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "ReactorTesting"]),
@@ -73,4 +75,7 @@ if Context.environment["EVTORRENT_FUZZ"] == "1" {
         package.targets.append(.executableTarget(name: name, dependencies: ["TorrentCore"], path: "Fuzz/\(name)"))
         package.products.append(.executable(name: name, targets: [name]))
     }
+    // The HTTP server's request parser lives in Reactor, beside the server.
+    package.targets.append(.executableTarget(name: "FuzzHTTP", dependencies: ["Reactor"], path: "Fuzz/FuzzHTTP"))
+    package.products.append(.executable(name: "FuzzHTTP", targets: ["FuzzHTTP"]))
 }

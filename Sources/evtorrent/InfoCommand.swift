@@ -12,8 +12,11 @@ struct InfoCommand: ParsableCommand {
     @Flag(help: "Print JSON for scripts instead of text.")
     var json = false
 
-    @Flag(help: "Ask each tracker for seeders, leechers and completed downloads (BEP 48, BEP 15).")
+    @Flag(help: "Ask each tracker for seeders, leechers and completed downloads (BEP 48, BEP 15); a tracker silent for --scrape-timeout is reported as such.")
     var scrape = false
+
+    @Option(help: "Seconds to wait for the trackers' answers with --scrape.")
+    var scrapeTimeout = 15
 
     func run() throws {
         if torrent.lowercased().hasPrefix("magnet:") {
@@ -33,7 +36,7 @@ struct InfoCommand: ParsableCommand {
 
     private func printScrape(_ infoHash: InfoHash, trackers: [String]) throws {
         let rows: [(String, Result<ScrapeCounts, ScrapeFailure>)]
-        do { rows = try TrackerScraper.scrapeAll(infoHash, trackers: trackers) } catch { throw fail(error.description) }
+        do { rows = try TrackerScraper.scrapeAll(infoHash, trackers: trackers, timeout: .seconds(max(1, scrapeTimeout))) } catch { throw fail(error.description) }
         if json {
             print(OutputJSON.array(rows.map { url, result in
                 switch result {

@@ -50,6 +50,8 @@ struct SeedFixture {
         loop = try EventLoop()
         var options = SessionOptions()
         options.listen = SocketAddress(host: "127.0.0.1", port: 0)!
+        // Every test peer connects from 127.0.0.1.
+        options.maxPeersPerAddress = 1000
         options.handshakeTimeout = handshakeTimeout
         let lines = LogLines()
         logLines = lines

@@ -135,6 +135,26 @@ final class ScriptedUDPTracker {
         #expect(client.datagramsSent == 4)
     }
 
+    // `info --scrape` ends within its timeout whatever the trackers do: a silent UDP tracker is
+    // reported as silent (it once made the command wait 120 s and print "no trackers"). An
+    // answering one is scraped in TrackerInteropTests, against opentracker.
+    @Test func scrapeEndsWithinItsTimeout() throws {
+        let loop = try EventLoop()
+        let silent = try ScriptedUDPTracker(loop: loop, dropConnects: 0)
+        silent.silent = true
+        let hash = InfoHash(bytes: [UInt8](repeating: 3, count: 20))!
+        let started = ContinuousClock.now
+        // The scrape runs on a loop of its own, as the command's does.
+        let rows = try TrackerScraper.scrapeAll(hash, trackers: ["udp://127.0.0.1:\(silent.socket.localAddress.port)/announce"], timeout: .seconds(1))
+        #expect(ContinuousClock.now - started < .seconds(4))
+        #expect(rows.count == 1)
+        if case .failure(let reason)? = rows.first?.1 {
+            #expect(reason.description == "no answer within 1 s")
+        } else {
+            Issue.record("a silent tracker gave \(rows)")
+        }
+    }
+
     // An error packet is reported with the tracker's words; a bad URL is refused.
     @Test func reportsTrackerErrorsAndBadURLs() throws {
         let loop = try EventLoop()

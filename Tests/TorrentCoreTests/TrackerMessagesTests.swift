@@ -150,6 +150,51 @@ private func request(_ id: UInt8, port: UInt16 = 6881, left: Int64 = 100, event:
         let refused = registry.announce(other, ip: [127, 0, 0, 1], now: start, random: &random)
         #expect(refused == nil)
     }
+
+    // In a swarm of 30,000 an answer is a fair sample of numwant distinct others (never the
+    // asker, never seeds for a seed); counts stay exact as peers come, change and go.
+    @Test func samplesBigSwarms() throws {
+        var registry = SwarmRegistry(interval: .seconds(1800), maxPeersPerTorrent: 50_000)
+        var random = SeededGenerator(seed: 3)
+        func peer(_ n: Int, left: Int64 = 100, event: AnnounceEvent = .none) -> AnnounceRequest {
+            var announce = request(0, left: left, event: event)
+            announce.peerID = Array("-TT0001-".utf8) + withUnsafeBytes(of: UInt32(n).bigEndian, Array.init) + [UInt8](repeating: 0, count: 8)
+            announce.port = UInt16(truncatingIfNeeded: n)
+            return announce
+        }
+        for n in 0..<30_000 { _ = registry.announce(peer(n, left: n % 3 == 0 ? 0 : 100), ip: [10, 0, 0, 1], now: start, random: &random) }
+        let answer = try #require(registry.announce(peer(5), ip: [10, 0, 0, 1], now: start, random: &random))
+        #expect(answer.peers.count == 50 && Set(answer.peers).count == 50)
+        #expect(!answer.peers.contains(TrackerPeer(ip: [10, 0, 0, 1], port: 5)))
+        #expect(answer.complete == 10_000 && answer.incomplete == 20_000)
+        let seed = try #require(registry.announce(peer(3, left: 0), ip: [10, 0, 0, 1], now: start, random: &random))
+        #expect(seed.peers.count == 50 && seed.peers.allSatisfy { $0.port % 3 != 0 })
+        _ = registry.announce(peer(4, left: 0, event: .completed), ip: [10, 0, 0, 1], now: start, random: &random)
+        _ = registry.announce(peer(7, event: .stopped), ip: [10, 0, 0, 1], now: start, random: &random)
+        let scraped = registry.scrape(hash, now: start)
+        let counts = try #require(scraped)
+        #expect(counts.complete == 10_001 && counts.incomplete == 19_998 && counts.downloaded == 1)
+    }
+
+    // An open tracker keeps at most maxTorrents swarms; a swarm whose last peer stops is gone at
+    // once, and a sweep frees the ones that expired.
+    @Test func capsAndFreesSwarms() throws {
+        var registry = SwarmRegistry(interval: .seconds(100), maxTorrents: 3)
+        var random = SeededGenerator(seed: 5)
+        func announce(_ torrent: UInt8, event: AnnounceEvent = .none, at time: Duration = .zero) -> AnnounceResponse? {
+            var announce = request(1, event: event)
+            announce.infoHash = InfoHash(bytes: [UInt8](repeating: torrent, count: 20))!
+            return registry.announce(announce, ip: [127, 0, 0, 1], now: start + time, random: &random)
+        }
+        for torrent: UInt8 in 1...3 { #expect(announce(torrent) != nil) }
+        #expect(announce(4) == nil && registry.swarmCount == 3)
+        #expect(announce(2, event: .stopped) != nil && registry.swarmCount == 2)
+        #expect(announce(4, at: .seconds(100)) != nil && registry.swarmCount == 3)
+        registry.sweep(now: start + .seconds(151))
+        #expect(registry.swarmCount == 1)
+        registry.sweep(now: start + .seconds(400))
+        #expect(registry.swarmCount == 0)
+    }
 }
 
 extension String {

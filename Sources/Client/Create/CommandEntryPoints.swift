@@ -38,15 +38,15 @@ extension DataVerifier {
 
 extension TrackerScraper {
     /// Scrapes `infoHash` from every tracker in `trackers` at once and waits for all answers (at
-    /// most `timeout`); a tracker that has not answered by then is left out.
+    /// most `timeout`); a tracker that has not answered by then is reported as silent.
     public static func scrapeAll(
-        _ infoHash: InfoHash, trackers: [String], timeout: Duration = .seconds(120)
+        _ infoHash: InfoHash, trackers: [String], timeout: Duration = .seconds(15)
     ) throws(SystemError) -> [(String, Result<ScrapeCounts, ScrapeFailure>)] {
         let loop = try EventLoop()
         let scraper = TrackerScraper(loop: loop)
         var answers: [(String, Result<ScrapeCounts, ScrapeFailure>)]?
-        scraper.scrape(infoHash, trackers: trackers) { answers = $0 }
-        _ = loop.run(until: { answers != nil }, timeout: timeout)
-        return answers ?? []
+        scraper.scrape(infoHash, trackers: trackers, timeout: timeout) { answers = $0 }
+        _ = loop.run(until: { answers != nil }, timeout: timeout + .seconds(5))
+        return answers ?? trackers.map { ($0, .failure(ScrapeFailure("no answer within \(timeout.components.seconds) s"))) }
     }
 }

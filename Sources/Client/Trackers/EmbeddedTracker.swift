@@ -7,6 +7,8 @@ import TorrentCore
 public final class EmbeddedTracker {
     private var registry: SwarmRegistry
     private var server: HTTPServer?
+    /// Frees expired peers and emptied swarms each minute.
+    private var sweep: TimerHandle?
     private unowned let loop: EventLoop
     private let log: Log
     private var random = SystemRandomNumberGenerator()
@@ -35,6 +37,10 @@ public final class EmbeddedTracker {
         server = try HTTPServer(loop: loop, address: address, maxHeaderBytes: 8 << 10, maxBodyBytes: 0) { [unowned self] in
             self.handle($0)
         }
+        sweep = loop.scheduleRepeating(every: .seconds(60)) { [weak self] in
+            guard let self else { return }
+            self.registry.sweep(now: self.loop.now)
+        }
     }
 
     /// Adds the seeder itself to a swarm (refresh at least every interval).
@@ -49,6 +55,8 @@ public final class EmbeddedTracker {
     public func close() {
         server?.close()
         server = nil
+        sweep?.cancel()
+        sweep = nil
     }
 
     private func handle(_ request: HTTPRequest) -> HTTPServerResponse {

@@ -14,20 +14,33 @@ public final class TrackerScraper {
         udp = UDPTrackerClient(loop: loop, resolver: Resolver(loop: loop))
     }
 
-    /// Each tracker URL with its counts or the reason it has none; `completion` runs once on the loop.
+    /// Each tracker URL with its counts or the reason it has none; `completion` runs once on the
+    /// loop, within `timeout`: a tracker that has not answered by then is reported as silent.
     public func scrape(
-        _ infoHash: InfoHash, trackers: [String], completion: @escaping ([(String, Result<ScrapeCounts, ScrapeFailure>)]) -> Void
+        _ infoHash: InfoHash, trackers: [String], timeout: Duration = .seconds(15),
+        completion: @escaping ([(String, Result<ScrapeCounts, ScrapeFailure>)]) -> Void
     ) {
         var results: [Int: Result<ScrapeCounts, ScrapeFailure>] = [:]
+        var done = false
+        var deadline: TimerHandle?
         let finish = {
-            guard results.count == trackers.count else { return }
+            guard !done, results.count == trackers.count else { return }
+            done = true
+            deadline?.cancel()
             completion(trackers.indices.map { (trackers[$0], results[$0]!) })
         }
         if trackers.isEmpty { loop.schedule(after: .zero) { completion([]) } }
+        deadline = loop.schedule(after: timeout) {
+            for index in trackers.indices where results[index] == nil {
+                results[index] = .failure(ScrapeFailure("no answer within \(timeout.components.seconds) s"))
+            }
+            finish()
+        }
         for (index, url) in trackers.enumerated() {
             let lower = url.lowercased()
             if lower.hasPrefix("udp://") {
                 udp.scrape(url: url, infoHashes: [infoHash]) { result in
+                    guard results[index] == nil else { return }
                     switch result {
                     case .success(let counts) where counts.count == 1: results[index] = .success(counts[0])
                     case .success: results[index] = .failure(ScrapeFailure("no counts in the answer"))
@@ -39,7 +52,8 @@ public final class TrackerScraper {
                 let scrapeURL = ScrapeCounts.scrapeURL(forAnnounce: url)
             {
                 let separator = scrapeURL.contains("?") ? "&" : "?"
-                http.get(scrapeURL + separator + "info_hash=" + PercentEncoding.encode(infoHash.bytes), timeout: .seconds(15)) { result in
+                http.get(scrapeURL + separator + "info_hash=" + PercentEncoding.encode(infoHash.bytes), timeout: timeout) { result in
+                    guard results[index] == nil else { return }
                     switch result {
                     case .success(let response):
                         do { results[index] = .success(try ScrapeCounts(bencoded: try response.trackerBody(), infoHash: infoHash)) } catch {

@@ -1,6 +1,6 @@
 /// RC4, the stream cipher of MSE/PE, with the first bytes of keystream discarded as MSE asks
 /// (1024). Our own: OpenSSL 3 keeps RC4 in its legacy provider only, which Transmission 3.00 failed
-/// to load, and this one measured faster than OpenSSL's (Benchmarks/RESULTS.md, "RC4").
+/// to load, and this one measured faster than OpenSSL's (Benchmarks/mse; RESULTS.md, "MSE costs").
 ///
 /// The state is kept as 32-bit words, not bytes: x86 then does the swaps without partial-register
 /// merges and the index arithmetic without zero-extensions (about 1.7x the byte version); eight
