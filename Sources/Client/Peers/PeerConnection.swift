@@ -7,6 +7,10 @@ final class PeerConnection: ConnectionHandler {
     /// Output above this waits for `outputFlushed`; refilling starts at the low watermark.
     static let outputHighWatermark = 1 << 20
     static let outputLowWatermark = 256 << 10
+    /// An encrypted peer's blocks are ciphered copies, not references to the page cache: its
+    /// queue is kept short so they are still in the CPU's cache when the kernel sends them.
+    static let encryptedHighWatermark = 128 << 10
+    static let encryptedLowWatermark = 32 << 10
     /// Messages up to this long are decoded in the input buffer rather than copied out first.
     static let smallMessageLength = 64
 
@@ -18,6 +22,8 @@ final class PeerConnection: ConnectionHandler {
     /// also copied its request queue, twice per block served.
     private var peer: PeerSession?
     private var closed = false
+    /// Output above this waits for `outputFlushed`.
+    private var highWatermark = PeerConnection.outputHighWatermark
     private var queue = ByteQueue()
     private var decoder = PeerMessageDecoder(maxMessageLength: 16 << 10)
     /// A block being read into the page cache for this peer, served as soon as it is there.
@@ -322,6 +328,8 @@ final class PeerConnection: ConnectionHandler {
                 var decryptor = result.decryptor
                 decryptor.apply(&rest)
                 connection?.startTransform(RC4Transform(encryptor: result.encryptor, decryptor: decryptor))
+                connection?.setOutputLowWatermark(Self.encryptedLowWatermark)
+                highWatermark = Self.encryptedHighWatermark
                 isEncrypted = true
                 session.peerEncrypted()
             }
@@ -416,7 +424,7 @@ final class PeerConnection: ConnectionHandler {
     private func pump() {
         var queuedAny = false
         defer { if queuedAny { peer?.sentSomething(now: session.loop.now) } }  // one clock read per turn
-        while warming == nil, let connection, connection.pendingOutputBytes < Self.outputHighWatermark, let torrent,
+        while warming == nil, let connection, connection.pendingOutputBytes < highWatermark, let torrent,
             let request = warmed.take() ?? peer?.nextRequest()
         {
             PeerMessage.pieceHeader(for: request, into: &pieceHeader)
