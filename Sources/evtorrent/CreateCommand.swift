@@ -86,7 +86,7 @@ struct CreateCommand: ParsableCommand {
         bar.finish()
         do { try TorrentCreator.save(bytes, to: destination) } catch { throw fail(error.description) }
         let metainfo: Metainfo
-        do { metainfo = try MetainfoLoader.parse(bytes, path: destination) } catch { throw fail(error.description) }
+        do { metainfo = try MetainfoLoader.parse(bytes, path: destination, strict: true) } catch { throw fail(error.description) }
         print("wrote \(destination)")
         print("name:      \(metainfo.info.name)")
         print("info hash: \(metainfo.infoHash)")

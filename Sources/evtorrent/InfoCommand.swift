@@ -18,6 +18,9 @@ struct InfoCommand: ParsableCommand {
     @Option(help: "Seconds to wait for the trackers' answers with --scrape.")
     var scrapeTimeout = 15
 
+    @Flag(help: "Refuse what BEP 3 forbids but other clients take (dictionary keys out of order).")
+    var strict = false
+
     func run() throws {
         if torrent.lowercased().hasPrefix("magnet:") {
             let magnet: MagnetLink
@@ -26,7 +29,7 @@ struct InfoCommand: ParsableCommand {
             return
         }
         let metainfo: Metainfo
-        do { metainfo = try MetainfoLoader.load(torrent) } catch { throw fail(error.description) }
+        do { metainfo = try MetainfoLoader.load(torrent, strict: strict) } catch { throw fail(error.description) }
         if scrape {
             try printScrape(metainfo.infoHash, trackers: metainfo.trackers)
             return

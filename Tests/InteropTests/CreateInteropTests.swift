@@ -160,6 +160,23 @@ import ReactorTesting
         #expect(bad.stdout.contains("FAILED"))
     }
 
+    // A torrent whose dictionary keys are out of order (made by hand: "name" before "length" in
+    // info, "info" before "announce" at the top) is taken, with the info hash libtorrent computes
+    // for it (the bytes as found); `info --strict` refuses it, as BEP 3 would.
+    @Test(.enabled(if: Tools.enabled("libtorrent")))
+    func unsortedKeysAreTakenAsLibtorrentTakesThem() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let pieces = String(repeating: "p", count: 20)
+        let bytes = "d4:infod4:name5:a.bin12:piece lengthi16384e6:lengthi5e6:pieces20:\(pieces)e8:announce22:http://127.0.0.1:1/anne"
+        try directory.write("unsorted.torrent", Array(bytes.utf8))
+        let path = directory.path + "/unsorted.torrent"
+        let ours = try infoHash(ofTorrent: path)
+        #expect(try libtorrentReads(path).hash == ours)
+        let strict = try Tools.run([Tools.evtorrent, "info", "--strict", path])
+        #expect(strict.status == 1 && strict.stderr.contains("not sorted"), "\(strict.stderr)")
+    }
+
     // A creation date of -2^63 once crashed text output: it is shown as the number it is.
     @Test func infoShowsAnImpossibleDate() throws {
         let directory = try TemporaryDirectory()

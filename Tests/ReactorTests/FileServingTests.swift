@@ -124,6 +124,38 @@ private func evictFromPageCache(_ path: String) {
         #expect(error.errno == EFAULT)
     }
 
+    // A file truncated under the reader: warming a block it no longer holds reports it (once,
+    // no retry loop), the file is closed, and asking again is refused at once from its new size.
+    // Both payload modes (it once spun the loop in the mapped one).
+    @Test(arguments: [PayloadMode.mappedReference, .copy])
+    func truncatedFileIsRefusedNotWarmedForEver(mode: PayloadMode) throws {
+        let path = try makeFile(1 << 20, seed: 6)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let loop = try EventLoop()
+        let pool = WorkerPool(threads: 1)
+        defer { pool.shutdown() }
+        let files = OpenFileCache(capacity: 4, mode: mode)
+        let reader = BlockReader(loop: loop, files: files, diskPool: pool)
+        _ = try files.file(at: path)  // opened at 1 MiB
+        truncate(path, 65_536)
+        try files.file(at: path).forgetResidency()
+        var first: Result<FileBlock, SystemError>?
+        reader.block(path: path, offset: 500_000, length: 16_384) { first = $0 }
+        #expect(loop.run(until: { first != nil }, timeout: .seconds(5)))
+        guard case .failure? = first else {
+            Issue.record("a block past the new end was handed over: \(String(describing: first))")
+            return
+        }
+        let reads = reader.diskReads
+        var again: Result<FileBlock, SystemError>?
+        reader.block(path: path, offset: 500_000, length: 16_384) { again = $0 }
+        guard case .failure(let error)? = again else {
+            Issue.record("the second ask was not refused at once: \(String(describing: again))")
+            return
+        }
+        #expect(error.errno == ERANGE && reader.diskReads == reads)
+    }
+
     // A per-connection cap and a group cap both slow a transfer to about their rate.
     @Test func rateLimitsSlowTransfers() throws {
         let loop = try EventLoop()

@@ -65,6 +65,14 @@ private func decodeError(_ text: String, limits: BencodeLimits = .default) -> Be
         // Byte order, not text order: "B" (0x42) sorts before "a" (0x61).
         #expect(decodeError("d1:Bi1e1:ai2ee") == nil)
         #expect(decodeError("d1:ai1e1:Bi2ee")?.kind == .unsortedKeys)
+        // Taken when asked (torrents in the wild), sorted as read; a key twice is still refused,
+        // however far apart.
+        let lenient = BencodeLimits(maxDepth: 8, maxInputBytes: 1 << 20, allowsUnsortedKeys: true)
+        let unsorted = try? Bencode.decode(Array("d3:fooi1e3:bari2ee".utf8), limits: lenient)
+        #expect(unsorted.map(Bencode.encode) == Array("d3:bari2e3:fooi1ee".utf8))
+        #expect(throws: BencodeError(.duplicateKey, at: 7)) {
+            try Bencode.decode(Array("d1:bi1e1:ai2e1:bi3ee".utf8), limits: lenient)
+        }
         // A key that is a prefix of the next sorts first.
         #expect(decodeError("d1:ai1e2:aai2ee") == nil)
     }

@@ -21,15 +21,15 @@ public enum MetainfoLoader {
     /// The largest .torrent accepted; real ones with millions of pieces stay well below.
     public static let maxTorrentFileBytes = 64 << 20
 
-    /// Reads and validates the torrent at `path`.
-    public static func load(_ path: String) throws(LoadError) -> Metainfo {
+    /// Reads and validates the torrent at `path` (`strict`: its keys must be sorted, as BEP 3 says).
+    public static func load(_ path: String, strict: Bool = false) throws(LoadError) -> Metainfo {
         let bytes: [UInt8]
         do { bytes = try FileContents.read(path, limit: maxTorrentFileBytes) } catch { throw .unreadable(error) }
-        return try parse(bytes, path: path)
+        return try parse(bytes, path: path, strict: strict)
     }
 
     /// Validates torrent bytes, naming `path` in any error.
-    public static func parse(_ bytes: [UInt8], path: String) throws(LoadError) -> Metainfo {
-        do { return try Metainfo(bencoded: bytes, sha1: Digest.sha1) } catch { throw .invalid(path: path, error) }
+    public static func parse(_ bytes: [UInt8], path: String, strict: Bool = false) throws(LoadError) -> Metainfo {
+        do { return try Metainfo(bencoded: bytes, sha1: Digest.sha1, strict: strict) } catch { throw .invalid(path: path, error) }
     }
 }

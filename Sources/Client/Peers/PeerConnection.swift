@@ -436,9 +436,15 @@ final class PeerConnection: ConnectionHandler {
                 torrent.uploaded(request.length)
             case .cold(let block):
                 warming = request
-                torrent.storage.warm(block) { [weak self] in
+                torrent.storage.warm(block) { [weak self] whole in
                     guard let self, let request = self.warming else { return }
                     self.warming = nil
+                    guard whole else {
+                        // The file shrank under us: this peer's request cannot be served.
+                        self.session.log.warn("read_failed", [("torrent", torrent.metainfo.info.name), ("error", "\(block.file.path) is shorter than the torrent says")])
+                        self.connection?.close()
+                        return
+                    }
                     self.warmed = request
                     self.pump()
                 }

@@ -59,12 +59,13 @@ final class TorrentStorage {
         return queue(parts, header: header, on: connection)
     }
 
-    /// Reads `block` into the page cache on the disk pool; `completion` runs on the loop.
-    func warm(_ block: FileBlock, completion: @escaping () -> Void) {
+    /// Reads `block` into the page cache on the disk pool; `completion` runs on the loop, false if
+    /// the file no longer holds it.
+    func warm(_ block: FileBlock, completion: @escaping (Bool) -> Void) {
         let disk = self.disk, start = disk.began()
-        disk.blocks.warm(block) {
+        disk.blocks.warm(block) { whole in
             disk.ended(.read, bytes: block.length, since: start)
-            completion()
+            completion(whole)
         }
     }
 

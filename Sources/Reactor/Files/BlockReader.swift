@@ -41,11 +41,15 @@ public final class BlockReader {
         return file.isResident(offset: offset, length: length) ? .ready(block) : .cold(block)
     }
 
-    /// Reads a cold block into the page cache on the disk pool; `completion` runs on the loop after.
-    public func warm(_ block: FileBlock, completion: @escaping () -> Void) {
+    /// Reads a cold block into the page cache on the disk pool; `completion` runs on the loop after,
+    /// false if the file no longer holds the block. The file is then closed, so the next `prepare`
+    /// sees its size as it is now and refuses the range (a file truncated under a seeder once made
+    /// serving warm the same missing block for ever, a busy loop).
+    public func warm(_ block: FileBlock, completion: @escaping (Bool) -> Void) {
         diskReads += 1
-        loop.offload(to: diskPool, { block.file.prefetch(offset: block.offset, length: block.length) }) { _ in
-            completion()
+        loop.offload(to: diskPool, { block.file.prefetch(offset: block.offset, length: block.length) }) { [weak self] whole in
+            if !whole { self?.files.evict(block.file.path) }
+            completion(whole)
         }
     }
 
@@ -56,7 +60,10 @@ public final class BlockReader {
     ) {
         switch prepare(path: path, offset: offset, length: length) {
         case .ready(let block): completion(.success(block))
-        case .cold(let block): warm(block) { completion(.success(block)) }
+        case .cold(let block):
+            warm(block) { whole in
+                completion(whole ? .success(block) : .failure(SystemError(errno: ERANGE, operation: "read past end of file", path: block.file.path)))
+            }
         case .failed(let error): completion(.failure(error))
         }
     }

@@ -130,23 +130,28 @@ public final class OpenFile: @unchecked Sendable {
         var byte: UInt8 = 0
         var position = offset / page * page
         while position < offset + Int64(length) {
-            if evtorrent_pread_nowait(descriptor, &byte, 1, off_t(max(position, offset))) < 0 { return false }
+            // 0 is the end of the file: it shrank since it was opened.
+            if evtorrent_pread_nowait(descriptor, &byte, 1, off_t(max(position, offset))) <= 0 { return false }
             position += page
         }
         return true
     }
 
     /// Brings the range into the page cache with a blocking read; for the disk pool, never the loop.
-    public func prefetch(offset: Int64, length: Int) {
+    /// False if the file no longer holds the whole range (it shrank under us) or the read failed.
+    @discardableResult
+    public func prefetch(offset: Int64, length: Int) -> Bool {
         let chunk = 256 << 10
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 64)
         defer { buffer.deallocate() }
         var done = 0
         while done < length {
             let count = pread(descriptor, buffer, min(chunk, length - done), off_t(offset) + off_t(done))
-            if count <= 0 { return }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return false }
             done += count
         }
+        return true
     }
 
     /// Copies `length` bytes at `offset` to `target` with `pread` (never through the mapping: a file

@@ -4,11 +4,16 @@ public struct BencodeLimits: Sendable, Equatable {
     public var maxDepth: Int
     /// How many bytes the whole input may have.
     public var maxInputBytes: Int
+    /// Whether dictionary keys may come in any order (they are sorted as read; a key twice is
+    /// still refused). Real .torrent files have them unsorted at times, and libtorrent and
+    /// Transmission take them, hashing `info` as found; `create` and `info --strict` do not.
+    public var allowsUnsortedKeys = false
 
     /// An explicit set of limits.
-    public init(maxDepth: Int, maxInputBytes: Int) {
+    public init(maxDepth: Int, maxInputBytes: Int, allowsUnsortedKeys: Bool = false) {
         self.maxDepth = maxDepth
         self.maxInputBytes = maxInputBytes
+        self.allowsUnsortedKeys = allowsUnsortedKeys
     }
 
     /// Generous for any real torrent file (the largest are tens of MiB), strict about nesting.
@@ -40,7 +45,7 @@ public enum Bencode {
         guard bytes.count <= limits.maxInputBytes else {
             throw BencodeError(.inputTooLarge(limit: limits.maxInputBytes), at: 0)
         }
-        var reader = Reader(bytes: bytes, maxDepth: limits.maxDepth)
+        var reader = Reader(bytes: bytes, maxDepth: limits.maxDepth, allowsUnsortedKeys: limits.allowsUnsortedKeys)
         reader.recordTopLevelSpans = true
         let value = try reader.value(depth: 0)
         guard reader.position == bytes.count else { throw BencodeError(.trailingBytes, at: reader.position) }
@@ -56,7 +61,7 @@ public enum Bencode {
         guard bytes.count <= limits.maxInputBytes else {
             throw BencodeError(.inputTooLarge(limit: limits.maxInputBytes), at: 0)
         }
-        var reader = Reader(bytes: bytes, maxDepth: limits.maxDepth)
+        var reader = Reader(bytes: bytes, maxDepth: limits.maxDepth, allowsUnsortedKeys: limits.allowsUnsortedKeys)
         let value = try reader.value(depth: 0)
         return (value, reader.position)
     }
@@ -102,13 +107,15 @@ public enum Bencode {
 private struct Reader {
     let bytes: [UInt8]
     let maxDepth: Int
+    let allowsUnsortedKeys: Bool
     var position = 0
     var recordTopLevelSpans = false
     var spans: [[UInt8]: Range<Int>] = [:]
 
-    init(bytes: [UInt8], maxDepth: Int) {
+    init(bytes: [UInt8], maxDepth: Int, allowsUnsortedKeys: Bool) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.allowsUnsortedKeys = allowsUnsortedKeys
     }
 
     mutating func value(depth: Int) throws(BencodeError) -> BencodeValue {
@@ -199,12 +206,19 @@ private struct Reader {
         guard depth <= maxDepth else { throw BencodeError(.nestingTooDeep(limit: maxDepth), at: position) }
         position += 1  // 'd'
         var entries: [(key: [UInt8], value: BencodeValue)] = []
+        var unsortedAt: Int?
         while true {
             guard position < bytes.count else { throw BencodeError(.truncated, at: position) }
             let keyStart = position
             switch bytes[position] {
             case UInt8(ascii: "e"):
                 position += 1
+                if let unsortedAt {
+                    entries.sort { $0.key.lexicographicallyPrecedes($1.key) }
+                    for index in entries.indices.dropFirst() where entries[index].key == entries[index - 1].key {
+                        throw BencodeError(.duplicateKey, at: unsortedAt)
+                    }
+                }
                 return .dictionary(BencodeDictionary(sortedUniqueEntries: entries))
             case UInt8(ascii: "0")...UInt8(ascii: "9"):
                 break
@@ -214,7 +228,10 @@ private struct Reader {
             let key = try string()
             if let previous = entries.last?.key {
                 if previous == key { throw BencodeError(.duplicateKey, at: keyStart) }
-                if !previous.lexicographicallyPrecedes(key) { throw BencodeError(.unsortedKeys, at: keyStart) }
+                if !previous.lexicographicallyPrecedes(key) {
+                    guard allowsUnsortedKeys else { throw BencodeError(.unsortedKeys, at: keyStart) }
+                    unsortedAt = unsortedAt ?? keyStart
+                }
             }
             let valueStart = position
             let item = try value(depth: depth)

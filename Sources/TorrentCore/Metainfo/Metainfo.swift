@@ -80,9 +80,13 @@ public struct Metainfo: Sendable {
     /// - Parameters:
     ///   - bytes: the whole file.
     ///   - sha1: computes a SHA-1 digest (supplied by the caller: this module does no hashing).
+    ///   - strict: refuse dictionary keys out of order, as BEP 3 says; by default they are taken
+    ///     as libtorrent and Transmission take them, the info hash computed over the bytes as found.
     public init(
-        bencoded bytes: [UInt8], sha1: (ArraySlice<UInt8>) -> [UInt8], limits: BencodeLimits = .default
+        bencoded bytes: [UInt8], sha1: (ArraySlice<UInt8>) -> [UInt8], limits: BencodeLimits = .default, strict: Bool = false
     ) throws(MetainfoError) {
+        var limits = limits
+        limits.allowsUnsortedKeys = !strict
         let decoded: (value: BencodeValue, spans: [[UInt8]: Range<Int>])
         do { decoded = try Bencode.decodeWithSpans(bytes, limits: limits) } catch { throw .bencode(error) }
         guard let top = decoded.value.dictionaryValue else { throw .notADictionary }
