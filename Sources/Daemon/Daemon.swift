@@ -24,6 +24,8 @@ public final class Daemon {
     private let home: String
     let log: Log
     private var server: HTTPServer?
+    /// Moves the download queue along (DownloadQueue.swift).
+    private var queueTimer: TimerHandle?
     /// The current CSRF token.
     let sessionID: String
     /// Peers the open-file limit allows, with room kept for data files.
@@ -99,6 +101,7 @@ public final class Daemon {
         } catch { throw .rpcListen(rpcAddress.description, error) }
         _ = metrics  // starts measuring the loop's lag from now
         watch.apply(settings)
+        queueTimer = loop.scheduleRepeating(every: .seconds(2)) { [weak self] in self?.updateDownloadQueue() }
     }
 
     /// Where RPC clients reach it.
@@ -125,6 +128,7 @@ public final class Daemon {
         guard !stopping else { return }
         stopping = true
         server?.close()
+        queueTimer?.cancel()
         session.shutdown { [loop] in loop.stop() }
     }
 
@@ -257,7 +261,8 @@ public final class Daemon {
     /// What the config directory keeps of a torrent now.
     func record(of entry: DaemonTorrent) -> ConfigDirectory.Record {
         var record = ConfigDirectory.Record(
-            downloadDirectory: entry.downloadDirectory, addedDate: entry.addedDate, paused: entry.torrent.phase.isStopped, labels: entry.labels)
+            downloadDirectory: entry.downloadDirectory, addedDate: entry.addedDate, paused: entry.torrent.phase.isStopped && !entry.isQueued,
+            labels: entry.labels)
         record.names = entry.names
         record.settings = entry.settings
         record.queuePosition = entry.queuePosition

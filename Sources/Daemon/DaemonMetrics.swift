@@ -86,7 +86,7 @@ final class DaemonMetrics {
         gauge("evtorrent_peers_waiting_on_disk", [], help: "Peers whose next block waits for a disk read").set(to: Double(daemon.session.peersWaitingOnDisk))
         var states: [String: Int] = ["stopped": 0, "checking": 0, "downloading": 0, "seeding": 0]
         for entry in daemon.torrents.values {
-            switch TorrentFields.status(entry.torrent) {
+            switch TorrentFields.status(entry) {
             case .stopped: states["stopped", default: 0] += 1
             case .checking, .checkWait: states["checking", default: 0] += 1
             case .downloading, .downloadWait: states["downloading", default: 0] += 1

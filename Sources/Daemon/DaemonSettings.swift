@@ -17,6 +17,8 @@ public struct DaemonSettings: Sendable {
             ("peer-limit-per-torrent", .integer(18_000)),
             // evtorrent's own: connections one address may open to us (Transmission has no such cap).
             ("peer-limit-per-address", .integer(4)),
+            ("download-queue-enabled", .bool(true)),
+            ("download-queue-size", .integer(5)),
             ("rpc-bind-address", .string("0.0.0.0")),
             ("rpc-port", .integer(9091)),
             ("rpc-whitelist-enabled", .bool(true)),

@@ -22,6 +22,10 @@ final class DaemonTorrent {
     var settings = TorrentSettings()
     /// Its place in the queue (0 first).
     var queuePosition = 0
+    /// Stopped by the download queue, waiting for a place (not by the user: it is not paused).
+    var isQueued = false
+    /// Started with `torrent-start-now`: the queue leaves it running.
+    var startedNow = false
 
     /// The name shown: the torrent's, or what its top folder or file was renamed to.
     var name: String {

@@ -15,17 +15,23 @@ extension Daemon {
         case "torrent_add": torrentAdd(arguments, completion: completion)
         case "torrent_start", "torrent_start_now":
             for entry in selected(arguments) {
+                entry.isQueued = false
+                entry.startedNow = request.method == "torrent_start_now"
                 session.start(entry.infoHash)
                 saveRecord(entry)
             }
             for magnet in selectedMagnets(arguments) { setPaused(magnet, false) }
+            updateDownloadQueue()
             completion(.success([]))
         case "torrent_stop":
             for entry in selected(arguments) {
+                entry.isQueued = false
+                entry.startedNow = false
                 session.stop(entry.infoHash)
                 saveRecord(entry)
             }
             for magnet in selectedMagnets(arguments) { setPaused(magnet, true) }
+            updateDownloadQueue()
             completion(.success([]))
         case "torrent_verify":
             for entry in selected(arguments) { session.verify(entry.infoHash) }
@@ -34,6 +40,7 @@ extension Daemon {
             let deleteData = arguments["delete_local_data"]?.boolValue ?? false
             for entry in selected(arguments) { remove(entry, deleteData: deleteData) }
             for magnet in selectedMagnets(arguments) { remove(magnet) }
+            updateDownloadQueue()
             completion(.success([]))
         case "session_set": completion(sessionSet(arguments))
         case "torrent_set": completion(torrentSet(arguments))
@@ -42,9 +49,10 @@ extension Daemon {
             for entry in selected(arguments) { session.reannounce(entry.infoHash) }
             completion(.success([]))
         case "queue_move_top", "queue_move_up", "queue_move_down", "queue_move_bottom":
-            // The order is kept (in each record) and shown (queuePosition); with no download queue
-            // (download-queue-enabled is false) every torrent runs whatever its place.
+            // The order is kept (in each record) and shown (queuePosition); the download queue
+            // follows it at once.
             moveInQueue(selected(arguments), request.method)
+            updateDownloadQueue()
             completion(.success([]))
         case "port_test":
             completion(.failure(RPCFailure(.internalError, "port test unavailable: it needs an outside service to connect back")))
@@ -137,7 +145,8 @@ extension Daemon {
             ("idle_seeding_limit_enabled", .bool(settings.bool("idle-seeding-limit-enabled"))),
             ("encryption", .string(session.options.encryption.rawValue)), ("dht_enabled", .bool(false)), ("pex_enabled", .bool(settings.bool("pex-enabled"))),
             ("lpd_enabled", .bool(settings.bool("lpd-enabled"))), ("utp_enabled", .bool(false)), ("start_added_torrents", .bool(true)),
-            ("download_queue_enabled", .bool(false)), ("download_queue_size", .integer(5)),
+            ("download_queue_enabled", .bool(settings.bool("download-queue-enabled"))),
+            ("download_queue_size", .integer(Int64(settings.integer("download-queue-size")))),
             // What the web client's preferences read (it fails on a missing key); features evtorrent
             // does not have are reported off.
             ("alt_speed_enabled", .bool(false)), ("alt_speed_down", .integer(50)), ("alt_speed_up", .integer(50)),

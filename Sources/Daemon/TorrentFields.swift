@@ -9,7 +9,9 @@ enum TorrentFields {
         case stopped = 0, checkWait = 1, checking = 2, downloadWait = 3, downloading = 4, seedWait = 5, seeding = 6
     }
 
-    static func status(_ torrent: Torrent) -> Status {
+    static func status(_ entry: DaemonTorrent) -> Status {
+        if entry.isQueued { return .downloadWait }
+        let torrent = entry.torrent
         switch torrent.phase {
         case .stopped: return .stopped
         case .checking: return .checking
@@ -122,7 +124,7 @@ enum TorrentFields {
             let wanted = torrent.wantedBytes
             return .double(wanted.total > 0 ? Double(wanted.total - wanted.missing) / Double(wanted.total) : 1)
         case .metadata_percent_complete: return .integer(1)
-        case .status: return .integer(status(torrent).rawValue)
+        case .status: return .integer(status(entry).rawValue)
         case .recheck_progress:
             if case .checking(let done, let total) = torrent.phase { return .double(total > 0 ? Double(done) / Double(total) : 0) }
             return .integer(0)

@@ -80,4 +80,48 @@ import ReactorTesting
         let restored = try daemon.call(fields)
         #expect(restored.contains(#""wanted":[1,1]"#) && restored.contains(#""percentDone":1"#), "\(restored)")
     }
+
+    // The download queue: with download-queue-size 1 (session-set), of three torrents with no
+    // data and no peers the first in the queue downloads and the others wait as "Queued"
+    // (status 3, transmission-remote -l); stopping the first starts the second; start-now starts
+    // the third past the queue; a queued torrent is not saved as paused, so after a restart the
+    // queue, not the user, holds it back.
+    @Test func downloadQueue() throws {
+        guard Tools.enabled("curl", "transmission-remote") else { return }
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let root = daemon.directory.path
+        #expect(try daemon.call(#"{"method":"session-set","arguments":{"download-queue-size":1}}"#).contains("success"))
+        for name in ["one", "two", "three"] {
+            try daemon.directory.write("elsewhere/\(name).bin", patternBytes(300_000, seed: UInt64(name.count)))
+            try Tools.check([Tools.evtorrent, "create", root + "/elsewhere/\(name).bin", "-o", root + "/\(name).torrent"])
+            #expect(try daemon.remote("-a", root + "/\(name).torrent").contains("success"))
+        }
+        let statuses = #"{"method":"torrent-get","arguments":{"fields":["id","status"]}}"#
+        func status() -> String { (try? daemon.call(statuses)) ?? "" }
+        #expect(waitUntil(seconds: 15) {
+            let now = status()
+            return now.contains(#"{"id":1,"status":4}"#) && now.contains(#"{"id":2,"status":3}"#) && now.contains(#"{"id":3,"status":3}"#)
+        }, "\(status())")
+        let list = try daemon.remote("-l")
+        #expect(list.components(separatedBy: "Queued").count == 3, "\(list)")
+        let session = try daemon.call(#"{"method":"session-get","arguments":{"fields":["download-queue-enabled","download-queue-size"]}}"#)
+        #expect(session.contains(#""download-queue-enabled":true"#) && session.contains(#""download-queue-size":1"#), "\(session)")
+
+        try daemon.remote("-t", "1", "-S")
+        #expect(waitUntil(seconds: 10) {
+            let now = status()
+            return now.contains(#"{"id":1,"status":0}"#) && now.contains(#"{"id":2,"status":4}"#) && now.contains(#"{"id":3,"status":3}"#)
+        }, "\(status())")
+        #expect(try daemon.call(#"{"method":"torrent-start-now","arguments":{"ids":[3]}}"#).contains("success"))
+        #expect(waitUntil(seconds: 10) { status().contains(#"{"id":3,"status":4}"#) }, "\(status())")
+        #expect(status().contains(#"{"id":2,"status":4}"#), "\(status())")
+
+        // After a restart: one is paused by the user, the other two want to download, one place.
+        try daemon.restart()
+        #expect(waitUntil(seconds: 15) {
+            let now = status()
+            return now.contains(#""status":0"#) && now.contains(#""status":4"#) && now.contains(#""status":3"#)
+        }, "\(status())")
+    }
 }

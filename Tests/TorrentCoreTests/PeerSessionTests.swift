@@ -60,6 +60,19 @@ private func block(_ piece: Int, _ offset: Int = 0, _ length: Int = 16_384) -> B
         }
     }
 
+    // A block outside the torrent closes the peer (FuzzWire's find: it went on to the torrent);
+    // an unasked block inside it goes on, for the downloader to judge.
+    @Test func blocksOutsideTheTorrentCloseThePeer() throws {
+        for request in [block(10), block(0, 32_768 - 100), block(9, 0, 5_001), block(-1), block(0, -16)] {
+            var session = seedSession(now: start)
+            #expect(throws: PeerError.self) { try session.received(.piece(request, [UInt8](repeating: 0, count: max(0, request.length))[...]), now: start) }
+        }
+        var session = seedSession(now: start)
+        let inside = block(9, 0, 5_000)
+        let data = [UInt8](repeating: 1, count: 5_000)[...]
+        #expect(try session.received(.piece(inside, data), now: start) == [.storeBlock(inside, data)])
+    }
+
     // Over the queue cap requests are rejected (fast) or dropped; a sustained flood closes the peer.
     @Test func requestFloodIsCappedThenDropped() throws {
         for fast in [true, false] {

@@ -32,7 +32,10 @@ public struct PeerSessionConfiguration: Sendable {
     }
 
     /// The number of pieces.
-    public var pieceCount: Int { Int((totalLength + Int64(pieceLength) - 1) / Int64(pieceLength)) }
+    public var pieceCount: Int {
+        let (whole, rest) = totalLength.quotientAndRemainder(dividingBy: Int64(pieceLength))
+        return Int(whole) + (rest > 0 ? 1 : 0)
+    }
 
     /// The length of `piece`.
     public func length(of piece: PieceIndex) -> Int {
@@ -151,6 +154,12 @@ public struct PeerSession: Sendable {
             peerChoking = false
             return []
         case .piece(let request, let data):
+            // Unasked blocks inside the torrent are the downloader's to judge; one outside it is
+            // a broken or hostile peer (FuzzWire found the torrent was trusted to catch it).
+            let piece = request.piece
+            guard piece.value >= 0, piece.value < configuration.pieceCount, request.offset >= 0, request.length > 0,
+                request.offset + request.length <= configuration.length(of: piece)
+            else { throw .protocolViolation("block outside the torrent: \(request)") }
             if outstanding.remove(request) != nil {
                 lastBlock = now
                 isSnubbed = false
