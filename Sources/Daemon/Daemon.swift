@@ -228,10 +228,7 @@ public final class Daemon {
         case .trusted(let pieces):
             torrent = session.add(metainfo, location: location, have: pieces, options: options)
         case let verdict:
-            if verdict != .missing {
-                let why = verdict == .corrupt ? "its resume file is corrupt" : "a file changed since its resume file was written"
-                log.warn("rechecking", [("torrent", metainfo.info.name), ("reason", why)])
-            }
+            if let why = verdict.recheckReason { log.warn("rechecking", [("torrent", metainfo.info.name), ("reason", why)]) }
             torrent = session.add(metainfo, location: location, options: options)
         }
         if paused { session.stop(metainfo.infoHash) }

@@ -129,17 +129,26 @@ import ReactorTesting
 
     // kill -9 halfway (the seed is rate-limited so there is a halfway), then the same command
     // again: it keeps the pieces verified before the crash and fetches less than the whole
-    // torrent; the bytes match at the end.
-    @Test func resumesAfterKillNine() throws {
+    // torrent; the bytes match at the end. With `truncating`, a file is also cut in half by
+    // something else while the download runs (later writes extend it again, sparse): the restart
+    // must not trust what the resume file says of it (it once finished "complete", exit 0, with
+    // pieces that failed `verify`), and `evtorrent verify` passes at the end.
+    @Test(arguments: [false, true])
+    func resumesAfterKillNine(truncating: Bool) throws {
         let swarm = try Swarm()
         defer { swarm.stop() }
         let seedPort = freePort()
-        let seed = try BackgroundProcess(
-            [Tools.evtorrent, "seed", swarm.torrent, "--data", swarm.data, "--bind", "127.0.0.1", "--port", String(seedPort),
-             "--tracker-port", String(freePort()), "--upload-limit", "2048", "--session-dir", swarm.directory.path + "/seed-session"],
-            outputPath: swarm.directory.path + "/seed.log")
-        swarm.seeders.append(("evtorrent", seed, seedPort))
-        try #require(seed.waitForOutput("peers ", seconds: 60), "seed did not start: \(seed.output)")
+        func startSeed(_ log: String) throws -> BackgroundProcess {
+            let seed = try BackgroundProcess(
+                [Tools.evtorrent, "seed", swarm.torrent, "--data", swarm.data, "--bind", "127.0.0.1", "--port", String(seedPort),
+                 "--tracker-port", String(freePort()), "--upload-limit", truncating ? "1024" : "2048",
+                 "--session-dir", swarm.directory.path + "/seed-session"],
+                outputPath: swarm.directory.path + "/" + log)
+            swarm.seeders.append(("evtorrent", seed, seedPort))
+            try #require(seed.waitForOutput("peers ", seconds: 60), "seed did not start: \(seed.output)")
+            return seed
+        }
+        let seed = try startSeed("seed.log")
 
         let out = swarm.directory.path + "/dl"
         let session = swarm.directory.path + "/dl-session"
@@ -155,8 +164,23 @@ import ReactorTesting
             return files.contains { $0.hasSuffix(".resume") }
         }
         try #require(resumeWritten, "no resume file: \(first.output)")
-        Thread.sleep(forTimeInterval: 1.5)
+        if truncating {
+            // The largest file written so far, cut in half under the running download.
+            let written = DownloadInteropTests.files.map { file in
+                (file.0, ((try? FileManager.default.attributesOfItem(atPath: out + "/" + file.0))?[.size] as? Int) ?? 0)
+            }.max { $0.1 < $1.1 }!
+            try #require(written.1 > 0)
+            #expect(truncate(out + "/" + written.0, off_t(written.1 / 2)) == 0)
+            Thread.sleep(forTimeInterval: 2)  // later writes extend it again
+            // Then nothing more is written, and a resume save records the files as they are: on
+            // the restart their sizes and times match it, so only the unclean stop tells.
+            _ = seed.stop(signal: SIGKILL, seconds: 5)
+            Thread.sleep(forTimeInterval: 7)
+        } else {
+            Thread.sleep(forTimeInterval: 1.5)
+        }
         _ = first.stop(signal: SIGKILL, seconds: 5)
+        if truncating { _ = try startSeed("seed2.log") }
         let onDisk = DownloadInteropTests.files.reduce(0) { sum, file in
             sum + (((try? FileManager.default.attributesOfItem(atPath: out + "/" + file.0))?[.size] as? Int) ?? 0)
         }
@@ -174,6 +198,8 @@ import ReactorTesting
         #expect(!fetched.isEmpty)
         let downloadedAgain = Self.bytes(in: String(fetched))
         #expect(downloadedAgain != nil && downloadedAgain! < Double(total), "refetched \(fetched) of \(total) bytes")
+        let verified = try Tools.run([Tools.evtorrent, "verify", swarm.torrent, "--data", out])
+        #expect(verified.status == 0, "verify after the restart: \(verified.stdout.suffix(800))")
     }
 
     /// The byte count in "complete  12.3 MiB in ..." (the first size on the line).

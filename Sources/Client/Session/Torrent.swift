@@ -415,6 +415,9 @@ public final class Torrent {
         var snapshot = ResumeData(infoHash: metainfo.infoHash, pieces: have, files: [])
         snapshot.downloaded = downloadedBytes
         snapshot.uploaded = uploadedBytes
+        // Unclean while a download writes (a crash now is checked for at the next start); clean
+        // once stopping in order or once every wanted piece is in.
+        snapshot.clean = !isDownloading || phase.isStopped || wantedBytes.missing == 0
         return snapshot
     }
 

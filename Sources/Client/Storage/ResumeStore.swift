@@ -71,6 +71,19 @@ public struct ResumeStore: Sendable {
         case corrupt
         /// A file's size or mtime changed since it was written.
         case filesChanged
+        /// It was written while a download was writing and the process did not stop in order
+        /// after it: the files may not hold what it says.
+        case unclean
+
+        /// Why the data is checked instead of trusted, for the log (nil: trusted, or nothing to trust).
+        public var recheckReason: String? {
+            switch self {
+            case .trusted, .missing: return nil
+            case .corrupt: return "its resume file is corrupt"
+            case .filesChanged: return "a file changed since its resume file was written"
+            case .unclean: return "it was downloading when the last run ended without an orderly stop"
+            }
+        }
     }
 
     /// Whether the resume data of `metainfo` can be trusted, and if not why.
@@ -78,6 +91,7 @@ public struct ResumeStore: Sendable {
         guard let saved = load(metainfo) else {
             return (try? FileStatus.of(path(metainfo.infoHash))) ?? nil == nil ? .missing : .corrupt
         }
-        return saved.files == Self.fileStates(location) ? .trusted(saved.pieces) : .filesChanged
+        guard saved.files == Self.fileStates(location) else { return .filesChanged }
+        return saved.clean ? .trusted(saved.pieces) : .unclean
     }
 }

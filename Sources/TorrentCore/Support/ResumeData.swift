@@ -19,6 +19,12 @@ public struct ResumeData: Equatable, Sendable {
     public var files: [FileState]
     public var uploaded: Int64 = 0
     public var downloaded: Int64 = 0
+    /// False when written while a download was writing its files: if the process dies then, the
+    /// files may no longer hold what `pieces` says (a write cut short, a file truncated under it and
+    /// extended again by later writes), so the next start checks the data instead of trusting it.
+    /// Seeding torrents, finished downloads and orderly stops write true: a crashed box of
+    /// thousands of seeding torrents rechecks none of them.
+    public var clean = true
 
     /// Resume data from its parts.
     public init(infoHash: InfoHash, pieces: Bitfield, files: [FileState]) {
@@ -32,7 +38,7 @@ public struct ResumeData: Equatable, Sendable {
         Bencode.encode(
             .dictionary(
                 BencodeDictionary([
-                    ("downloaded", .integer(downloaded)),
+                    ("clean", .integer(clean ? 1 : 0)), ("downloaded", .integer(downloaded)),
                     ("files", .list(files.map { .list([.integer($0.size), .integer($0.modificationTime)]) })),
                     ("info-hash", .bytes(infoHash.bytes)), ("piece-count", .integer(Int64(pieces.count))),
                     ("pieces", .bytes(pieces.bytes)), ("uploaded", .integer(uploaded)), ("version", .integer(1)),
@@ -58,5 +64,6 @@ public struct ResumeData: Equatable, Sendable {
         self.init(infoHash: infoHash, pieces: pieces, files: files)
         uploaded = top["uploaded"]?.integerValue ?? 0
         downloaded = top["downloaded"]?.integerValue ?? 0
+        clean = top["clean"]?.integerValue != 0
     }
 }
