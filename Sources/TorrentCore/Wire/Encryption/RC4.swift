@@ -36,31 +36,26 @@ public struct RC4: Sendable {
     @inline(__always)
     private static func cipher(_ base: UnsafeMutableRawPointer, count: Int, state s: UnsafeMutablePointer<UInt32>, i: UInt32, j: UInt32) -> (UInt32, UInt32) {
         var i = i, j = j
-        var offset = 0
-        while offset + 8 <= count {
-            var word: UInt64 = 0
-            for byte in 0..<8 {
-                i = (i &+ 1) & 0xFF
-                let si = s[Int(i)]
-                j = (j &+ si) & 0xFF
-                let sj = s[Int(j)]
-                s[Int(i)] = sj
-                s[Int(j)] = si
-                word |= UInt64(s[Int((si &+ sj) & 0xFF)]) << (UInt64(byte) &* 8)
-            }
-            let pointer = base + offset
-            // Little-endian byte order: the first keystream byte meets the first data byte.
-            pointer.storeBytes(of: pointer.loadUnaligned(as: UInt64.self) ^ word.littleEndian, as: UInt64.self)
-            offset += 8
-        }
-        while offset < count {
+        @inline(__always) func nextByte() -> UInt32 {
             i = (i &+ 1) & 0xFF
             let si = s[Int(i)]
             j = (j &+ si) & 0xFF
             let sj = s[Int(j)]
             s[Int(i)] = sj
             s[Int(j)] = si
-            let key = UInt8(truncatingIfNeeded: s[Int((si &+ sj) & 0xFF)])
+            return s[Int((si &+ sj) & 0xFF)]
+        }
+        var offset = 0
+        while offset + 8 <= count {
+            var word: UInt64 = 0
+            for byte in 0..<8 { word |= UInt64(nextByte()) << (UInt64(byte) &* 8) }
+            let pointer = base + offset
+            // Little-endian byte order: the first keystream byte meets the first data byte.
+            pointer.storeBytes(of: pointer.loadUnaligned(as: UInt64.self) ^ word.littleEndian, as: UInt64.self)
+            offset += 8
+        }
+        while offset < count {
+            let key = UInt8(truncatingIfNeeded: nextByte())
             base.storeBytes(of: base.load(fromByteOffset: offset, as: UInt8.self) ^ key, toByteOffset: offset, as: UInt8.self)
             offset += 1
         }
