@@ -35,6 +35,30 @@ import TorrentCore
         #expect(manual.session.stats.dialAttempts == 2 && manual.session.stats.dialFailures == 1)
     }
 
+    // A tracker naming 10,000 peers: dials go out under the session's half-open budget, a few
+    // dozen at a time (it once opened all 10,000 at once after a 40 s freeze of the loop), more
+    // as attempts end; a shutdown meanwhile ends at once.
+    @Test func tenThousandPeersAreDialledAtAPace() throws {
+        let content = try TestContent()
+        defer { content.directory.cleanup() }
+        let manual = ManualSession()
+        let torrent = content.seed(in: manual, options: TorrentOptions())
+        manual.loop.runPending()
+        let addresses = (0..<10_000).map { SocketAddress(host: "10.\($0 / 250 % 250).\($0 % 250).1", port: UInt16(6000 + $0 % 1000))! }
+        torrent.addPeers(addresses, from: .tracker)
+        #expect(manual.connector.attempts.count == Session.maxHalfOpen)
+        for attempt in manual.connector.attempts { attempt.refuse() }
+        manual.loop.advance(by: .seconds(1))
+        #expect(manual.connector.attempts.count == 2 * Session.maxHalfOpen)
+        #expect(Set(manual.connector.attempts.map(\.remoteAddress)).count == 2 * Session.maxHalfOpen)
+        var stopped = false
+        manual.session.shutdown { stopped = true }
+        manual.settle()
+        #expect(stopped)
+        manual.loop.advance(by: .seconds(5))
+        #expect(manual.connector.attempts.count == 2 * Session.maxHalfOpen)
+    }
+
     // A seed with a seeding-time limit stops by itself when it is reached: its peers are closed,
     // its owner hears why, and it is no longer ticked.
     @Test func seedTimeLimitStopsTheTorrent() throws {
