@@ -15,7 +15,7 @@ settings.update({
     "listen_interfaces": "127.0.0.1:%s" % port,
     "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
     # The bench connects from many 127.x addresses; room for the idle runs (10,000 connections).
-    "connections_limit": max(settings.get("connections_limit", 200), 12000),
+    "connections_limit": max(settings.get("connections_limit", 200), 19500),
 })
 if len(sys.argv) > 5 and sys.argv[5] == "encrypted":
     settings.update({"out_enc_policy": 0, "in_enc_policy": 0, "allowed_enc_level": 2})

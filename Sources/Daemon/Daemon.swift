@@ -70,10 +70,10 @@ public final class Daemon {
         var options = SessionOptions()
         let bind = settings.string("bind-address-ipv4")
         options.listen = SocketAddress(host: bind.isEmpty ? "0.0.0.0" : bind, port: UInt16(clamping: settings.integer("peer-port")))!
-        // Every peer is a descriptor, and so is every open data file: the peers may take what the
-        // limit leaves after the file cache and a margin (18,000 peers under a 20,000 limit left
-        // too few to open files with, and reads failed).
-        peerCapacity = max(16, ResourceLimits.raiseOpenFileLimit() - options.openFiles - 128)
+        // Every peer is a descriptor, and so is every open data file and RPC connection: the peers
+        // may take what the limit leaves after the file cache, the RPC's cap and a margin (18,000
+        // peers under a 20,000 limit once left too few to open files with, and reads failed).
+        peerCapacity = SessionHost.peerRoom(capacity: ResourceLimits.raiseOpenFileLimit(), openFiles: options.openFiles)
         options.maxPeers = min(max(16, settings.integer("peer-limit-global")), peerCapacity)
         if settings.integer("peer-limit-global") > peerCapacity {
             log.warn("peer_limit_lowered", [

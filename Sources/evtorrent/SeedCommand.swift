@@ -51,8 +51,8 @@ struct SeedCommand: ParsableCommand {
     @Option(help: "Seeding choker: round-robin, fastest-upload or anti-leech.")
     var choker = "round-robin"
 
-    @Option(help: "Most peers at once.")
-    var maxPeers = 18_000
+    @Option(help: "Most peers at once (default: what the open-file limit leaves after data files and the tracker).")
+    var maxPeers: Int?
 
     @Option(help: "Upload limit in KiB/s (default: none).")
     var uploadLimit: Int?
@@ -86,7 +86,9 @@ struct SeedCommand: ParsableCommand {
         }
         options.listen = bindAddress
         flags.apply(to: &options)
-        options.maxPeers = min(maxPeers, max(capacity - 64, 16))
+        // Every peer is a descriptor: the peers get what the limit leaves after the data files,
+        // the embedded tracker's connections and a margin.
+        options.maxPeers = min(maxPeers ?? .max, SessionHost.peerRoom(capacity: capacity, openFiles: options.openFiles))
         options.choker = algorithm
         options.payloadMode = mode
         options.uploadLimit = uploadLimit.map { $0 * 1024 }

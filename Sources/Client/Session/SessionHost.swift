@@ -36,6 +36,13 @@ public final class SessionHost {
         return capacity
     }
 
+    /// How many peers `capacity` descriptors leave room for after `openFiles` data files, one HTTP
+    /// server at its connection cap (the embedded tracker, or the daemon's RPC) and a margin:
+    /// 19,168 under a limit of 20,000 with the default 512 files.
+    public static func peerRoom(capacity: Int, openFiles: Int) -> Int {
+        max(16, capacity - openFiles - HTTPServerLimits().maxConnections - 64)
+    }
+
     /// A session listening as `options` say.
     public init(options: SessionOptions, log: Log) throws(StartError) {
         do { loop = try EventLoop() } catch { throw .loop(error) }
