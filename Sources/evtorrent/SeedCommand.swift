@@ -89,6 +89,7 @@ struct SeedCommand: ParsableCommand {
         // Every peer is a descriptor: the peers get what the limit leaves after the data files,
         // the embedded tracker's connections and a margin.
         options.maxPeers = min(maxPeers ?? .max, SessionHost.peerRoom(capacity: capacity, openFiles: options.openFiles))
+        options.maxPeersPerTorrent = options.maxPeers
         options.choker = algorithm
         options.payloadMode = mode
         options.uploadLimit = uploadLimit.map { $0 * 1024 }
