@@ -95,7 +95,7 @@ public final class Daemon {
         let rpcAddress = SocketAddress(host: settings.string("rpc-bind-address"), port: UInt16(clamping: settings.integer("rpc-port")))
         guard let rpcAddress else { throw .rpcListen(settings.string("rpc-bind-address"), SystemError(errno: EINVAL, operation: "parse")) }
         do {
-            server = try HTTPServer(loop: loop, address: rpcAddress, maxBodyBytes: 32 << 20) { [unowned self] request, responder in
+            server = try HTTPServer(loop: loop, address: rpcAddress, limits: HTTPServerLimits(maxBodyBytes: 32 << 20)) { [unowned self] request, responder in
                 self.serve(request, responder)
             }
         } catch { throw .rpcListen(rpcAddress.description, error) }

@@ -16,12 +16,7 @@ extension Daemon {
         for entry in torrents.values {
             if entry.isQueued {
                 // Found complete meanwhile (or everything in it unwanted): it seeds instead.
-                if entry.torrent.wantedBytes.missing == 0 {
-                    entry.isQueued = false
-                    session.start(entry.infoHash)
-                } else {
-                    wanting.append(entry)
-                }
+                if entry.torrent.wantedBytes.missing == 0 { setQueued(entry, false) } else { wanting.append(entry) }
             } else if entry.torrent.phase == .running, entry.torrent.isDownloading, !entry.startedNow {
                 wanting.append(entry)
             }
@@ -29,13 +24,13 @@ extension Daemon {
         wanting.sort { $0.queuePosition < $1.queuePosition }
         for (rank, entry) in wanting.enumerated() {
             let mayRun = !enabled || rank < size
-            if mayRun && entry.isQueued {
-                entry.isQueued = false
-                session.start(entry.infoHash)
-            } else if !mayRun && !entry.isQueued {
-                entry.isQueued = true
-                session.stop(entry.infoHash)
-            }
+            if mayRun == entry.isQueued { setQueued(entry, !mayRun) }
         }
+    }
+
+    /// Holds `entry` back in the queue (stopped) or lets it run.
+    private func setQueued(_ entry: DaemonTorrent, _ queued: Bool) {
+        entry.isQueued = queued
+        if queued { session.stop(entry.infoHash) } else { session.start(entry.infoHash) }
     }
 }

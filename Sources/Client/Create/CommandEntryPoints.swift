@@ -47,6 +47,6 @@ extension TrackerScraper {
         var answers: [(String, Result<ScrapeCounts, ScrapeFailure>)]?
         scraper.scrape(infoHash, trackers: trackers, timeout: timeout) { answers = $0 }
         _ = loop.run(until: { answers != nil }, timeout: timeout + .seconds(5))
-        return answers ?? trackers.map { ($0, .failure(ScrapeFailure("no answer within \(timeout.components.seconds) s"))) }
+        return answers ?? trackers.map { ($0, .failure(.silent(for: timeout))) }
     }
 }

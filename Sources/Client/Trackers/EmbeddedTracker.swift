@@ -34,7 +34,7 @@ public final class EmbeddedTracker {
         self.loop = loop
         self.log = log
         registry = SwarmRegistry(interval: interval, allowed: allowed)
-        server = try HTTPServer(loop: loop, address: address, maxHeaderBytes: 8 << 10, maxBodyBytes: 0) { [unowned self] in
+        server = try HTTPServer(loop: loop, address: address, limits: HTTPServerLimits(maxHeadBytes: 8 << 10, maxBodyBytes: 0)) { [unowned self] in
             self.handle($0)
         }
         sweep = loop.scheduleRepeating(every: .seconds(60)) { [weak self] in

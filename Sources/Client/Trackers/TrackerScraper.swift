@@ -32,7 +32,7 @@ public final class TrackerScraper {
         if trackers.isEmpty { loop.schedule(after: .zero) { completion([]) } }
         deadline = loop.schedule(after: timeout) {
             for index in trackers.indices where results[index] == nil {
-                results[index] = .failure(ScrapeFailure("no answer within \(timeout.components.seconds) s"))
+                results[index] = .failure(.silent(for: timeout))
             }
             finish()
         }
@@ -80,4 +80,7 @@ extension TrackerScraper: Sendable {}
 public struct ScrapeFailure: Error, Sendable, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
+
+    /// A tracker that did not answer within `timeout`.
+    static func silent(for timeout: Duration) -> ScrapeFailure { ScrapeFailure("no answer within \(timeout.components.seconds) s") }
 }

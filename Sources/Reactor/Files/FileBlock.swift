@@ -146,9 +146,8 @@ public final class OpenFile: @unchecked Sendable {
         defer { buffer.deallocate() }
         var done = 0
         while done < length {
-            let count = pread(descriptor, buffer, min(chunk, length - done), off_t(offset) + off_t(done))
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { return false }
+            let count = min(chunk, length - done)
+            guard readFully(offset: offset + Int64(done), length: count, into: buffer) else { return false }
             done += count
         }
         return true
@@ -159,6 +158,11 @@ public final class OpenFile: @unchecked Sendable {
     /// the range is past the end of the file as opened or the read fell short.
     fileprivate func read(offset: Int64, length: Int, into target: UnsafeMutableRawPointer) -> Bool {
         guard offset >= 0, length >= 0, offset + Int64(length) <= size else { return false }
+        return readFully(offset: offset, length: length, into: target)
+    }
+
+    /// `pread` until `length` bytes are in (retrying on EINTR); false on an error or the file's end.
+    private func readFully(offset: Int64, length: Int, into target: UnsafeMutableRawPointer) -> Bool {
         var done = 0
         while done < length {
             let count = pread(descriptor, target + done, length - done, off_t(offset) + off_t(done))

@@ -83,8 +83,11 @@ public struct HTTPServerLimits: Sendable {
     /// Connections at once from one address.
     public var maxConnectionsPerAddress = 16
 
-    /// The defaults.
-    public init() {}
+    /// The defaults, with the sizes given.
+    public init(maxHeadBytes: Int = 16 << 10, maxBodyBytes: Int = 1 << 20) {
+        self.maxHeadBytes = maxHeadBytes
+        self.maxBodyBytes = maxBodyBytes
+    }
 }
 
 /// An HTTP/1.1 server on the loop, on the reactor's own listener and connections: the embedded
@@ -110,24 +113,19 @@ public final class HTTPServer {
 
     /// Listens on `address`; every request is answered at once by `handler`.
     public convenience init(
-        loop: EventLoop, address: SocketAddress, maxHeaderBytes: Int = 16 << 10, maxBodyBytes: Int = 1 << 20,
-        limits: HTTPServerLimits = HTTPServerLimits(), handler: @escaping (HTTPRequest) -> HTTPServerResponse
+        loop: EventLoop, address: SocketAddress, limits: HTTPServerLimits = HTTPServerLimits(),
+        handler: @escaping (HTTPRequest) -> HTTPServerResponse
     ) throws(SystemError) {
-        try self.init(
-            loop: loop, address: address, maxHeaderBytes: maxHeaderBytes, maxBodyBytes: maxBodyBytes, limits: limits,
-            responder: { request, responder in responder.respond(handler(request)) })
+        try self.init(loop: loop, address: address, limits: limits, responder: { request, responder in responder.respond(handler(request)) })
     }
 
     /// Listens on `address`; every request goes to `responder` with the means to answer it later.
     public init(
-        loop: EventLoop, address: SocketAddress, maxHeaderBytes: Int = 16 << 10, maxBodyBytes: Int = 1 << 20,
-        limits: HTTPServerLimits = HTTPServerLimits(), responder: @escaping (HTTPRequest, HTTPResponder) -> Void
+        loop: EventLoop, address: SocketAddress, limits: HTTPServerLimits = HTTPServerLimits(),
+        responder: @escaping (HTTPRequest, HTTPResponder) -> Void
     ) throws(SystemError) {
         self.loop = loop
         self.handler = responder
-        var limits = limits
-        limits.maxHeadBytes = maxHeaderBytes
-        limits.maxBodyBytes = maxBodyBytes
         self.limits = limits
         // The listener asks `admit` through a box filled once self is whole.
         let box = WeakBox<HTTPServer>()
@@ -182,7 +180,8 @@ public final class HTTPServer {
     /// Closes every connection past its deadline.
     private func closeLate() {
         let now = loop.now
-        for exchange in exchanges.values where exchange.deadline.map({ $0 <= now }) == true {
+        for exchange in exchanges.values {
+            guard let deadline = exchange.deadline, deadline <= now else { continue }
             closedForTime += 1
             exchange.close()
         }

@@ -51,9 +51,12 @@ public struct FileLayout: Equatable, Sendable {
     }
 
     /// How many pieces the stream has.
-    /// (Rounded up without adding first: a total near `Int64.max` from a hostile torrent must not
-    /// overflow before the parser compares this with the hashes it has.)
-    public var pieceCount: Int {
+    public var pieceCount: Int { Self.pieceCount(totalLength: totalLength, pieceLength: pieceLength) }
+
+    /// How many pieces of `pieceLength` bytes hold `totalLength` bytes. Rounded up without adding
+    /// first: a total near `Int64.max` from a hostile torrent must not overflow before the parser
+    /// compares this with the hashes it has.
+    public static func pieceCount(totalLength: Int64, pieceLength: Int) -> Int {
         let (whole, rest) = totalLength.quotientAndRemainder(dividingBy: Int64(pieceLength))
         return Int(whole) + (rest > 0 ? 1 : 0)
     }

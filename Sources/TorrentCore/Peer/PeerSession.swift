@@ -32,14 +32,17 @@ public struct PeerSessionConfiguration: Sendable {
     }
 
     /// The number of pieces.
-    public var pieceCount: Int {
-        let (whole, rest) = totalLength.quotientAndRemainder(dividingBy: Int64(pieceLength))
-        return Int(whole) + (rest > 0 ? 1 : 0)
-    }
+    public var pieceCount: Int { FileLayout.pieceCount(totalLength: totalLength, pieceLength: pieceLength) }
 
     /// The length of `piece`.
     public func length(of piece: PieceIndex) -> Int {
         Int(min(Int64(pieceLength), totalLength - Int64(piece.value) * Int64(pieceLength)))
+    }
+
+    /// Whether `block` lies inside one piece of the torrent (and is not empty).
+    public func contains(_ block: BlockRequest) -> Bool {
+        block.piece.value >= 0 && block.piece.value < pieceCount && block.length > 0 && block.offset >= 0
+            && block.offset + block.length <= length(of: block.piece)
     }
 }
 
@@ -156,10 +159,7 @@ public struct PeerSession: Sendable {
         case .piece(let request, let data):
             // Unasked blocks inside the torrent are the downloader's to judge; one outside it is
             // a broken or hostile peer (FuzzWire found the torrent was trusted to catch it).
-            let piece = request.piece
-            guard piece.value >= 0, piece.value < configuration.pieceCount, request.offset >= 0, request.length > 0,
-                request.offset + request.length <= configuration.length(of: piece)
-            else { throw .protocolViolation("block outside the torrent: \(request)") }
+            guard configuration.contains(request) else { throw .protocolViolation("block outside the torrent: \(request)") }
             if outstanding.remove(request) != nil {
                 lastBlock = now
                 isSnubbed = false
@@ -331,11 +331,9 @@ public struct PeerSession: Sendable {
 
     private mutating func gotRequest(_ request: BlockRequest) throws(PeerError) -> [PeerAction] {
         let piece = request.piece
-        guard piece.value >= 0, piece.value < configuration.pieceCount, request.length > 0,
-            request.length <= configuration.maxBlockLength, request.offset >= 0,
-            request.offset + request.length <= configuration.length(of: piece)
-        else { throw .invalidRequest(request) }
-        guard ours[piece] else { throw .invalidRequest(request) }
+        guard configuration.contains(request), request.length <= configuration.maxBlockLength, ours[piece] else {
+            throw .invalidRequest(request)
+        }
         if amChoking {
             return fastExtension ? [.send(.rejectRequest(request))] : []
         }

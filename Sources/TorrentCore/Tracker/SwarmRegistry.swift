@@ -81,7 +81,7 @@ public struct SwarmRegistry: Sendable {
             if request.event == .stopped { return response(Swarm(nextExpiry: now), peers: []) }
             return nil
         }
-        var swarm = swarms.removeValue(forKey: request.infoHash) ?? Swarm(nextExpiry: now + interval / 8)
+        var swarm = swarms.removeValue(forKey: request.infoHash) ?? newSwarm(now)
         expireIfDue(&swarm, now: now)
         if request.event == .stopped {
             swarm.remove(request.peerID)
@@ -95,7 +95,7 @@ public struct SwarmRegistry: Sendable {
         let leechersOnly = request.left == 0 && request.event != .started
         let peers = request.event == .stopped ? [] : Self.sample(swarm, count: request.numwant, excluding: request.peerID, leechersOnly: leechersOnly, random: &random)
         let answer = response(swarm, peers: peers)
-        if !swarm.entries.isEmpty || swarm.completed > 0 && allowed != nil { swarms[request.infoHash] = swarm }
+        if isWorthKeeping(swarm) { swarms[request.infoHash] = swarm }
         return answer
     }
 
@@ -110,27 +110,37 @@ public struct SwarmRegistry: Sendable {
 
     /// Adds a peer directly (the seeder registering itself with its own tracker).
     public mutating func register(_ infoHash: InfoHash, peerID: [UInt8], peer: TrackerPeer, isSeed: Bool, now: ContinuousClock.Instant) {
-        swarms[infoHash, default: Swarm(nextExpiry: now + interval / 8)].upsert(Entry(peerID: peerID, peer: peer, isSeed: isSeed, lastSeen: now))
+        let fresh = newSwarm(now)
+        swarms[infoHash, default: fresh].upsert(Entry(peerID: peerID, peer: peer, isSeed: isSeed, lastSeen: now))
     }
 
     /// Forgets every expired peer and every emptied swarm, and gives unused table space back:
     /// for a timer (the embedded tracker's runs each minute).
     public mutating func sweep(now: ContinuousClock.Instant) {
-        let limit = now - (interval + interval / 2)
         var kept: [InfoHash: Swarm] = [:]
         kept.reserveCapacity(swarms.count)
         for (hash, var swarm) in swarms {
-            swarm.expire(olderThan: limit)
-            swarm.nextExpiry = now + interval / 8
-            if !swarm.entries.isEmpty || swarm.completed > 0 && allowed != nil { kept[hash] = swarm }
+            expire(&swarm, now: now)
+            if isWorthKeeping(swarm) { kept[hash] = swarm }
         }
         swarms = kept
     }
 
-    private func expireIfDue(_ swarm: inout Swarm, now: ContinuousClock.Instant) {
-        guard now >= swarm.nextExpiry else { return }
+    private func newSwarm(_ now: ContinuousClock.Instant) -> Swarm { Swarm(nextExpiry: now + interval / 8) }
+
+    /// A swarm with peers; or, on a tracker of chosen torrents, one whose completions are worth
+    /// keeping for scrapes.
+    private func isWorthKeeping(_ swarm: Swarm) -> Bool { !swarm.entries.isEmpty || swarm.completed > 0 && allowed != nil }
+
+    /// Forgets the peers not heard from within 1.5 intervals; the next walk is due an eighth of
+    /// an interval on.
+    private func expire(_ swarm: inout Swarm, now: ContinuousClock.Instant) {
         swarm.expire(olderThan: now - (interval + interval / 2))
         swarm.nextExpiry = now + interval / 8
+    }
+
+    private func expireIfDue(_ swarm: inout Swarm, now: ContinuousClock.Instant) {
+        if now >= swarm.nextExpiry { expire(&swarm, now: now) }
     }
 
     private func response(_ swarm: Swarm, peers: [TrackerPeer]) -> AnnounceResponse {

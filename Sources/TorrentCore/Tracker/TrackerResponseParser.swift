@@ -23,7 +23,7 @@ extension AnnounceResponse {
             throw .malformed(error.description)
         }
         guard let top = value.dictionaryValue else { throw .malformed("not a dictionary") }
-        if let reason = top["failure reason"] { throw .failure((reason.stringValue ?? "(unreadable reason)").printable()) }
+        if let reason = failureReason(top) { throw .failure(reason) }
         guard let interval = top["interval"]?.integerValue, interval > 0 else { throw .malformed("no valid 'interval'") }
         var peers: [TrackerPeer] = []
         switch top["peers"] {
@@ -83,7 +83,7 @@ public struct ScrapeCounts: Equatable, Sendable {
             throw .malformed(error.description)
         }
         guard let top = value.dictionaryValue else { throw .malformed("not a dictionary") }
-        if let reason = top["failure reason"] { throw .failure((reason.stringValue ?? "(unreadable reason)").printable()) }
+        if let reason = failureReason(top) { throw .failure(reason) }
         guard let entry = top["files"]?.dictionaryValue?[infoHash.bytes]?.dictionaryValue else {
             throw .malformed("no entry for this torrent")
         }
@@ -102,4 +102,9 @@ public struct ScrapeCounts: Equatable, Sendable {
         guard last.hasPrefix("announce") else { return nil }
         return String(url[...slash]) + "scrape" + last.dropFirst("announce".count) + url[query...]
     }
+}
+
+/// A tracker's `failure reason`, printable (it reaches logs, terminals and the web client).
+private func failureReason(_ top: BencodeDictionary) -> String? {
+    top["failure reason"].map { ($0.stringValue ?? "(unreadable reason)").printable() }
 }
