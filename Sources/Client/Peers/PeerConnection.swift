@@ -21,6 +21,9 @@ final class PeerConnection: ConnectionHandler {
     /// optional rather than an enum payload, so it is mutated in place: taking a copy per message
     /// also copied its request queue, twice per block served.
     private var peer: PeerSession?
+    /// Whether `peer` is set. Asking `peer != nil` copied the whole session (a retain per
+    /// reference in it) across the module boundary: eight copies per read of the socket.
+    private var inSession = false
     private var closed = false
     /// Output above this waits for `outputFlushed`.
     private var highWatermark = PeerConnection.outputHighWatermark
@@ -76,13 +79,13 @@ final class PeerConnection: ConnectionHandler {
     /// Lets the session decide (`body` mutates it in place and returns actions), then carries the
     /// actions out.
     private func update(_ body: (inout PeerSession) -> [PeerAction]) {
-        guard peer != nil else { return }
+        guard inSession else { return }
         perform(body(&peer!))
     }
 
     /// Reads a fact of the session in place (`peer?.x` would copy the whole session first).
     private func read<T>(_ fact: (inout PeerSession) -> T) -> T? {
-        guard peer != nil else { return nil }
+        guard inSession else { return nil }
         return fact(&peer!)
     }
 
@@ -147,26 +150,26 @@ final class PeerConnection: ConnectionHandler {
         // Framing errors land here; a protocol error in a message is handled (and the peer
         // dropped) by `handle`.
         do throws(WireError) {
-            if peer == nil {
+            if !inSession {
                 guard !closed, let opened = negotiate(&input) else { return }
                 queue.append(opened)
                 guard let handshake = try Handshake.decode(from: &queue) else { return }
                 guard accept(handshake) else { return }
                 // Messages that came with the handshake.
-                while peer != nil, let message = try decoder.next(from: &queue) { handle(message) }
+                while inSession, let message = try decoder.next(from: &queue) { handle(message) }
                 // From here on messages come straight from the input buffer: let the queue's
                 // storage go (an idle peer should cost little).
                 if queue.count == 0 { queue = ByteQueue() }
             }
             // A message split across reads stays partly in `queue`: complete it from the input.
-            if queue.count > 0, peer != nil {
+            if queue.count > 0, inSession {
                 queue.append(input.read(min(decoder.bytesMissing(in: queue), input.count)) ?? [])
-                while peer != nil, let message = try decoder.next(from: &queue) { handle(message) }
+                while inSession, let message = try decoder.next(from: &queue) { handle(message) }
                 if queue.count == 0 { queue = ByteQueue() }
             }
             // Then whole messages straight from the input buffer: small ones (requests, haves)
             // decoded in place, others with one copy; a partial one waits there for the rest.
-            while queue.count == 0, peer != nil, let length = input.peekUInt32().map(Int.init) {
+            while queue.count == 0, inSession, let length = input.peekUInt32().map(Int.init) {
                 try decoder.check(length: length)
                 guard input.count >= 4 + length else { break }
                 let message: PeerMessage?
@@ -179,7 +182,7 @@ final class PeerConnection: ConnectionHandler {
                 guard let message else { break }
                 handle(message)
             }
-            if let torrent, torrent.isDownloading, peer != nil { torrent.fillRequests(self) }
+            if let torrent, torrent.isDownloading, inSession { torrent.fillRequests(self) }
         } catch {
             drop(.wire(error))
             return
@@ -190,7 +193,7 @@ final class PeerConnection: ConnectionHandler {
     /// Takes one message: the session decides, the actions are carried out. A protocol error
     /// closes the connection (the caller stops at once: `peer` is nil).
     private func handle(_ message: PeerMessage) {
-        guard peer != nil else { return }
+        guard inSession else { return }
         if session.log.enabled(.debug) { session.log.debug("peer_message", [("peer", remote), ("message", "\(message)".prefix(80))]) }
         let wasInterested = read { $0.peerInterested } ?? false
         let actions: [PeerAction]
@@ -218,8 +221,9 @@ final class PeerConnection: ConnectionHandler {
     /// to the picker. Idempotent.
     private func leaveTorrent() {
         closed = true
-        guard var ended = peer else { return }
+        guard inSession, var ended = peer else { return }
         peer = nil
+        inSession = false
         torrent?.remove(self, pieces: ended.peerPieces, released: ended.takeOutstanding())
     }
 
@@ -280,14 +284,14 @@ final class PeerConnection: ConnectionHandler {
         handedOver = true
         queue = handover.rest
         guard accept(handover.handshake) else { return }
-        for message in handover.kept where peer != nil { handle(message) }
+        for message in handover.kept where inSession { handle(message) }
         do throws(WireError) {
-            while peer != nil, let message = try decoder.next(from: &queue) { handle(message) }
+            while inSession, let message = try decoder.next(from: &queue) { handle(message) }
         } catch {
             return drop(.wire(error))
         }
         if queue.count == 0 { queue = ByteQueue() }
-        if let torrent, torrent.isDownloading, peer != nil { torrent.fillRequests(self) }
+        if let torrent, torrent.isDownloading, inSession { torrent.fillRequests(self) }
         pump()
     }
 
@@ -393,6 +397,7 @@ final class PeerConnection: ConnectionHandler {
         // A fetch that had the fast extension said HaveNone already.
         let actions = started.start(now: session.loop.now, saidHaveNone: handedOver && handshake.supportsFast)
         peer = started
+        inSession = true
         self.torrent = torrent
         joined = true
         if outgoingTorrent != nil { session.outgoingJoined(self) }
@@ -423,9 +428,9 @@ final class PeerConnection: ConnectionHandler {
     /// are not in the page cache is read on the disk pool; serving waits for it, the loop does not.
     private func pump() {
         var queuedAny = false
-        defer { if queuedAny { peer?.sentSomething(now: session.loop.now) } }  // one clock read per turn
+        defer { if queuedAny && inSession { peer!.sentSomething(now: session.loop.now) } }  // one clock read per turn
         while warming == nil, let connection, connection.pendingOutputBytes < highWatermark, let torrent,
-            let request = warmed.take() ?? peer?.nextRequest()
+            let request = warmed.take() ?? (inSession ? peer!.nextRequest() : nil)
         {
             PeerMessage.pieceHeader(for: request, into: &pieceHeader)
             switch torrent.storage.queueBlock(request, header: pieceHeader, on: connection) {

@@ -30,25 +30,11 @@ public final class Torrent {
     /// The download, while wanted pieces are missing. Kept in a box: a seeding torrent (most of
     /// ten thousand) pays 8 bytes for it, not the download's 230.
     private var downloadBox: DownloadBox?
-    var downloader: Downloader? {
-        // Read in place (no copy of the download's state for a glance at it).
-        _read {
-            if let box = downloadBox { yield box.value } else { yield nil }
-        }
-        _modify {
-            // Mutated in place inside its box: no copy, so no copy-on-write of its arrays.
-            if let box = downloadBox {
-                yield &box.value
-                if case .none = box.value { downloadBox = nil }
-            } else {
-                var value: Downloader? = nil
-                yield &value
-                if let value { downloadBox = DownloadBox(value) }
-            }
-        }
-        set {
-            if let newValue { downloadBox = DownloadBox(newValue) } else { downloadBox = nil }
-        }
+    /// The download in place, while downloading (`isDownloading`). A projection through the box:
+    /// an Optional<Downloader> property copied the whole download to learn whether it was nil.
+    private var downloader: Downloader {
+        _read { yield downloadBox!.value }
+        _modify { yield &downloadBox!.value }
     }
     private var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
     /// Seconds since it was added, on the session's tick (rechoke and upkeep phases).
@@ -119,7 +105,7 @@ public final class Torrent {
         picker.sequential = options.sequential
         if let priorities = options.piecePriorities { picker.setPriorities(priorities) }
         guard !picker.isFinished else { return }
-        downloader = Downloader(picker: picker, seed: UInt64.random(in: .min ... .max))
+        downloadBox = DownloadBox(Downloader(picker: picker, seed: UInt64.random(in: .min ... .max)))
         resumeInterval = max(1, Int(options.resumeInterval.components.seconds))
         choke.replaceChoker(Choker(slots: options.unchokeSlots, algorithm: .titForTat))
     }
@@ -174,15 +160,15 @@ public final class Torrent {
         return (total, missing)
     }
     /// Bytes to fetch (wanted ones while downloading, else all not had): what trackers hear as `left`.
-    public var bytesMissing: Int64 { downloader?.picker.bytesLeft ?? metainfo.info.totalLength - verifiedBytes }
+    public var bytesMissing: Int64 { downloadBox?.value.picker.bytesLeft ?? metainfo.info.totalLength - verifiedBytes }
     /// Payload bytes accepted into pieces since start (less those of pieces that failed).
-    public var downloadedBytes: Int64 { downloadedBefore + (downloader?.downloadedBytes ?? 0) }
+    public var downloadedBytes: Int64 { downloadedBefore + (downloadBox?.value.downloadedBytes ?? 0) }
     /// Bytes of wanted pieces still missing.
-    public var bytesLeft: Int64 { downloader?.picker.bytesLeft ?? 0 }
+    public var bytesLeft: Int64 { downloadBox?.value.picker.bytesLeft ?? 0 }
     /// Why the download is paused, if it is.
-    public var pausedReason: String? { downloader?.pausedReason }
+    public var pausedReason: String? { downloadBox?.value.pausedReason }
     /// Pieces that failed their hash check.
-    public var hashFailures: Int { hashFailuresBefore + (downloader?.hashFailures ?? 0) }
+    public var hashFailures: Int { hashFailuresBefore + (downloadBox?.value.hashFailures ?? 0) }
 
     /// Whether `address` was banned for sending bad data.
     func isBanned(_ address: SocketAddress) -> Bool { bannedPeers.contains(address.host) }
@@ -198,7 +184,7 @@ public final class Torrent {
         peers[peer.key] = peer
         if let id = peer.peerID { peerIDs[id] = peer.key }
         choke.peerJoined(peer.key, now: session.loop.now)
-        downloader?.peerJoined(peer.key, host: peer.remote.host)
+        downloadBox?.value.peerJoined(peer.key, host: peer.remote.host)
         if peer.outgoingTorrent != nil { sources.connected(peer.remote) }
         session.torrentNeedsTick(self)
         if ratesShared { shareRateLimits(force: true) }
@@ -230,15 +216,15 @@ public final class Torrent {
         let wanted = priorities ?? [UInt8](repeating: 1, count: metainfo.info.pieceCount)
         if isDownloading {
             let views = peers.compactMap { key, peer in peer.peerPieces.map { (key: key, pieces: $0, amInterested: peer.amInterested) } }
-            perform(downloader!.setPriorities(wanted, peers: views))
+            perform(downloader.setPriorities(wanted, peers: views))
             return
         }
         begin(with: have)
         guard isDownloading else { return }
         seedingSince = nil
         for (key, peer) in peers {
-            downloader!.peerJoined(key, host: peer.remote.host)
-            if let pieces = peer.peerPieces { perform(downloader!.peerHas(key, pieces: pieces, amInterested: peer.amInterested)) }
+            downloader.peerJoined(key, host: peer.remote.host)
+            if let pieces = peer.peerPieces { perform(downloader.peerHas(key, pieces: pieces, amInterested: peer.amInterested)) }
         }
         perform([.refill])
         session.torrentNeedsTick(self)
@@ -250,7 +236,7 @@ public final class Torrent {
         if let id = peer.peerID, peerIDs[id] == peer.key { peerIDs.removeValue(forKey: id) }
         choke.peerLeft(peer.key)
         guard isDownloading else { return }
-        perform(downloader!.peerLeft(peer.key, pieces: pieces, released: released))
+        perform(downloader.peerLeft(peer.key, pieces: pieces, released: released))
     }
 
     func uploaded(_ bytes: Int) {
@@ -284,31 +270,31 @@ public final class Torrent {
     /// A peer announced pieces.
     func peerGained(_ peer: PeerConnection, pieces: Bitfield) {
         guard isDownloading else { return }
-        perform(downloader!.peerHas(peer.key, pieces: pieces, amInterested: peer.amInterested))
+        perform(downloader.peerHas(peer.key, pieces: pieces, amInterested: peer.amInterested))
     }
 
     /// A peer announced one piece.
     func peerGained(_ peer: PeerConnection, piece: PieceIndex) {
         guard isDownloading else { return }
-        perform(downloader!.peerHas(peer.key, piece: piece, amInterested: peer.amInterested))
+        perform(downloader.peerHas(peer.key, piece: piece, amInterested: peer.amInterested))
     }
 
     /// A block arrived from `peer`.
     func blockArrived(from peer: PeerConnection, _ request: BlockRequest, _ data: ArraySlice<UInt8>) {
         guard isDownloading else { return }
-        perform(downloader!.blockArrived(from: peer.key, request, data))
+        perform(downloader.blockArrived(from: peer.key, request, data))
     }
 
     /// Requests that will not be answered go back to the picker; idle peers may take them.
     func requestsLost(_ requests: [BlockRequest]) {
         guard isDownloading else { return }
-        perform(downloader!.requestsLost(requests))
+        perform(downloader.requestsLost(requests))
     }
 
     /// Tops up `peer`'s request pipeline.
     func fillRequests(_ peer: PeerConnection) {
         guard isDownloading, let view = peer.downloadView else { return }
-        perform(downloader!.fill(peer.key, view))
+        perform(downloader.fill(peer.key, view))
     }
 
     func refillAll() {
@@ -346,16 +332,16 @@ public final class Torrent {
 
     private func pieceHashed(_ piece: PieceIndex, ok: Bool) {
         guard isDownloading else { return }
-        perform(downloader!.pieceHashed(piece, ok: ok))
+        perform(downloader.pieceHashed(piece, ok: ok))
     }
 
     private func pieceWriteEnded(_ piece: PieceIndex, error: SystemError?) {
         guard isDownloading else { return }
         guard let error else {
-            perform(downloader!.pieceWritten(piece))
+            perform(downloader.pieceWritten(piece))
             return
         }
-        perform(downloader!.writeFailed(piece, reason: Self.pauseReason(error), now: session.loop.now))
+        perform(downloader.writeFailed(piece, reason: Self.pauseReason(error), now: session.loop.now))
     }
 
     /// What a failed write means to the user, and what to do.
@@ -399,10 +385,10 @@ public final class Torrent {
 
     /// Ends the download, keeping what it counted.
     func retireDownloader() {
-        guard let downloader else { return }
-        downloadedBefore += downloader.downloadedBytes
-        hashFailuresBefore += downloader.hashFailures
-        self.downloader = nil
+        guard let box = downloadBox else { return }
+        downloadedBefore += box.value.downloadedBytes
+        hashFailuresBefore += box.value.hashFailures
+        downloadBox = nil
     }
 
     /// Writes the resume file now if anything changed since the last one (a torrent added with a
@@ -434,7 +420,7 @@ public final class Torrent {
         if ratesShared { shareRateLimits() }
         if isDownloading {
             reportDownloaded()
-            perform(downloader!.tick(now: now))
+            perform(downloader.tick(now: now))
         }
         if ticks % 5 == 0 {
             for peer in Array(peers.values) { peer.upkeep() }
@@ -465,7 +451,7 @@ public final class Torrent {
     private func rechoke(now: ContinuousClock.Instant) {
         var rates: [PeerKey: ChokeRates] = [:]
         for (key, peer) in peers {
-            let downloaded = isDownloading ? downloader!.takeBytesSinceRechoke(key) : 0
+            let downloaded = isDownloading ? downloader.takeBytesSinceRechoke(key) : 0
             rates[key] = ChokeRates(uploaded: peer.takeUploadedSinceRechoke(), downloaded: downloaded, progress: peer.progress)
         }
         perform(choke.rechoke(rates: rates, now: now, random: &random))
@@ -482,6 +468,6 @@ extension Torrent: Sendable {}
 
 /// Holds a torrent's `Downloader` out of line.
 final class DownloadBox {
-    var value: Downloader?
+    var value: Downloader
     init(_ value: Downloader) { self.value = value }
 }
