@@ -195,4 +195,55 @@ private func block(_ piece: Int, _ index: Int = 0, length: Int = PiecePicker.blo
         picker.pieceVerified(PieceIndex(3))
         #expect(picker.isFinished)
     }
+
+    // The scan for a new piece stops early at the rarest startable piece; through peers coming
+    // and going, pieces started, verified, failed and reprioritised, every new piece is still
+    // one of the highest-priority, rarest pieces the peer has that nothing was asked of yet.
+    @Test func newPiecesAreTheRarestThroughEveryChange() {
+        let count = 40
+        for seed in 1...30 {
+            var random = SeededGenerator(seed: UInt64(seed))
+            var picker = picker(String(repeating: ".", count: count))
+            var priorities = (0..<count).map { _ in UInt8.random(in: 0...2, using: &random) }
+            picker.setPriorities(priorities)
+            var peers: [Bitfield] = []
+            for _ in 0..<200 {
+                switch Int.random(in: 0..<10, using: &random) {
+                case 0...2:
+                    var field = Bitfield(count: count)
+                    for index in 0..<count where Bool.random(using: &random) { field[PieceIndex(index)] = true }
+                    picker.peerGained(field)
+                    peers.append(field)
+                case 3 where !peers.isEmpty:
+                    picker.peerLost(peers.remove(at: Int.random(in: 0..<peers.count, using: &random)))
+                case 4:
+                    priorities[Int.random(in: 0..<count, using: &random)] = UInt8.random(in: 0...3, using: &random)
+                    picker.setPriorities(priorities)
+                case 5, 6:
+                    let started = (0..<count).map(PieceIndex.init).filter { picker.isInProgress($0) }
+                    guard let piece = started.randomElement(using: &random) else { break }
+                    if Bool.random(using: &random) { picker.pieceVerified(piece) } else { picker.pieceFailed(piece) }
+                default:
+                    guard let pieces = peers.randomElement(using: &random) else { break }
+                    let candidates = (0..<count).map(PieceIndex.init).filter {
+                        pieces[$0] && picker.wants($0) && !picker.isInProgress($0)
+                    }
+                    let picked = picker.pick(for: pieces, count: 40, random: &random)
+                    guard let first = picked.map(\.piece).first(where: { candidates.contains($0) }) else {
+                        #expect(candidates.isEmpty || picked.count == 40, "seed \(seed)")
+                        break
+                    }
+                    let top = candidates.map { picker.priority(of: $0) }.max()!
+                    let rarest = candidates.filter { picker.priority(of: $0) == top }.map { picker.availability(of: $0) }.min()!
+                    #expect(picker.priority(of: first) == top && picker.availability(of: first) == rarest, "seed \(seed)")
+                }
+                // The count the scan stops by matches a count from scratch.
+                let top = priorities.max()!
+                let levels = (0..<count).map(PieceIndex.init)
+                    .filter { picker.priority(of: $0) == top && picker.wants($0) && !picker.isInProgress($0) }
+                    .map { picker.availability(of: $0) }.filter { $0 >= 1 }
+                #expect(picker.rarestStartable == Int32(levels.min() ?? 1), "seed \(seed)")
+            }
+        }
+    }
 }

@@ -42,6 +42,11 @@ public struct PiecePicker: Sendable {
     private var unstarted: Int
     /// Wanted pieces not yet verified.
     private var missing: Int
+    /// Per availability, how many pieces could be started now at the top priority (wanted, not
+    /// started): the rarest of them is the best a scan can find, so it stops there. Without it
+    /// every new piece scanned the whole torrent when all were equally rare (every peer a seed):
+    /// quadratic in the piece count.
+    private var startable: [Int] = []
 
     /// One piece in progress: per block, 0 = open, 1...n = outstanding requests, `received`.
     private struct Partial: Sendable {
@@ -67,6 +72,7 @@ public struct PiecePicker: Sendable {
         priority = [UInt8](repeating: 1, count: count)
         unstarted = count - have.setCount
         missing = unstarted
+        recountStartable()
     }
 
     /// The number of pieces.
@@ -101,6 +107,7 @@ public struct PiecePicker: Sendable {
         maxPriority = priorities.max() ?? 1
         unstarted = (0..<pieceCount).filter { wants(PieceIndex($0)) && partial[PieceIndex($0)] == nil }.count
         missing = (0..<pieceCount).filter { wants(PieceIndex($0)) }.count
+        recountStartable()
     }
 
     /// The priority of `piece`.
@@ -132,7 +139,7 @@ public struct PiecePicker: Sendable {
     /// A peer holding `pieces` left.
     public mutating func peerLost(_ pieces: Bitfield) { adjust(pieces, by: -1) }
     /// A peer announced one new piece.
-    public mutating func peerGained(_ piece: PieceIndex) { availability[piece.value] += 1 }
+    public mutating func peerGained(_ piece: PieceIndex) { setAvailability(of: piece.value, by: 1) }
 
     /// How many connected peers have `piece`.
     public func availability(of piece: PieceIndex) -> Int { Int(availability[piece.value]) }
@@ -141,9 +148,45 @@ public struct PiecePicker: Sendable {
         precondition(pieces.count == pieceCount)
         for (byteIndex, byte) in pieces.bytes.enumerated() where byte != 0 {
             for bit in 0..<8 where byte & (0x80 >> UInt8(bit)) != 0 {
-                availability[byteIndex * 8 + bit] += delta
+                setAvailability(of: byteIndex * 8 + bit, by: delta)
             }
         }
+    }
+
+    private mutating func setAvailability(of piece: Int, by delta: Int32) {
+        let index = PieceIndex(piece)
+        let counted = isStartable(index)
+        if counted { countStartable(index, -1) }
+        availability[piece] += delta
+        if counted { countStartable(index, 1) }
+    }
+
+    // MARK: - The rarest startable piece
+
+    private func isStartable(_ piece: PieceIndex) -> Bool {
+        priority[piece.value] == maxPriority && wants(piece) && partial[piece] == nil
+    }
+
+    private mutating func countStartable(_ piece: PieceIndex, _ delta: Int) {
+        let level = max(0, Int(availability[piece.value]))
+        if level >= startable.count { startable += [Int](repeating: 0, count: level + 1 - startable.count) }
+        startable[level] += delta
+    }
+
+    private mutating func recountStartable() {
+        startable = []
+        for piece in 0..<pieceCount where isStartable(PieceIndex(piece)) { countStartable(PieceIndex(piece), 1) }
+    }
+
+    /// The least availability (at least 1: a peer's piece is held by it) of a startable piece of
+    /// the top priority; 1 when there is none.
+    var rarestStartable: Int32 {
+        var level = 1
+        while level < startable.count {
+            if startable[level] > 0 { return Int32(level) }
+            level += 1
+        }
+        return 1
     }
 
     // MARK: - Picking
@@ -164,6 +207,7 @@ public struct PiecePicker: Sendable {
         }
         // 2. New pieces, by strategy.
         while picked.count < count, unstarted > 0, let piece = nextPiece(for: pieces, random: &random) {
+            if isStartable(piece) { countStartable(piece, -1) }
             partial[piece] = Partial(blockCount: blockCount(of: piece))
             unstarted -= 1
             take(from: piece, into: &picked, limit: count, copies: 0, outstanding: outstanding)
@@ -217,7 +261,7 @@ public struct PiecePicker: Sendable {
         let byRarity = !sequential && have.setCount >= randomFirstPieces
         // The best key possible: stop scanning as soon as it is found (the random start keeps
         // ties random). A piece this peer has is held by at least one peer.
-        let ideal = (priority: maxPriority, rarity: byRarity ? Int32(1) : 0)
+        let ideal = (priority: maxPriority, rarity: byRarity ? rarestStartable : 0)
         var best: PieceIndex?
         var bestKey = (priority: UInt8(0), rarity: Int32.max)
         for step in 0..<count {
@@ -274,6 +318,7 @@ public struct PiecePicker: Sendable {
     /// The piece's hash matched: it is ours.
     public mutating func pieceVerified(_ piece: PieceIndex) {
         guard !have[piece] else { return }
+        if isStartable(piece) { countStartable(piece, -1) }
         if partial.removeValue(forKey: piece) == nil && wants(piece) { unstarted -= 1 }
         if wants(piece) { missing -= 1 }
         have[piece] = true
@@ -283,6 +328,7 @@ public struct PiecePicker: Sendable {
     public mutating func pieceFailed(_ piece: PieceIndex) {
         guard partial.removeValue(forKey: piece) != nil else { return }
         if wants(piece) { unstarted += 1 }
+        if isStartable(piece) { countStartable(piece, 1) }
     }
 
     /// Whether `piece` is in progress (some block requested or received, not yet verified).
