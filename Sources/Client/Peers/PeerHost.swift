@@ -7,6 +7,8 @@ import TorrentCore
 protocol PeerHost: AnyObject {
     /// Time and timers.
     var loop: any Scheduler { get }
+    /// The loop's time (without handing out the loop: a retain and release per message).
+    var now: ContinuousClock.Instant { get }
     /// Where peer events are logged.
     var log: Log { get }
     /// Our BEP 20 peer id.

@@ -88,6 +88,8 @@ public struct SessionEnvironment {
 /// Torrents without peers or a download cost no timers and no work per tick.
 public final class Session {
     let loop: any Scheduler
+    /// The loop's time.
+    var now: ContinuousClock.Instant { loop.now }
     let connector: any Connector
     public internal(set) var options: SessionOptions
     let log: Log

@@ -19,7 +19,9 @@ public final class Torrent {
         if !exchangesPeers { configuration.extensionNames = ExtensionTable.supported.filter { $0 != "ut_pex" } }
         return configuration
     }
-    unowned let session: Session
+    /// The session outlives its torrents (it removes them before it goes): a plain pointer, see
+    /// PeerConnection.session.
+    unowned(unsafe) let session: Session
     /// Its data on disk: serving, hashing, writing, resume.
     let storage: TorrentStorage
     var peers: [PeerKey: PeerConnection] = [:]

@@ -42,7 +42,9 @@ public struct ConnectionOptions: Sendable {
 /// torn down closes whatever is still open.
 final class BufferEventConnection: Connection {
     private var bev: OpaquePointer?
-    private unowned let loop: EventLoop
+    /// The loop outlives its connections (its registry holds them; tearing it down discards them):
+    /// a plain pointer, not a checked one (the loop has a side table: two slow atomics per use).
+    private unowned(unsafe) let loop: EventLoop
     private var closingAfterFlush = false
     private var connectTimer: TimerHandle?
     /// libevent keeps a pointer to the configuration, so it lives until the bufferevent is freed.
