@@ -71,7 +71,7 @@ let package = Package(
 //   EVTORRENT_FUZZ=1 swift build --sanitize=fuzzer --scratch-path .build-fuzz --product FuzzBencode
 // Fuzz/run builds and runs them all for a bounded time.
 if Context.environment["EVTORRENT_FUZZ"] == "1" {
-    for name in ["FuzzBencode", "FuzzMetainfo", "FuzzMagnet", "FuzzGzip", "FuzzJSON", "FuzzMetadata", "FuzzDiscovery", "FuzzMSE", "FuzzWire", "FuzzTracker"] {
+    for name in ["FuzzBencode", "FuzzMetainfo", "FuzzMagnet", "FuzzGzip", "FuzzJSON", "FuzzMetadata", "FuzzDiscovery", "FuzzMSE", "FuzzWire", "FuzzTracker", "FuzzBlocklist"] {
         package.targets.append(.executableTarget(name: name, dependencies: ["TorrentCore"], path: "Fuzz/\(name)"))
         package.products.append(.executable(name: name, targets: [name]))
     }

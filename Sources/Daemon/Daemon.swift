@@ -101,6 +101,7 @@ public final class Daemon {
         } catch { throw .rpcListen(rpcAddress.description, error) }
         _ = metrics  // starts measuring the loop's lag from now
         watch.apply(settings)
+        loadBlocklists()
         queueTimer = loop.scheduleRepeating(every: .seconds(2)) { [weak self] in self?.updateDownloadQueue() }
     }
 
@@ -140,6 +141,7 @@ public final class Daemon {
             settings = try DaemonSettings.load(config.settings, home: home)
             if settings.protectPassword() { try? saveSettings() }
             watch.apply(settings)
+            loadBlocklists()
             log.warn("settings_reloaded", [("file", config.settings)])
         } catch {
             log.error("settings_reload_failed", [("reason", error)])

@@ -37,6 +37,8 @@ public struct DaemonSettings: Sendable {
             ("pex-enabled", .bool(true)),
             ("lpd-enabled", .bool(false)),
             ("encryption", .integer(1)),
+            ("blocklist-enabled", .bool(false)),
+            ("blocklist-url", .string("http://www.example.com/blocklist")),
             // evtorrent's own: per-torrent /metrics series for at most this many (the busiest).
             ("metrics-torrent-limit", .integer(100)),
         ]

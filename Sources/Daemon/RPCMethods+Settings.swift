@@ -14,7 +14,7 @@ extension Daemon {
             "download_dir", "peer_limit_global", "peer_limit_per_torrent", "speed_limit_up", "speed_limit_up_enabled",
             "speed_limit_down", "speed_limit_down_enabled", "idle_seeding_limit", "idle_seeding_limit_enabled",
             "seed_ratio_limit", "seed_ratio_limited", "peer_port", "pex_enabled", "lpd_enabled", "download_queue_enabled",
-            "download_queue_size",
+            "download_queue_size", "blocklist_enabled", "blocklist_url",
         ]
         // settings.json spells two of them differently from the RPC.
         let fileKey = ["seed_ratio_limit": "ratio-limit", "seed_ratio_limited": "ratio-limit-enabled"]
@@ -44,6 +44,7 @@ extension Daemon {
         }
         if changed.contains("pex_enabled") { session.setPexEnabled(settings.bool("pex-enabled")) }
         if changed.contains("lpd_enabled") { session.setLSDEnabled(settings.bool("lpd-enabled")) }
+        if changed.contains("blocklist_enabled") { loadBlocklists() }
         if !changed.isDisjoint(with: ["download_queue_enabled", "download_queue_size"]) { updateDownloadQueue() }
         if !changed.isDisjoint(with: ["idle_seeding_limit", "idle_seeding_limit_enabled", "seed_ratio_limit", "seed_ratio_limited"]) {
             for entry in torrents.values where entry.settings.seedRatioMode == 0 || entry.settings.seedIdleMode == 0 { apply(entry) }

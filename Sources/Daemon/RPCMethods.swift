@@ -57,7 +57,7 @@ extension Daemon {
         case "port_test":
             completion(.failure(RPCFailure(.internalError, "port test unavailable: it needs an outside service to connect back")))
         case "blocklist_update":
-            completion(.failure(RPCFailure(.internalError, "no blocklist: blocklists are not supported yet")))
+            blocklistUpdate(completion: completion)
         case "session_close":
             completion(.success([]))
             loop.schedule(after: .milliseconds(100)) { [weak self] in self?.stop() }
@@ -151,8 +151,9 @@ extension Daemon {
             // does not have are reported off.
             ("alt_speed_enabled", .bool(false)), ("alt_speed_down", .integer(50)), ("alt_speed_up", .integer(50)),
             ("alt_speed_time_enabled", .bool(false)), ("alt_speed_time_begin", .integer(540)), ("alt_speed_time_end", .integer(1020)),
-            ("alt_speed_time_day", .integer(127)), ("blocklist_enabled", .bool(false)), ("blocklist_size", .integer(0)),
-            ("blocklist_url", .string("")), ("peer_port_random_on_start", .bool(false)), ("port_forwarding_enabled", .bool(false)),
+            ("alt_speed_time_day", .integer(127)),
+            ("blocklist_enabled", .bool(settings.bool("blocklist-enabled"))), ("blocklist_size", .integer(Int64(session.blocklist.ruleCount))),
+            ("blocklist_url", .string(settings.string("blocklist-url"))), ("peer_port_random_on_start", .bool(false)), ("port_forwarding_enabled", .bool(false)),
             ("rename_partial_files", .bool(false)), ("seed_queue_enabled", .bool(false)), ("seed_queue_size", .integer(10)),
             ("queue_stalled_enabled", .bool(false)), ("queue_stalled_minutes", .integer(30)), ("incomplete_dir_enabled", .bool(false)),
             ("incomplete_dir", .string(settings.string("download-dir"))), ("cache_size_mib", .integer(4)),

@@ -136,6 +136,36 @@ struct TestContent {
         #expect(manual.incoming(from: "10.9.9.9") == nil)
     }
 
+    // A blocklist refuses its addresses both ways: incoming connections are turned away, peers a
+    // tracker names are not dialled, and a connection already open from an address the new list
+    // covers is closed; everyone else is untouched.
+    @Test func blocklistRefusesItsAddressesBothWays() throws {
+        let content = try TestContent()
+        defer { content.directory.cleanup() }
+        let manual = ManualSession()
+        let torrent = content.seed(in: manual, options: TorrentOptions())
+        manual.loop.runPending()
+        let early = try #require(manual.incoming(from: "10.5.0.9"))
+        early.deliver(content.handshake(1))
+        let kept = try #require(manual.incoming(from: "10.6.0.1"))
+        kept.deliver(content.handshake(2))
+        #expect(torrent.peerCount == 2)
+
+        manual.session.setBlocklist(Blocklist(parsing: Array("Bad net:10.5.0.0-10.5.255.255\n192.0.2.0/24\n".utf8)))
+        #expect(early.closeReason == .closedLocally && kept.isOpen && torrent.peerCount == 1)
+        #expect(manual.session.droppedByReason["blocklist"] == 1)
+        #expect(manual.incoming(from: "10.5.1.1") == nil)
+        #expect(manual.incoming(from: "10.6.0.2") != nil)
+
+        torrent.addPeers([SocketAddress(host: "192.0.2.7", port: 6881)!, SocketAddress(host: "198.51.100.7", port: 6881)!], from: .tracker)
+        #expect(manual.connector.attempts.map(\.remoteAddress.host) == ["198.51.100.7"])
+        #expect(manual.session.stats.refusedBlocklisted == 2)
+
+        // An empty list refuses nobody again.
+        manual.session.setBlocklist(Blocklist())
+        #expect(manual.incoming(from: "10.5.1.1") != nil)
+    }
+
     // Hostile peers are each dropped for their own reason while a good peer is served in full:
     // an oversized length prefix, an out-of-range request, a bitfield with spare bits, a request
     // flood, and a handshake that never completes.

@@ -63,6 +63,11 @@ public final class MetadataFetch {
                 sources.attemptFailed(address, now: session.loop.now)
                 continue
             }
+            guard !session.blocklist.contains(ip: address.ip) else {
+                session.stats.refusedBlocklisted += 1
+                sources.disconnected(address, forget: true, now: session.loop.now)
+                continue
+            }
             session.log.debug("metadata_dial", [("peer", address)])
             let placeholder = HandlerSlot()
             let connection = session.connector.openConnection(to: address, from: session.localAddress(toward: address), timeout: .seconds(10), handler: placeholder)

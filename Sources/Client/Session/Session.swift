@@ -90,6 +90,8 @@ public final class Session {
     let loop: any Scheduler
     /// The loop's time.
     var now: ContinuousClock.Instant { loop.now }
+    /// Addresses refused both ways (`setBlocklist`).
+    public private(set) var blocklist = Blocklist()
     let connector: any Connector
     public internal(set) var options: SessionOptions
     let log: Log
@@ -300,6 +302,14 @@ public final class Session {
         for peer in connections.values { peer.connection?.join(group) }
     }
 
+    /// Refuses peers whose address is on `list`, both ways, from now on; connections already open
+    /// from such an address are closed. An empty list refuses nobody.
+    public func setBlocklist(_ list: Blocklist) {
+        blocklist = list
+        guard !list.isEmpty else { return }
+        for peer in Array(connections.values) where list.contains(ip: peer.remote.ip) { peer.drop(.blocklisted) }
+    }
+
     /// Changes the encryption policy for connections made from now on.
     public func setEncryption(_ policy: EncryptionPolicy) { options.encryption = policy }
 
@@ -425,6 +435,10 @@ public final class Session {
     func accept(_ connection: any Connection) -> (any ConnectionHandler)? {
         guard !isShutDown, listenerOpen, connections.count < options.maxPeers else {
             logLimit("peer limit \(options.maxPeers) reached; refusing \(connection.remoteAddress)")
+            return nil
+        }
+        guard !blocklist.contains(ip: connection.remoteAddress.ip) else {
+            stats.refusedBlocklisted += 1
             return nil
         }
         // One address cannot take the slots that other peers need.

@@ -9,6 +9,8 @@ public struct SessionStats: Sendable, Equatable {
     public internal(set) var connectionsAccepted = 0
     /// Incoming connections refused because their address had its share of connections already.
     public internal(set) var refusedPerAddress = 0
+    /// Connections refused, in or out, because the address is on the blocklist.
+    public internal(set) var refusedBlocklisted = 0
     /// Outgoing connection attempts.
     public internal(set) var dialAttempts = 0
     /// Outgoing attempts that failed before a handshake (refused, timed out, unreachable).

@@ -24,6 +24,8 @@ public enum PeerError: Error, Equatable, Sendable, CustomStringConvertible {
     case connectedToSelf
     /// Already connected to a peer with this peer id.
     case duplicatePeer
+    /// Its address is on the blocklist (a list set while it was connected).
+    case blocklisted
 
     public var description: String {
         switch self {
@@ -39,6 +41,7 @@ public enum PeerError: Error, Equatable, Sendable, CustomStringConvertible {
         case .handshakeTimeout: return "no handshake in time"
         case .connectedToSelf: return "connected to ourselves"
         case .duplicatePeer: return "already connected to this peer"
+        case .blocklisted: return "address on the blocklist"
         }
     }
 
@@ -57,6 +60,7 @@ public enum PeerError: Error, Equatable, Sendable, CustomStringConvertible {
         case .handshakeTimeout: return "handshake_timeout"
         case .connectedToSelf: return "self_connection"
         case .duplicatePeer: return "duplicate_peer"
+        case .blocklisted: return "blocklist"
         }
     }
 }
