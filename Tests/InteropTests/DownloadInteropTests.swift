@@ -202,6 +202,43 @@ import ReactorTesting
         #expect(verified.status == 0, "verify after the restart: \(verified.stdout.suffix(800))")
     }
 
+    // A file cut in half by something else while the download runs, and no crash: later writes
+    // extend it again over a hole of zeros, and the pieces it held are gone. The download must
+    // notice at the end (the file's data stops short), check again and fetch them, not exit 0
+    // with bytes that fail `verify`.
+    @Test func fileCutShortWhileDownloadingIsFetchedAgain() throws {
+        let swarm = try Swarm()
+        defer { swarm.stop() }
+        let seedPort = freePort()
+        let seed = try BackgroundProcess(
+            [Tools.evtorrent, "seed", swarm.torrent, "--data", swarm.data, "--bind", "127.0.0.1", "--port", String(seedPort),
+             "--tracker-port", String(freePort()), "--upload-limit", "2048", "--session-dir", swarm.directory.path + "/seed-session"],
+            outputPath: swarm.directory.path + "/seed.log")
+        swarm.seeders.append(("evtorrent", seed, seedPort))
+        try #require(seed.waitForOutput("peers ", seconds: 60), "seed did not start: \(seed.output)")
+        let out = swarm.directory.path + "/dl"
+        let download = try BackgroundProcess(
+            [Tools.evtorrent, "download", swarm.torrent, "-o", out, "--no-seed", "--bind", "127.0.0.1", "--port", String(freePort()),
+             "--session-dir", swarm.directory.path + "/dl-session", "--peer", "127.0.0.1:\(seedPort)"],
+            outputPath: swarm.directory.path + "/download.log")
+        defer { _ = download.stop(signal: SIGKILL) }
+        let largest = DownloadInteropTests.files.max { $0.1 < $1.1 }!
+        let path = out + "/" + largest.0
+        let started = waitUntil(seconds: 30) {
+            (((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0) > largest.1 / 3
+        }
+        try #require(started, "nothing written: \(download.output)")
+        #expect(!swarm.matches(out), "the download finished before the cut; slow the seed down")
+        let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+        #expect(truncate(path, off_t(size / 2)) == 0)
+        #expect(waitUntil(seconds: 120) { !download.process.isRunning }, "\(download.output.suffix(1500))")
+        #expect(download.stop() == 0, "\(download.output.split(separator: "\n").filter { !$0.contains("progress") }.joined(separator: "\n").suffix(3000))")
+        #expect(download.output.contains("files_shrank"), "\(download.output.split(separator: "\n").filter { !$0.contains("progress") }.joined(separator: "\n").suffix(3000))")
+        #expect(swarm.matches(out), "bytes differ at the end")
+        let verified = try Tools.run([Tools.evtorrent, "verify", swarm.torrent, "--data", out])
+        #expect(verified.status == 0, "verify: \(verified.stdout.suffix(800))")
+    }
+
     /// The byte count in "complete  12.3 MiB in ..." (the first size on the line).
     static func bytes(in line: String) -> Double? {
         let words = line.split(separator: " ")

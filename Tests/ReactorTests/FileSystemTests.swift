@@ -16,6 +16,24 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["out.torrent"])
     }
 
+    // A file written whole is data to its end; cut short and extended again by a later write, its
+    // data stops where it was cut (the hole the truncation left).
+    @Test func dataPrefixFindsTheHoleATruncationLeft() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let path = directory.path + "/file.bin"
+        try directory.write("file.bin", [UInt8](repeating: 7, count: 1 << 20))
+        #expect(FileContents.dataPrefix(path) == 1 << 20)
+        #expect(truncate(path, 256 << 10) == 0)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.seek(toOffset: 900 << 10)
+        try handle.write(contentsOf: Data(repeating: 7, count: 124 << 10))
+        try handle.close()
+        #expect(try FileStatus.of(path)?.size == 1 << 20)
+        #expect(FileContents.dataPrefix(path) == 256 << 10)
+        #expect(FileContents.dataPrefix(directory.path + "/missing") == nil)
+    }
+
     // Errors name the operation and the path, and a read over the limit is refused.
     @Test func errorsNameOperationAndPath() throws {
         let directory = try TemporaryDirectory()

@@ -8,13 +8,12 @@ final class PeerSources {
     /// Every address known, with backoff.
     private(set) var list = PeerList()
     private var announcer: TrackerAnnouncer?
-    private let manual: [String]
+    private let manual: [SocketAddress]
     private var addresses: [String: SocketAddress] = [:]
 
     init(manual: [SocketAddress]) {
-        self.manual = manual.map(\.description)
-        for address in manual { addresses[address.description] = address }
-        list.add(self.manual, from: .manual)
+        self.manual = manual
+        retryManual()
     }
 
     /// Whether any source may still name peers, or the list has addresses to dial.
@@ -52,7 +51,12 @@ final class PeerSources {
     }
 
     /// Names the hand-given peers again: they are dialled at once if not connected.
-    func retryManual() { list.add(manual, from: .manual) }
+    func retryManual() {
+        // Their addresses too: a forgotten peer (a seed dropped when we were done) had lost it,
+        // and a candidate without one was never dialled.
+        for address in manual { addresses[address.description] = address }
+        list.add(manual.map(\.description), from: .manual)
+    }
 
     /// Up to `limit` addresses to dial now.
     func nextCandidates(_ limit: Int, now: ContinuousClock.Instant) -> [SocketAddress] {

@@ -108,6 +108,9 @@ extension Torrent {
     /// download first.
     func check() {
         checker?.cancel()
+        // Peers we dialled are dialled again as soon as the check ends, not after a backoff (a
+        // download checked again mid-way sat without peers).
+        redialAfterCheck += peers.values.filter { $0.outgoingTorrent != nil }.map(\.remote)
         closePeers()
         retireDownloader()
         // Until this check ends, what `have` says is not to be trusted (a stop meanwhile checks again).
@@ -126,11 +129,19 @@ extension Torrent {
         checker = nil
         session.log.info("check_finished", [("torrent", metainfo.info.name), ("pieces", verified.setCount), ("of", verified.count)])
         phase = .running
+        for address in redialAfterCheck { sources.release(address) }
+        redialAfterCheck = []
         begin(with: verified)
         // What the check found is worth keeping: a restart trusts it while no file changes.
         storage.resumeDirty = true
         saveResume {}
         session.torrentNeedsTick(self)
+        if isDownloading {
+            // Seeds were dropped and forgotten when the download thought it was done (both
+            // seeds): the peers given by hand and the trackers' are asked again.
+            sources.retryManual()
+            sources.reannounce()
+        }
         start()
     }
 

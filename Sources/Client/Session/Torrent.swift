@@ -28,6 +28,8 @@ public final class Torrent {
     /// The peers' ids, to refuse a second connection from the same peer without a scan of all
     /// (18,000 handshakes against one torrent scanned 18,000 peers each: seconds of a stalled loop).
     private var peerIDs: [[UInt8]: PeerKey] = [:]
+    /// Addresses of dialled peers a check closed, to dial again when it ends.
+    var redialAfterCheck: [SocketAddress] = []
     var choke: ChokeState
     /// The download, while wanted pieces are missing. Kept in a box: a seeding torrent (most of
     /// ten thousand) pays 8 bytes for it, not the download's 230.
@@ -366,8 +368,20 @@ public final class Torrent {
         storage.createEmptyFiles { [weak self] error in
             guard let self else { return }
             if let error { self.session.log.warn("create_failed", [("error", error)]) }
-            self.storage.resumeDirty = true
-            self.saveResume { [weak self] in self?.finishedDownloading() }
+            // A file cut short while the download ran lost pieces it had counted: check again
+            // and fetch what is missing rather than call the torrent complete.
+            self.storage.damagedFiles(have: self.have) { [weak self] short in
+                guard let self, self.isDownloading else { return }
+                guard short.isEmpty else {
+                    self.session.log.warn("files_shrank", [
+                        ("torrent", self.metainfo.info.name), ("files", short.joined(separator: ", ")),
+                        ("detail", "cut short while downloading; checking the data again"),
+                    ])
+                    return self.check()
+                }
+                self.storage.resumeDirty = true
+                self.saveResume { [weak self] in self?.finishedDownloading() }
+            }
         }
     }
 

@@ -145,6 +145,26 @@ final class TorrentStorage {
         }, completion: completion)
     }
 
+    /// The files that are shorter on disk than the torrent says, or have a hole, although every
+    /// piece in them is `have`: cut short under a running download (later writes may have
+    /// extended them again over a hole of zeros), so pieces counted are gone. Checked on the
+    /// disk pool; padding files and files with a piece not had (skipped) are not looked at.
+    func damagedFiles(have: Bitfield, completion: @escaping ([String]) -> Void) {
+        let location = self.location
+        let whole = location.layout.fileLengths.indices.filter { index in
+            guard !location.isPadding[index], location.layout.fileLengths[index] > 0,
+                let pieces = location.layout.pieces(of: FileIndex(index))
+            else { return false }
+            return (pieces.lowerBound.value...pieces.upperBound.value).allSatisfy { have[PieceIndex($0)] }
+        }
+        disk.offloader.offload(to: disk.diskPool, { () -> [String] in
+            whole.compactMap { index in
+                let written = FileContents.dataPrefix(location.paths[index]) ?? -1
+                return written < location.layout.fileLengths[index] ? location.paths[index] : nil
+            }
+        }, completion: completion)
+    }
+
     /// Writes the resume file if pieces were added since the last save: data first reaches the
     /// disk (fsync), then the file claiming it is replaced atomically. A crash at any point leaves
     /// resume data that claims only pieces already on disk. `completion` runs once it is done

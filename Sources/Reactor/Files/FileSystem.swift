@@ -85,6 +85,18 @@ public enum FileContents {
         }
     }
 
+    /// How many of the file's first bytes are written data: where its first hole starts
+    /// (`SEEK_HOLE`), its size if it has none; nil if it cannot be opened. A file written whole
+    /// has no hole; one cut short and extended again by later writes has one where it was cut.
+    public static func dataPrefix(_ path: String) -> Int64? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let seekHole: Int32 = 4  // SEEK_HOLE on Linux; Swift's Glibc module leaves out the _GNU_SOURCE names
+        let hole = lseek(fd, 0, seekHole)
+        return hole < 0 ? nil : Int64(hole)
+    }
+
     /// The names in `directory` (not `.` or `..`), unsorted.
     public static func list(_ directory: String) throws(SystemError) -> [String] {
         guard let handle = opendir(directory) else { throw SystemError(errno: errno, operation: "opendir", path: directory) }
