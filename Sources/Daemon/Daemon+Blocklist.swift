@@ -16,10 +16,10 @@ extension Daemon {
 
     /// Loads every list in `blocklists/` (or clears the session's, when disabled) and reports the
     /// rule count to `completion`.
-    func loadBlocklists(completion: @escaping (Result<Int, BlocklistProblem>) -> Void = { _ in }) {
+    func loadBlocklists(completion: @escaping (Int) -> Void = { _ in }) {
         guard settings.bool("blocklist-enabled") else {
             session.setBlocklist(Blocklist())
-            return completion(.success(0))
+            return completion(0)
         }
         let directory = blocklistDirectory
         loop.offload(to: filePool, { () -> (Blocklist, files: Int, failures: [String]) in
@@ -37,10 +37,10 @@ extension Daemon {
             guard let self else { return }
             for failure in loaded.failures { log.warn("blocklist_unreadable", [("file", failure)]) }
             // Turned off while the lists were read: stay off.
-            guard settings.bool("blocklist-enabled") else { return completion(.success(0)) }
+            guard settings.bool("blocklist-enabled") else { return completion(0) }
             session.setBlocklist(loaded.0)
             log.info("blocklist_loaded", [("rules", loaded.0.ruleCount), ("files", loaded.files), ("skipped_lines", loaded.0.skippedLines)])
-            completion(.success(loaded.0.ruleCount))
+            completion(loaded.0.ruleCount)
         }
     }
 
@@ -77,12 +77,7 @@ extension Daemon {
                     completion(.failure(RPCFailure(.internalError, "the blocklist from \(url.printable()) was not taken: \(reason)")))
                 case .success:
                     log.info("blocklist_updated", [("url", url), ("file", path)])
-                    loadBlocklists { loaded in
-                        switch loaded {
-                        case .success(let rules): completion(.success([("blocklist_size", .integer(Int64(rules)))]))
-                        case .failure(let problem): completion(.failure(RPCFailure(.internalError, problem.description)))
-                        }
-                    }
+                    loadBlocklists { rules in completion(.success([("blocklist_size", .integer(Int64(rules)))])) }
                 }
             }
         }
@@ -99,7 +94,7 @@ extension Daemon {
             return Blocklist(parsing: try Gzip.decompress(bytes, limit: maxBlocklistBytes))
         }
         if bytes.count >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4B && bytes[2] == 0x03 && bytes[3] == 0x04 {
-            throw BlocklistError.zip
+            throw BlocklistProblem("a zip archive: use the list's plain or .gz form")
         }
         return Blocklist(parsing: bytes)
     }
@@ -109,9 +104,4 @@ extension Daemon {
 struct BlocklistProblem: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-enum BlocklistError: Error, CustomStringConvertible {
-    case zip
-    var description: String { "a zip archive: use the list's plain or .gz form" }
 }

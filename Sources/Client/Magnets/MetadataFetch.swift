@@ -63,8 +63,7 @@ public final class MetadataFetch {
                 sources.attemptFailed(address, now: session.loop.now)
                 continue
             }
-            guard !session.blocklist.contains(ip: address.ip) else {
-                session.stats.refusedBlocklisted += 1
+            guard !session.refusesBlocklisted(address) else {
                 sources.disconnected(address, forget: true, now: session.loop.now)
                 continue
             }

@@ -310,6 +310,14 @@ public final class Session {
         for peer in Array(connections.values) where list.contains(ip: peer.remote.ip) { peer.drop(.blocklisted) }
     }
 
+    /// Whether `address` is on the blocklist, in or out; each refusal is counted. Admission and
+    /// every dialling loop ask here, so a list set later covers peers named before it.
+    func refusesBlocklisted(_ address: SocketAddress) -> Bool {
+        guard blocklist.contains(ip: address.ip) else { return false }
+        stats.refusedBlocklisted += 1
+        return true
+    }
+
     /// Changes the encryption policy for connections made from now on.
     public func setEncryption(_ policy: EncryptionPolicy) { options.encryption = policy }
 
@@ -437,10 +445,7 @@ public final class Session {
             logLimit("peer limit \(options.maxPeers) reached; refusing \(connection.remoteAddress)")
             return nil
         }
-        guard !blocklist.contains(ip: connection.remoteAddress.ip) else {
-            stats.refusedBlocklisted += 1
-            return nil
-        }
+        guard !refusesBlocklisted(connection.remoteAddress) else { return nil }
         // One address cannot take the slots that other peers need.
         guard connections.incoming(from: connection.remoteAddress.host) < options.maxPeersPerAddress else {
             stats.refusedPerAddress += 1

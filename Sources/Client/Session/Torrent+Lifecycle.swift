@@ -12,10 +12,7 @@ extension Torrent {
     /// too; some clients (transmission 3) ignore loopback and private peers from trackers but
     /// accept incoming connections from them.
     public func addPeers(_ addresses: [SocketAddress], from source: PeerSource) {
-        let blocklist = session.blocklist
-        let allowed = addresses.filter { !isBanned($0) && !blocklist.contains(ip: $0.ip) }
-        session.stats.refusedBlocklisted += blocklist.isEmpty ? 0 : addresses.count - allowed.count
-        sources.add(allowed, from: source)
+        sources.add(addresses.filter { !isBanned($0) }, from: source)
         dial()
     }
 
@@ -29,9 +26,7 @@ extension Torrent {
         for address in sources.nextCandidates(budget, now: session.loop.now) {
             if isConnected(to: address) {
                 sources.connected(address)
-            } else if session.blocklist.contains(ip: address.ip) {
-                // Named before the list that blocks it was set.
-                session.stats.refusedBlocklisted += 1
+            } else if session.refusesBlocklisted(address) {
                 sources.disconnected(address, forget: true, now: session.loop.now)
             } else {
                 session.connectOut(to: address, for: self)

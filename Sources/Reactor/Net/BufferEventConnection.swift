@@ -317,10 +317,7 @@ final class BufferEventConnection: Connection {
             guard reserved > 0 else { return }
             var count: Int
             repeat { count = readv(bufferevent_getfd(bev), vector, Int32(reserved)) } while count < 0 && errno == EINTR
-            guard count > 0 else {
-                evbuffer_commit_space(input, vector, 0)
-                return
-            }
+            guard count > 0 else { return }  // nothing to commit: the reserved space stays free
             var left = count
             for index in 0..<reserved {
                 vector[index].iov_len = min(vector[index].iov_len, left)
