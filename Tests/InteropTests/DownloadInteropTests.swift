@@ -202,7 +202,7 @@ import ReactorTesting
         #expect(verified.status == 0, "verify after the restart: \(verified.stdout.suffix(800))")
     }
 
-    // A file cut in half by something else while the download runs, and no crash: later writes
+    // A file cut short by something else while the download runs, and no crash: later writes
     // extend it again over a hole of zeros, and the pieces it held are gone. The download must
     // notice at the end (the file's data stops short), check again and fetch them, not exit 0
     // with bytes that fail `verify`.
@@ -229,8 +229,10 @@ import ReactorTesting
         }
         try #require(started, "nothing written: \(download.output)")
         #expect(!swarm.matches(out), "the download finished before the cut; slow the seed down")
-        let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
-        #expect(truncate(path, off_t(size / 2)) == 0)
+        // Writes under way land first; then everything written to the file goes (cut to half its
+        // size, a cut could fall where nothing had been written yet and lose nothing).
+        Thread.sleep(forTimeInterval: 1)
+        #expect(truncate(path, 0) == 0)
         #expect(waitUntil(seconds: 120) { !download.process.isRunning }, "\(download.output.suffix(1500))")
         #expect(download.stop() == 0, "\(download.output.split(separator: "\n").filter { !$0.contains("progress") }.joined(separator: "\n").suffix(3000))")
         #expect(download.output.contains("files_shrank"), "\(download.output.split(separator: "\n").filter { !$0.contains("progress") }.joined(separator: "\n").suffix(3000))")
