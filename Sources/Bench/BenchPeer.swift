@@ -25,7 +25,7 @@ final class BenchPeer: ConnectionHandler {
     private(set) var finished: Duration?
     private(set) var closeReason: CloseReason?
     private let started: ContinuousClock.Instant
-    private var blocksThisConnection = 0
+    private(set) var blocksThisConnection = 0
     private let metainfo: Metainfo
     /// The MSE handshake under way, with encryption.
     private var exchange: MSEHandshake?
@@ -169,7 +169,16 @@ final class BenchPeer: ConnectionHandler {
             finished = swarm.loop.now - started
             swarm.peerFinished(self)
         }
-        if case .churn(let blocks) = mode, blocksThisConnection >= blocks { connection?.close() }
+        if case .churn(let blocks) = mode, blocksThisConnection >= blocks {
+            swarm.churnCycleDone(took: swarm.loop.now - started)
+            connection?.close()
+        }
+    }
+
+    /// How long this connection has been waiting for its churn blocks, if it still is.
+    func churnWait(now: ContinuousClock.Instant) -> Duration? {
+        guard case .churn(let blocks) = mode, blocksThisConnection < blocks, closeReason == nil else { return nil }
+        return now - started
     }
 
     private func collect(_ request: BlockRequest, _ data: [UInt8]) {

@@ -30,6 +30,8 @@ public struct BenchOptions: Sendable {
     public var extensions = true
     /// Blocks fetched per connection in churn mode.
     public var churnBlocks = 16
+    /// Churn mode: how long a peer waits before connecting again.
+    public var churnPause: Duration = .zero
     /// Connect with MSE/PE and RC4 (as peers that require encryption do); payload is then read
     /// and deciphered rather than dropped in the kernel.
     public var encrypted = false
@@ -125,7 +127,16 @@ public final class BenchSwarm {
     func peerClosed(_ peer: BenchPeer) {
         if case .churn = options.mode {
             churnCounter += 1
-            if !stopping, options.duration.map({ loop.now - started < $0 }) ?? true { open(peer.index) }
+            if !stopping, peer.blocksThisConnection < options.churnBlocks { churnCutShort += 1 }
+            guard !stopping, options.duration.map({ loop.now - started < $0 }) ?? true else { return }
+            if options.churnPause > .zero {
+                loop.schedule(after: options.churnPause) { [weak self] in
+                    guard let self, !self.stopping else { return }
+                    self.open(peer.index)
+                }
+            } else {
+                open(peer.index)
+            }
             return
         }
         if !peer.isDone && !stopping { droppedBySeeder += 1 }
@@ -162,6 +173,18 @@ public final class BenchSwarm {
     public var finishedCount: Int { peers.filter(\.isDone).count }
     /// Connections opened and closed again in churn mode.
     public var churnCycles: Int { churnCounter }
+    /// Churn connections closed (by the seeder or a failure) before their blocks came.
+    public private(set) var churnCutShort = 0
+    /// The longest a churn connection took from connecting to its last block.
+    public private(set) var churnLongest: Duration = .zero
+
+    func churnCycleDone(took: Duration) { churnLongest = max(churnLongest, took) }
+
+    /// Churn connections open now that have waited longer than `limit` for their blocks.
+    public func churnStalled(longerThan limit: Duration) -> Int {
+        let now = loop.now
+        return peers.count { ($0.churnWait(now: now) ?? .zero) > limit }
+    }
 
     /// Payload bytes each peer received so far (a baseline for `perPeerRates(since:)`).
     public var peerBytes: [Int64] { peers.map(\.bytes) }

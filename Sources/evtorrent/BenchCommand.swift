@@ -45,6 +45,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Blocks per connection in churn mode.")
     var churnBlocks = 16
 
+    @Option(help: "Seconds a churn peer waits before connecting again.")
+    var churnPause = 0.0
+
     @Flag(help: "Check every piece's SHA-1.")
     var verify = false
 
@@ -89,6 +92,7 @@ struct BenchCommand: ParsableCommand {
         options.extensions = !noExtensions
         options.encrypted = encrypted
         options.churnBlocks = churnBlocks
+        options.churnPause = .milliseconds(Int(churnPause * 1000))
 
         let loop: EventLoop
         do { loop = try EventLoop() } catch { throw fail(error.description) }
@@ -128,11 +132,12 @@ struct BenchCommand: ParsableCommand {
         loop.run()
         let after = seederPid.flatMap { ProcessUsage.of(pid: $0) }
         let kept = swarm.openCount
+        let stalled = swarm.churnStalled(longerThan: .seconds(10))
         // Let the last piece hashes come back from the pool before reporting.
         loop.run(until: { swarm.pendingVerifications == 0 }, timeout: .seconds(30))
         swarm.stop()
         bar.finish()
-        report(swarm, elapsed: (ended ?? loop.now) - started, baseline: baseline, before: before, after: after, kept: kept)
+        report(swarm, elapsed: (ended ?? loop.now) - started, baseline: baseline, before: before, after: after, kept: kept, stalled: stalled)
     }
 
     /// What had arrived when the warm-up ended.
@@ -143,7 +148,8 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func report(
-        _ swarm: BenchSwarm, elapsed: Duration, baseline: Baseline, before: ProcessUsage?, after: ProcessUsage?, kept: Int
+        _ swarm: BenchSwarm, elapsed: Duration, baseline: Baseline, before: ProcessUsage?, after: ProcessUsage?, kept: Int,
+        stalled: Int
     ) {
         let seconds = elapsed.inSeconds
         let measured = swarm.totalBytes - baseline.bytes
@@ -167,6 +173,9 @@ struct BenchCommand: ParsableCommand {
             ("peers_finished", .number(Int64(swarm.finishedCount))), ("chokes", .number(Int64(swarm.chokes))),
             ("pieces_verified", .number(Int64(swarm.piecesVerified))), ("hash_failures", .number(Int64(swarm.hashFailures))),
             ("churn_cycles", .number(Int64(swarm.churnCycles))),
+            ("churn_cut_short", .number(Int64(swarm.churnCutShort))),
+            ("churn_longest_s", .string(fixed(swarm.churnLongest.inSeconds))),
+            ("churn_stalled_over_10s", .number(Int64(stalled))),
             ("seeder_cpu_s", cpu.map { .string(fixed($0)) } ?? .null),
             ("seeder_cpu_s_per_gib", cpu.map { .string(fixed(gib > 0 ? $0 / gib : 0)) } ?? .null),
             ("seeder_rss_kib", after.map { .number(Int64($0.residentKiB)) } ?? .null),

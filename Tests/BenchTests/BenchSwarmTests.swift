@@ -22,7 +22,11 @@ final class ChokingSeeder: ConnectionHandler {
     private(set) var chokesSent = 0
     private let decoder = PeerMessageDecoder(maxMessageLength: 1 << 20)
 
-    init(loop: EventLoop, infoHash: InfoHash, stream: [UInt8], pieceLength: Int, chokeEvery: Int) {
+    /// Whether it unchokes an interested peer at all.
+    let unchokes: Bool
+
+    init(loop: EventLoop, infoHash: InfoHash, stream: [UInt8], pieceLength: Int, chokeEvery: Int, unchokes: Bool = true) {
+        self.unchokes = unchokes
         self.loop = loop
         self.infoHash = infoHash
         self.stream = stream
@@ -43,6 +47,7 @@ final class ChokingSeeder: ConnectionHandler {
         while let message = try? decoder.next(from: &queue) {
             switch message {
             case .interested:
+                guard unchokes else { break }
                 choked = false
                 connection.write(PeerMessage.unchoke.encoded())
             case .request(let request) where !choked:
@@ -145,5 +150,45 @@ final class ChokingSeeder: ConnectionHandler {
         #expect(session.stats.encryptedPeers == 3)
         session.shutdown()
     }
-}
 
+    // Churn mode against a seeder that serves: peers connect, take their blocks, leave and come
+    // back after the pause, none cut short; against one that never unchokes, every peer is
+    // counted as stalled.
+    @Test func churnPacesItsPeersAndCountsStalls() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let stream = patternBytes(400_000, seed: 23)
+        let pool = WorkerPool(threads: 1)
+        defer { pool.shutdown() }
+        let metainfo = try Self.payload(stream, in: directory, pool: pool)
+        let loop = try EventLoop()
+        for serving in [true, false] {
+            let listener = try loop.listen(on: SocketAddress(host: "127.0.0.1", port: 0)!) { _ in
+                ChokingSeeder(
+                    loop: loop, infoHash: metainfo.infoHash, stream: stream, pieceLength: 32_768,
+                    chokeEvery: Int.max, unchokes: serving)
+            }
+            var options = BenchOptions(seeder: listener.localAddress)
+            options.mode = .churn
+            options.peers = 2
+            options.churnBlocks = 3
+            options.churnPause = .milliseconds(200)
+            options.duration = .seconds(1)
+            let swarm = BenchSwarm(loop: loop, metainfo: metainfo, options: options, pool: pool)
+            swarm.start()
+            _ = loop.run(until: { false }, timeout: .milliseconds(1100))
+            if serving {
+                // Each cycle takes at least the pause: about 1 s / 0.2 s per peer, not hundreds.
+                #expect(swarm.churnCycles >= 4 && swarm.churnCycles <= 12)
+                #expect(swarm.churnCutShort == 0)
+                #expect(swarm.churnLongest > .zero && swarm.churnLongest < .milliseconds(500))
+                #expect(swarm.churnStalled(longerThan: .milliseconds(500)) == 0)
+            } else {
+                #expect(swarm.churnCycles == 0)
+                #expect(swarm.churnStalled(longerThan: .milliseconds(500)) == 2)
+            }
+            swarm.stop()
+            listener.close()
+        }
+    }
+}
