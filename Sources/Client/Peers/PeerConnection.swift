@@ -53,7 +53,15 @@ final class PeerConnection: ConnectionHandler {
     /// Why we dropped it, if we did.
     private(set) var dropError: PeerError?
     /// The MSE/PE handshake under way (before the BitTorrent handshake).
-    private var encryption: MSEHandshake?
+    private var encryption: MSEHandshake? {
+        get { encryptionBox?.value }
+        set {
+            guard let newValue else { return encryptionBox = nil }
+            if let encryptionBox { encryptionBox.value = newValue } else { encryptionBox = OutOfLine(newValue) }
+        }
+    }
+    /// Out of line: 176 bytes every connection carried, used only during the MSE handshake.
+    private var encryptionBox: OutOfLine<MSEHandshake>?
     /// Whether the first bytes were looked at (an incoming connection: plaintext or MSE).
     private var openingSeen = false
     /// Whether we open this connection with MSE (set by the session before it connects).
@@ -316,7 +324,7 @@ final class PeerConnection: ConnectionHandler {
             encryption = session.encryptionReceiver()
         }
         let bytes = input.readAll()
-        let outcome = encryption!.received(bytes) { answer in
+        let outcome = encryptionBox!.value.received(bytes) { answer in
             session.countWire(uploaded: answer.count, downloaded: 0)
             connection?.write(answer)
         }
@@ -394,7 +402,7 @@ final class PeerConnection: ConnectionHandler {
             connection?.write(reply)
         }
         var started = PeerSession(
-            configuration: torrent.peerConfiguration, ours: torrent.have, peerSupportsFast: handshake.supportsFast,
+            shared: torrent.sharedPeerConfiguration, ours: torrent.have, peerSupportsFast: handshake.supportsFast,
             peerSupportsExtensions: handshake.supportsExtensions, now: session.now)
         decoder = PeerMessageDecoder(pieceCount: torrent.metainfo.info.pieceCount)
         // A fetch that had the fast extension said HaveNone already.

@@ -9,16 +9,26 @@ public final class Torrent {
     public let metainfo: Metainfo
     /// The pieces we have (verified and on disk).
     public private(set) var have: Bitfield
-    /// What each peer session of this torrent is told (made per connection: ten thousand idle
+    /// What each peer session of this torrent is told (made when asked: ten thousand idle
     /// torrents do not each keep one).
     var peerConfiguration: PeerSessionConfiguration {
         var configuration = PeerSessionConfiguration(pieceLength: metainfo.info.pieceLength, totalLength: metainfo.info.totalLength)
         configuration.listenPort = Int(session.listenAddress.port)
         configuration.metadataSize = metainfo.infoBytes.count
         // BEP 27: a private torrent's peers come from its tracker only.
-        if !exchangesPeers { configuration.extensionNames = ExtensionTable.supported.filter { $0 != "ut_pex" } }
+        if !exchangesPeers { configuration.extensionNames = ExtensionTable.withoutPex }
         return configuration
     }
+    /// The configuration the torrent's peer sessions share, made when the first peer joins and
+    /// again only when it changes (a new listen port).
+    var sharedPeerConfiguration: PeerSessionConfiguration.Shared {
+        let current = peerConfiguration
+        if let cached = peerConfigurationCache, cached.value == current { return cached }
+        let made = PeerSessionConfiguration.Shared(current)
+        peerConfigurationCache = made
+        return made
+    }
+    private var peerConfigurationCache: PeerSessionConfiguration.Shared?
     /// The session outlives its torrents (it removes them before it goes): a plain pointer, see
     /// PeerConnection.session.
     unowned(unsafe) let session: Session
@@ -33,7 +43,7 @@ public final class Torrent {
     var choke: ChokeState
     /// The download, while wanted pieces are missing. Kept in a box: a seeding torrent (most of
     /// ten thousand) pays 8 bytes for it, not the download's 230.
-    private var downloadBox: DownloadBox?
+    private var downloadBox: OutOfLine<Downloader>?
     /// The download in place, while downloading (`isDownloading`). A projection through the box:
     /// an Optional<Downloader> property copied the whole download to learn whether it was nil.
     private var downloader: Downloader {
@@ -109,7 +119,7 @@ public final class Torrent {
         picker.sequential = options.sequential
         if let priorities = options.piecePriorities { picker.setPriorities(priorities) }
         guard !picker.isFinished else { return }
-        downloadBox = DownloadBox(Downloader(picker: picker, seed: UInt64.random(in: .min ... .max)))
+        downloadBox = OutOfLine(Downloader(picker: picker, seed: UInt64.random(in: .min ... .max)))
         resumeInterval = max(1, Int(options.resumeInterval.components.seconds))
         choke.replaceChoker(Choker(slots: options.unchokeSlots, algorithm: .titForTat))
     }
@@ -481,9 +491,3 @@ public final class Torrent {
 
 @available(*, unavailable)
 extension Torrent: Sendable {}
-
-/// Holds a torrent's `Downloader` out of line.
-final class DownloadBox {
-    var value: Downloader
-    init(_ value: Downloader) { self.value = value }
-}

@@ -1,5 +1,5 @@
 /// Limits and identity for every peer session of a torrent.
-public struct PeerSessionConfiguration: Sendable {
+public struct PeerSessionConfiguration: Equatable, Sendable {
     /// Bytes per piece.
     public var pieceLength: Int
     /// Bytes in the torrent.
@@ -31,6 +31,13 @@ public struct PeerSessionConfiguration: Sendable {
         self.totalLength = totalLength
     }
 
+    /// One configuration shared by the sessions of a torrent's peers: each session holds a
+    /// pointer, not its own 130-byte copy (an idle peer's memory is mostly such fixed parts).
+    public final class Shared: Sendable {
+        public let value: PeerSessionConfiguration
+        public init(_ value: PeerSessionConfiguration) { self.value = value }
+    }
+
     /// The number of pieces.
     public var pieceCount: Int { FileLayout.pieceCount(totalLength: totalLength, pieceLength: pieceLength) }
 
@@ -51,7 +58,9 @@ public struct PeerSessionConfiguration: Sendable {
 /// whether it chokes us, whether we are interested, and the blocks we asked it for. Inputs in,
 /// actions out; no I/O, no clock.
 public struct PeerSession: Sendable {
-    public let configuration: PeerSessionConfiguration
+    private let shared: PeerSessionConfiguration.Shared
+    /// Limits and identity, the same for every peer of the torrent.
+    public var configuration: PeerSessionConfiguration { shared.value }
     /// Whether both sides set the BEP 6 bit.
     public let fastExtension: Bool
     /// Whether both sides set the BEP 10 bit.
@@ -87,8 +96,19 @@ public struct PeerSession: Sendable {
         configuration: PeerSessionConfiguration, ours: Bitfield, peerSupportsFast: Bool, peerSupportsExtensions: Bool,
         now: ContinuousClock.Instant
     ) {
+        self.init(
+            shared: PeerSessionConfiguration.Shared(configuration), ours: ours, peerSupportsFast: peerSupportsFast,
+            peerSupportsExtensions: peerSupportsExtensions, now: now)
+    }
+
+    /// The same, with a configuration shared with the torrent's other sessions.
+    public init(
+        shared: PeerSessionConfiguration.Shared, ours: Bitfield, peerSupportsFast: Bool, peerSupportsExtensions: Bool,
+        now: ContinuousClock.Instant
+    ) {
+        let configuration = shared.value
         precondition(ours.count == configuration.pieceCount)
-        self.configuration = configuration
+        self.shared = shared
         self.ours = ours
         fastExtension = peerSupportsFast
         extensionProtocol = peerSupportsExtensions
