@@ -226,7 +226,8 @@ struct HTTPSTests {
         let fixture = try TLSFixture.make(serverName: "tracker.example", ip: "127.0.0.2")
         defer { fixture.stop() }
         let loop = try EventLoop()
-        for tls in [try TLSContext(caFile: fixture.directory + "/other-ca.pem"), try TLSContext()] {
+        // nil: the client's own context, made at this first HTTPS request from the system store.
+        for tls in [try TLSContext(caFile: fixture.directory + "/other-ca.pem"), try TLSContext(), nil] {
             let client = HTTPClient(loop: loop, tls: tls)
             let result = fetch(client, loop, "https://127.0.0.1:\(fixture.port)/")
             guard case .failure(.tls(let detail))? = result else {

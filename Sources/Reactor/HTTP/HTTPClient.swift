@@ -71,7 +71,14 @@ private func requestFailed(_ error: evhttp_request_error, _ context: UnsafeMutab
 public final class HTTPClient {
     private unowned let loop: EventLoop
     private let dns: OpaquePointer
-    private let tls: TLSContext?
+    private let givenTLS: TLSContext?
+    /// The TLS context, made at the first HTTPS request: loading the system CA store took 40-60
+    /// ms of every daemon start, most of an empty daemon's start-up, and many sessions never
+    /// fetch over HTTPS.
+    private lazy var tls: Result<TLSContext, TLSError> = {
+        if let givenTLS { return .success(givenTLS) }
+        do throws(TLSError) { return .success(try TLSContext()) } catch { return .failure(error) }
+    }()
     private var exchanges: Set<ObjectIdentifier> = []
     /// The user agent sent with every request.
     public var userAgent = "evtorrent/0.1"
@@ -81,7 +88,7 @@ public final class HTTPClient {
     /// A client on `loop`; HTTPS uses `tls` (system CA store if nil).
     public init(loop: EventLoop, tls: TLSContext? = nil) {
         self.loop = loop
-        self.tls = tls ?? (try? TLSContext())
+        givenTLS = tls
         dns = evdns_base_new(loop.base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)!
     }
 
@@ -98,8 +105,15 @@ public final class HTTPClient {
         }
         var ssl: OpaquePointer?
         if target.isHTTPS {
-            guard let tls, let session = tls.makeSession(host: target.host) else {
-                loop.schedule(after: .zero) { completion(.failure(.tls("no TLS context: \(TLSContext.drainErrors())"))) }
+            let session: OpaquePointer?
+            switch tls {
+            case .success(let context): session = context.makeSession(host: target.host)
+            case .failure(let error):
+                loop.schedule(after: .zero) { completion(.failure(.tls("no TLS context: \(error)"))) }
+                return
+            }
+            guard let session else {
+                loop.schedule(after: .zero) { completion(.failure(.tls("no TLS session: \(TLSContext.drainErrors())"))) }
                 return
             }
             ssl = session
