@@ -177,6 +177,51 @@ import ReactorTesting
         #expect(strict.status == 1 && strict.stderr.contains("not sorted"), "\(strict.stderr)")
     }
 
+    // A torrent naming one path twice, and a file where another file's path has a directory
+    // (made by hand): libtorrent keeps every file and renames the later one; so do we, to the same
+    // names. libtorrent's layout, written where libtorrent says each file goes, verifies with
+    // `evtorrent verify` (a file mapped to another's place would fail its pieces);
+    // `info --strict` refuses the torrent.
+    @Test(.enabled(if: Tools.enabled("libtorrent")))
+    func collidingPathsAreRenamedAsLibtorrentRenamesThem() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let script = """
+            import hashlib, os, sys, libtorrent as lt
+            def be(v):
+                if isinstance(v, int): return b"i%de" % v
+                if isinstance(v, str): v = v.encode()
+                if isinstance(v, bytes): return b"%d:%s" % (len(v), v)
+                if isinstance(v, list): return b"l" + b"".join(be(x) for x in v) + b"e"
+                return b"d" + b"".join(be(k) + be(v[k]) for k in sorted(v)) + b"e"
+            paths = [["foo", "bar.txt"], ["foo", "bar.txt"], ["a"], ["a", "b"], [".hidden"], [".hidden"], ["foo", "bar.1.txt"]]
+            contents = [bytes([i + 1]) * (5000 + 777 * i) for i in range(len(paths))]
+            joined = b"".join(contents)
+            piece = 16384
+            info = {"name": "top", "piece length": piece, "files": [{"length": len(c), "path": p} for p, c in zip(paths, contents)],
+                    "pieces": b"".join(hashlib.sha1(joined[i:i + piece]).digest() for i in range(0, len(joined), piece))}
+            out = sys.argv[1]
+            open(out + "/colliding.torrent", "wb").write(be({"info": info}))
+            files = lt.torrent_info(out + "/colliding.torrent").files()
+            for i in range(files.num_files()):
+                path = os.path.join(out, "data", files.file_path(i))
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                open(path, "wb").write(contents[i])
+                print(files.file_path(i))
+            """
+        let theirs = try Tools.check([Tools.python, "-c", script, directory.path]).split(separator: "\n").map(String.init)
+        #expect(theirs == ["top/foo/bar.txt", "top/foo/bar.1.txt", "top/a.1", "top/a/b", "top/.hidden", "top/.1.hidden", "top/foo/bar.1.1.txt"])
+        let path = directory.path + "/colliding.torrent"
+        let json = try Tools.check([Tools.evtorrent, "info", "--json", path])
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        let ours = (object?["files"] as? [[String: Any]])?.compactMap { $0["path"] as? String }
+        #expect(ours == theirs)
+        let verified = try Tools.run([Tools.evtorrent, "verify", path, "--data", directory.path + "/data"])
+        #expect(verified.status == 0 && verified.stdout.contains("OK: all"), "\(verified.stdout)\(verified.stderr)")
+        let strict = try Tools.run([Tools.evtorrent, "info", "--strict", path])
+        #expect(strict.status == 1 && strict.stderr.contains("is used twice"), "\(strict.stderr)")
+    }
+
     // A creation date of -2^63 once crashed text output: it is shown as the number it is.
     @Test func infoShowsAnImpossibleDate() throws {
         let directory = try TemporaryDirectory()

@@ -24,13 +24,13 @@ private func torrent(info: BencodeDictionary, extra: [(String, BencodeValue)] = 
     Bencode.encode(.dictionary(BencodeDictionary([("info", .dictionary(info))] + extra)))
 }
 
-private func parse(_ bytes: [UInt8]) throws(MetainfoError) -> Metainfo {
-    try Metainfo(bencoded: bytes, sha1: Digest.sha1)
+private func parse(_ bytes: [UInt8], strict: Bool = false) throws(MetainfoError) -> Metainfo {
+    try Metainfo(bencoded: bytes, sha1: Digest.sha1, strict: strict)
 }
 
-private func parseError(_ bytes: [UInt8]) -> MetainfoError? {
+private func parseError(_ bytes: [UInt8], strict: Bool = false) -> MetainfoError? {
     do {
-        _ = try parse(bytes)
+        _ = try parse(bytes, strict: strict)
         return nil
     } catch {
         return error
@@ -134,7 +134,7 @@ private func parseError(_ bytes: [UInt8]) -> MetainfoError? {
     // absolute, hide a separator, or be empty — in file paths and in the name itself.
     @Test func rejectsPathTricks() {
         let hostile: [[String]] = [
-            ["..", "etc", "passwd"], ["sub", "..", "..", "x"], ["."], ["a", ""], ["/etc/passwd"], ["a/b"],
+            ["..", "etc", "passwd"], ["sub", "..", "..", "x"], ["."], ["", "."], ["/etc/passwd"], ["a/b"],
             ["a\\..\\b"], ["nul\u{0}byte"], [],
         ]
         for path in hostile {
@@ -155,14 +155,47 @@ private func parseError(_ bytes: [UInt8]) -> MetainfoError? {
         #expect(parseError(torrent(info: multiFileInfo(files: [fileEntry(["..a", "b..", "..."], 22)]))) == nil)
     }
 
-    // Two files at one path, or a file that is also a directory, would overwrite each other.
-    @Test func rejectsConflictingPaths() {
+    // An empty or "." component names the directory it is in: dropped, as libtorrent and
+    // Transmission drop it, so the file lands where the path would put it on disk; strict
+    // parsing refuses it.
+    @Test func dropsEmptyAndDotComponents() throws {
+        let info = multiFileInfo(files: [fileEntry(["a", "", "b"], 11), fileEntry([".", "c", "."], 11)])
+        let files = try parse(torrent(info: info)).info.files.map(\.path)
+        #expect(files == [["a", "b"], ["c"]])
+        guard case .unsafePath? = parseError(torrent(info: info), strict: true) else {
+            Issue.record("strict parsing took an empty component")
+            return
+        }
+    }
+
+    // Two files at one path, or a file that is also a directory, would overwrite each other:
+    // strict parsing refuses them.
+    @Test func strictRefusesConflictingPaths() {
         let twice = multiFileInfo(files: [fileEntry(["a"], 11), fileEntry(["a"], 11)])
-        #expect(parseError(torrent(info: twice)) == .conflictingPaths("top/a"))
+        #expect(parseError(torrent(info: twice), strict: true) == .conflictingPaths("top/a"))
         let fileThenDirectory = multiFileInfo(files: [fileEntry(["a"], 11), fileEntry(["a", "b"], 11)])
-        #expect(parseError(torrent(info: fileThenDirectory)) == .conflictingPaths("top/a/b"))
+        #expect(parseError(torrent(info: fileThenDirectory), strict: true) == .conflictingPaths("top/a"))
         let directoryThenFile = multiFileInfo(files: [fileEntry(["a", "b"], 11), fileEntry(["a"], 11)])
-        #expect(parseError(torrent(info: directoryThenFile)) == .conflictingPaths("top/a"))
+        #expect(parseError(torrent(info: directoryThenFile), strict: true) == .conflictingPaths("top/a"))
+    }
+
+    // By default they are kept, as libtorrent keeps them: the file whose path is taken (by an
+    // earlier file, or by a directory, wherever it comes) is renamed NAME.N.EXT with the first
+    // free N, and nothing else moves. The info hash covers the bytes as they were.
+    @Test func renamesConflictingPathsAsLibtorrentDoes() throws {
+        func paths(_ files: [BencodeValue]) throws -> [String] {
+            try parse(torrent(info: multiFileInfo(files: files))).info.files.map { $0.path.joined(separator: "/") }
+        }
+        #expect(try paths([fileEntry(["foo", "bar.txt"], 11), fileEntry(["foo", "bar.txt"], 11)]) == ["foo/bar.txt", "foo/bar.1.txt"])
+        #expect(
+            try paths([fileEntry(["a.txt"], 7), fileEntry(["a.txt"], 7), fileEntry(["a.1.txt"], 8)])
+                == ["a.txt", "a.1.txt", "a.1.1.txt"])
+        #expect(try paths([fileEntry(["a"], 11), fileEntry(["a", "b"], 11)]) == ["a.1", "a/b"])
+        #expect(try paths([fileEntry(["a", "b"], 11), fileEntry(["a"], 11)]) == ["a/b", "a.1"])
+        #expect(try paths([fileEntry([".hidden"], 11), fileEntry([".hidden"], 11)]) == [".hidden", ".1.hidden"])
+        let bytes = torrent(info: multiFileInfo(files: [fileEntry(["x"], 11), fileEntry(["x"], 11)]))
+        let metainfo = try parse(bytes)
+        #expect(metainfo.infoBytes == Bencode.encode(.dictionary(multiFileInfo(files: [fileEntry(["x"], 11), fileEntry(["x"], 11)]))))
     }
 
     // Crafted to blow up a parser: one path of 40,000 components (every prefix of it once took
@@ -178,7 +211,10 @@ private func parseError(_ bytes: [UInt8]) -> MetainfoError? {
         // Under the length limit, deep paths still get a linear conflict check.
         let long = (0..<1_000).map { "\($0 % 10)" }
         let conflict = multiFileInfo(files: [fileEntry(long, 11), fileEntry(Array(long.prefix(500)), 11)])
-        #expect(parseError(torrent(info: conflict)) == .conflictingPaths((["top"] + long.prefix(500)).joined(separator: "/")))
+        #expect(
+            parseError(torrent(info: conflict), strict: true) == .conflictingPaths((["top"] + long.prefix(500)).joined(separator: "/")))
+        let renamed = try? parse(torrent(info: conflict)).info.files[1].path
+        #expect(renamed == Array(long.prefix(499)) + ["\(long[499]).1"])
         let cousins = multiFileInfo(files: [fileEntry(long, 11), fileEntry(long.prefix(999) + ["x"], 11)])
         #expect(parseError(torrent(info: cousins)) == nil)
 

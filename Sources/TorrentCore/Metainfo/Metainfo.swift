@@ -80,8 +80,10 @@ public struct Metainfo: Sendable {
     /// - Parameters:
     ///   - bytes: the whole file.
     ///   - sha1: computes a SHA-1 digest (supplied by the caller: this module does no hashing).
-    ///   - strict: refuse dictionary keys out of order, as BEP 3 says; by default they are taken
-    ///     as libtorrent and Transmission take them, the info hash computed over the bytes as found.
+    ///   - strict: refuse dictionary keys out of order, as BEP 3 says, and two files at one path;
+    ///     by default keys are taken as libtorrent and Transmission take them, the info hash
+    ///     computed over the bytes as found, and a file whose path is taken is renamed as
+    ///     libtorrent renames it (`bar.txt` → `bar.1.txt`).
     public init(
         bencoded bytes: [UInt8], sha1: (ArraySlice<UInt8>) -> [UInt8], limits: BencodeLimits = .default, strict: Bool = false
     ) throws(MetainfoError) {
@@ -94,7 +96,7 @@ public struct Metainfo: Sendable {
         guard let infoDictionary = infoValue.dictionaryValue, let span = decoded.spans[Array("info".utf8)] else {
             throw .wrongType(key: "info", expected: "a dictionary")
         }
-        info = try TorrentInfo(parsing: infoDictionary)
+        info = try TorrentInfo(parsing: infoDictionary, strict: strict)
         infoBytes = Array(bytes[span])
         guard let hash = InfoHash(bytes: sha1(bytes[span])) else {
             preconditionFailure("the sha1 function must return 20 bytes")

@@ -3,7 +3,11 @@ extension TorrentInfo {
     public static let maxPieceLength = 1 << 30
 
     /// Validates an `info` dictionary (BEP 3; BEP 27 `private`; BEP 47 `attr`).
-    init(parsing info: BencodeDictionary) throws(MetainfoError) {
+    ///
+    /// Two files at one path, or a file where another file's path has a directory, are refused
+    /// when `strict`; otherwise the later file is renamed `NAME.1.EXT`, `NAME.2.EXT`, ... (the
+    /// names libtorrent gives them), so both are kept and neither overwrites the other.
+    init(parsing info: BencodeDictionary, strict: Bool = false) throws(MetainfoError) {
         let rawName = try Self.required(info, "name").bytesValue
         guard let rawName else { throw .wrongType(key: "name", expected: "a string") }
         let name = String(decoding: rawName, as: UTF8.self)
@@ -31,7 +35,7 @@ extension TorrentInfo {
             isSingleFile = true
         } else if let list = info["files"] {
             guard let list = list.listValue else { throw .wrongType(key: "files", expected: "a list") }
-            files = try Self.parseFiles(list, name: name)
+            files = try Self.parseFiles(list, name: name, strict: strict)
             isSingleFile = false
         } else {
             throw .missingKey("length")
@@ -66,9 +70,8 @@ extension TorrentInfo {
         return value
     }
 
-    private static func parseFiles(_ list: [BencodeValue], name: String) throws(MetainfoError) -> [TorrentFile] {
+    private static func parseFiles(_ list: [BencodeValue], name: String, strict: Bool) throws(MetainfoError) -> [TorrentFile] {
         var files: [TorrentFile] = []
-        var seen = PathConflictChecker()
         for item in list {
             guard let entry = item.dictionaryValue else {
                 throw .wrongType(key: "files", expected: "a list of dictionaries")
@@ -79,27 +82,28 @@ extension TorrentInfo {
             guard let rawPath = try required(entry, "path").listValue else {
                 throw .wrongType(key: "path", expected: "a list of strings")
             }
-            var components: [String] = []
+            var parts: [[UInt8]] = []
             for part in rawPath {
                 guard let bytes = part.bytesValue else { throw .wrongType(key: "path", expected: "a list of strings") }
-                components.append(String(decoding: bytes, as: UTF8.self))
+                parts.append(bytes)
             }
-            let shown = ([name] + components).joined(separator: "/")
-            guard !rawPath.isEmpty else { throw .unsafePath(path: shown, reason: "is empty") }
-            for part in rawPath { try PathSafety.check(component: part.bytesValue!, in: shown) }
+            let shown = ([name] + parts.map { String(decoding: $0, as: UTF8.self) }).joined(separator: "/")
+            // An empty or "." component names the directory it is in, as it would in a path on
+            // disk: libtorrent and Transmission drop it, and so do we (strict parsing refuses it).
+            if !strict { parts.removeAll { $0.isEmpty || $0 == [0x2E] } }
+            guard !parts.isEmpty else { throw .unsafePath(path: shown, reason: "is empty") }
+            for part in parts { try PathSafety.check(component: part, in: shown) }
+            let components = parts.map { String(decoding: $0, as: UTF8.self) }
             // No file system takes a longer path (PATH_MAX), and a long one is how a small torrent
             // once made this parser quadratic.
             guard shown.utf8.count <= PathSafety.maxPathBytes else {
                 throw .unsafePath(path: String(shown.prefix(120)) + "…", reason: "is longer than \(PathSafety.maxPathBytes) bytes")
             }
             guard length >= 0 else { throw .invalidFileLength(path: shown, length: length) }
-            let file = TorrentFile(path: components, length: length, attributes: entry["attr"]?.stringValue ?? "")
-            // BEP 47 padding files are never written, and libtorrent names many of them alike.
-            if !file.isPadding { try seen.insert(components, shown: shown) }
-            files.append(file)
+            files.append(TorrentFile(path: components, length: length, attributes: entry["attr"]?.stringValue ?? ""))
         }
         guard !files.isEmpty else { throw .wrongType(key: "files", expected: "a non-empty list") }
-        return files
+        return try PathConflicts.resolve(files, name: name, strict: strict)
     }
 }
 
@@ -123,35 +127,62 @@ public enum PathSafety {
     }
 }
 
-/// Detects two files at one path, or a file used as a directory by another file's path.
+/// Finds two files at one path, or a file where another file's path has a directory, and
+/// renames the later one (or refuses, when strict).
 ///
-/// A tree of components, one node per directory or file: each insert walks its own path once, so
-/// the check is linear in the torrent's size however deep a path goes (storing every prefix of
-/// every path, as this once did, took gigabytes for one path of 40,000 components).
-private struct PathConflictChecker {
+/// A tree of components, one node per directory or file. Every file's directories go in first,
+/// so a file is the one renamed when it collides with a directory, whichever comes first. Each
+/// path is walked once: linear in the torrent's size however deep a path goes (storing every
+/// prefix of every path, as this once did, took gigabytes for one path of 40,000 components).
+/// BEP 47 padding files are never written, and libtorrent names many of them alike: they are
+/// left out.
+enum PathConflicts {
     private struct Node {
         var children: [String: Int] = [:]
         var isFile = false
     }
-    private var nodes = [Node()]
 
-    mutating func insert(_ path: [String], shown: String) throws(MetainfoError) {
-        var current = 0
-        for (depth, component) in path.enumerated() {
-            // A file where this path needs a directory.
-            if nodes[current].isFile { throw .conflictingPaths(shown) }
-            if let next = nodes[current].children[component] {
-                current = next
-            } else {
-                nodes.append(Node())
-                nodes[current].children[component] = nodes.count - 1
-                current = nodes.count - 1
+    static func resolve(_ files: [TorrentFile], name: String, strict: Bool) throws(MetainfoError) -> [TorrentFile] {
+        var nodes = [Node()]
+        // The directory a path's last component goes in, made as needed.
+        func directory(of path: [String]) -> Int {
+            var current = 0
+            for component in path.dropLast() {
+                if let next = nodes[current].children[component] {
+                    current = next
+                } else {
+                    nodes.append(Node())
+                    nodes[current].children[component] = nodes.count - 1
+                    current = nodes.count - 1
+                }
             }
-            if depth == path.count - 1 {
-                // The same file twice, or a file where another path has a directory.
-                if nodes[current].isFile || !nodes[current].children.isEmpty { throw .conflictingPaths(shown) }
-                nodes[current].isFile = true
-            }
+            return current
         }
+        for file in files where !file.isPadding { _ = directory(of: file.path) }
+        var resolved = files
+        for (index, file) in files.enumerated() where !file.isPadding {
+            let parent = directory(of: file.path)
+            var last = file.path[file.path.count - 1]
+            if nodes[parent].children[last] != nil {
+                if strict { throw .conflictingPaths(([name] + file.path).joined(separator: "/")) }
+                last = freeName(for: last) { nodes[parent].children[$0] == nil }
+                resolved[index] = TorrentFile(path: Array(file.path.dropLast()) + [last], length: file.length, attributes: file.attributes)
+            }
+            nodes.append(Node(isFile: true))
+            nodes[parent].children[last] = nodes.count - 1
+        }
+        return resolved
+    }
+
+    /// `base.N.ext` (or `name.N` without an extension) for the smallest N that `isFree`. The
+    /// extension starts at the last dot, even a leading one (`.hidden` → `.1.hidden`), as
+    /// libtorrent names it: the same data directory then serves both.
+    static func freeName(for name: String, isFree: (String) -> Bool) -> String {
+        let dot = name.lastIndex(of: ".")
+        let base = dot.map { String(name[..<$0]) } ?? name
+        let ext = dot.map { String(name[$0...]) } ?? ""
+        var number = 1
+        while !isFree("\(base).\(number)\(ext)") { number += 1 }
+        return "\(base).\(number)\(ext)"
     }
 }
