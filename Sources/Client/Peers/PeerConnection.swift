@@ -74,8 +74,16 @@ final class PeerConnection: ConnectionHandler {
     private var encryptedFor: InfoHash?
     /// Whether a magnet's fetch opened it and handed it over past the handshake.
     private(set) var handedOver = false
-    /// What peer exchange told this peer, and when it last told us.
-    var pex = PexState()
+    /// What peer exchange told this peer, and when it last told us: made when peer exchange
+    /// with it first happens, so a peer that never speaks ut_pex pays 8 bytes, not 49.
+    var pex: PexState {
+        get { pexBox?.value ?? PexState() }
+        _modify {
+            if pexBox == nil { pexBox = OutOfLine(PexState()) }
+            yield &pexBox!.value
+        }
+    }
+    private var pexBox: OutOfLine<PexState>?
     /// ut_metadata requests it made of us (a flood is dropped).
     var metadataRequests = 0
 
