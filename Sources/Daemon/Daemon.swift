@@ -357,8 +357,33 @@ public final class Daemon {
 
     /// Parses, dispatches and encodes one RPC call; `reply` gets the body (nil: a notification).
     private func handleRPC(_ body: [UInt8], reply: @escaping ([UInt8]?) -> Void) {
-        let request: RPCRequest
-        do { request = try RPCRequest(parsing: body) } catch { return reply(RPCReply.failure(error)) }
+        let parsed: RPCRequest.Body
+        do { parsed = try RPCRequest.parsingBody(body) } catch { return reply(RPCReply.failure(error)) }
+        switch parsed {
+        case .one(let request): answer(request, reply: reply)
+        case .batch(let entries): answerBatch(entries[...], answered: [], reply: reply)
+        }
+    }
+
+    /// JSON-RPC 2.0 batch: each entry in turn, the answers in one array (notifications have
+    /// none; a batch of only notifications gets no body).
+    private func answerBatch(
+        _ entries: ArraySlice<Result<RPCRequest, RPCFailure>>, answered: [[UInt8]], reply: @escaping ([UInt8]?) -> Void
+    ) {
+        guard let first = entries.first else {
+            return reply(answered.isEmpty ? nil : RPCReply.batch(answered))
+        }
+        switch first {
+        case .failure(let failure):
+            answerBatch(entries.dropFirst(), answered: answered + [RPCReply.failure(failure)], reply: reply)
+        case .success(let request):
+            answer(request) { [unowned self] body in
+                self.answerBatch(entries.dropFirst(), answered: answered + (body.map { [$0] } ?? []), reply: reply)
+            }
+        }
+    }
+
+    private func answer(_ request: RPCRequest, reply: @escaping ([UInt8]?) -> Void) {
         let arrived = loop.now
         perform(request) { [unowned self] result in
             self.metrics.rpcAnswered(request.method, after: self.loop.now - arrived)

@@ -149,6 +149,10 @@ import ReactorTesting
 
         let modern = try daemon.call(#"{"jsonrpc":"2.0","method":"torrent_get","params":{"fields":["hash_string","percent_done"]},"id":9}"#)
         #expect(modern.hasPrefix(#"{"jsonrpc":"2.0","result":{"torrents":[{"hash_string":"#) && modern.hasSuffix(#""id":9}"#), "\(modern)")
+        // A JSON-RPC 2.0 batch: one array of answers, in order, the notification unanswered.
+        let batch = try daemon.call(#"[{"jsonrpc":"2.0","method":"session_get","params":{"fields":["version"]},"id":"a"},{"jsonrpc":"2.0","method":"session_stats"},{"jsonrpc":"2.0","method":"no_such_method","id":"b"}]"#)
+        #expect(batch.hasPrefix(#"[{"jsonrpc":"2.0","result":{"version":"#) && batch.contains(#""id":"a"},{"jsonrpc":"2.0","error":{"code":-32601"#)
+                    && batch.hasSuffix(#""id":"b"}]"#), "\(batch)")
         #expect(waitUntil(seconds: 20) { ((try? daemon.call(#"{"method":"torrent-get","arguments":{"fields":["percentDone"]}}"#)) ?? "").contains(#""percentDone":1"#) })
 
         // A client that accepts gzip (curl --compressed, as transmission-remote and browsers) gets a

@@ -49,6 +49,36 @@ private func reply(_ bytes: [UInt8]) throws -> JSON { try JSON(parsing: bytes) }
         #expect(try request(#"{"method":"torrent-get","arguments":{"ids":"recently-active"}}"#).arguments["ids"] == .string("recently_active"))
     }
 
+    // A JSON-RPC 2.0 batch: each entry parsed alone (a bad one fails alone, with its id; a
+    // legacy object inside a batch is refused), an empty or over-long batch is one failure, and
+    // the reply is the entries' replies in one array.
+    @Test func jsonRPCBatch() throws {
+        let body = Array(#"[{"jsonrpc":"2.0","method":"session_get","id":1},{"jsonrpc":"2.0","method":"torrent_get","params":[1],"id":2},{"method":"torrent-get","tag":3},7,{"jsonrpc":"2.0","method":"session_stats"}]"#.utf8)
+        guard case .batch(let entries) = try RPCRequest.parsingBody(body) else {
+            Issue.record("an array was not taken as a batch")
+            return
+        }
+        #expect(entries.count == 5)
+        #expect((try? entries[0].get())?.method == "session_get")
+        #expect(entries[1] == .failure(RPCFailure(.invalidParams, "arguments must be an object", dialect: .jsonRPC, tag: .integer(2))))
+        guard case .failure(let legacy) = entries[2], case .failure(let number) = entries[3] else {
+            Issue.record("a legacy entry or a number was taken in a batch")
+            return
+        }
+        #expect(legacy.kind == .invalidRequest && legacy.dialect == .jsonRPC && number.kind == .invalidRequest)
+        #expect((try? entries[4].get())?.isNotification == true)
+        if case .one(let one) = try RPCRequest.parsingBody(Array(#"{"method":"session-get","tag":1}"#.utf8)) {
+            #expect(one.dialect == .legacy)
+        } else {
+            Issue.record("one request was taken as a batch")
+        }
+        for refused in ["[]", "[" + Array(repeating: #"{"jsonrpc":"2.0","method":"session_get","id":1}"#, count: RPCRequest.maxBatch + 1).joined(separator: ",") + "]"] {
+            #expect(throws: RPCFailure.self) { try RPCRequest.parsingBody(Array(refused.utf8)) }
+        }
+        let joined = try JSON(parsing: RPCReply.batch([Array(#"{"id":1}"#.utf8), Array(#"{"id":2}"#.utf8)]))
+        #expect(joined == .array([.object([("id", .integer(1))]), .object([("id", .integer(2))])]))
+    }
+
     // Failures: each dialect's shape, an unknown method with the string clients match, garbage
     // and oversized bodies refused with a clear result, the tag kept where it could be read.
     @Test func failuresInBothDialects() throws {

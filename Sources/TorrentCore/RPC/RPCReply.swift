@@ -33,6 +33,17 @@ public enum RPCReply {
         }
     }
 
+    /// A JSON-RPC 2.0 batch reply: the entries' replies in one array.
+    public static func batch(_ replies: [[UInt8]]) -> [UInt8] {
+        var body: [UInt8] = [UInt8(ascii: "[")]
+        for (index, reply) in replies.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body += reply
+        }
+        body.append(UInt8(ascii: "]"))
+        return body
+    }
+
     /// The `result` string Transmission gives: clients match "method name not recognized".
     private static func legacyResult(_ failure: RPCFailure) -> String {
         failure.kind == .methodNotFound ? "method name not recognized" : failure.message

@@ -62,11 +62,45 @@ public struct RPCRequest: Equatable, Sendable {
 
     /// Parses a request body; the failure carries the dialect and tag it could make out.
     public init(parsing body: [UInt8], limits: JSONLimits = JSONLimits()) throws(RPCFailure) {
-        let json: JSON
-        do { json = try JSON(parsing: body, limits: limits) } catch {
+        try self.init(json: try Self.json(body, limits: limits))
+    }
+
+    /// The most requests one JSON-RPC batch may carry: each may list every torrent.
+    public static let maxBatch = 100
+
+    /// What a body holds: one request, or a JSON-RPC 2.0 batch (an array of them), each entry
+    /// parsed on its own so one bad entry fails alone. An empty or over-long batch is one failure.
+    public enum Body: Equatable, Sendable {
+        case one(RPCRequest)
+        case batch([Result<RPCRequest, RPCFailure>])
+    }
+
+    /// Parses a body that may be a batch.
+    public static func parsingBody(_ body: [UInt8], limits: JSONLimits = JSONLimits()) throws(RPCFailure) -> Body {
+        let json = try Self.json(body, limits: limits)
+        guard case .array(let entries) = json else { return .one(try RPCRequest(json: json)) }
+        guard !entries.isEmpty else { throw RPCFailure(.invalidRequest, "an empty batch", dialect: .jsonRPC) }
+        guard entries.count <= maxBatch else {
+            throw RPCFailure(.invalidRequest, "a batch of more than \(maxBatch) requests", dialect: .jsonRPC)
+        }
+        return .batch(entries.map { entry in
+            // A batch is JSON-RPC 2.0 only; each entry answers in it, whatever it holds.
+            guard entry["jsonrpc"] != nil else {
+                return .failure(RPCFailure(.invalidRequest, "a batch entry must be a JSON-RPC 2.0 request", dialect: .jsonRPC, tag: entry["id"]))
+            }
+            do throws(RPCFailure) { return .success(try RPCRequest(json: entry)) } catch { return .failure(error) }
+        })
+    }
+
+    private static func json(_ body: [UInt8], limits: JSONLimits) throws(RPCFailure) -> JSON {
+        do { return try JSON(parsing: body, limits: limits) } catch {
             // Transmission answers unparseable bodies in its own dialect.
             throw RPCFailure(.parseError, "no method name (\(error))")
         }
+    }
+
+    /// A request from its parsed JSON.
+    init(json: JSON) throws(RPCFailure) {
         guard case .object = json else { throw RPCFailure(.invalidRequest, "no method name") }
         let dialect: RPCDialect = json["jsonrpc"] != nil ? .jsonRPC : .legacy
         let tag = dialect == .jsonRPC ? json["id"] : json["tag"]
