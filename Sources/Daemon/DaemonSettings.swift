@@ -113,7 +113,8 @@ public struct DaemonSettings: Sendable {
         }
     }
 
-    /// Writes the settings back (pretty enough to edit: one key a line), atomically.
+    /// Writes the settings back (pretty enough to edit: one key a line), atomically; a file that
+    /// already says the same is left alone (every start saves, and most change nothing).
     public func save(_ path: String) throws(SystemError) {
         var out = Array("{\n".utf8)
         for (index, (key, value)) in values.enumerated() {
@@ -121,6 +122,7 @@ public struct DaemonSettings: Sendable {
             out += Array((index + 1 < values.count ? ",\n" : "\n").utf8)
         }
         out += Array("}\n".utf8)
+        if let current = try? FileContents.read(path, limit: out.count + 1), current == out { return }
         try FileContents.writeAtomically(out, to: path)
     }
 }

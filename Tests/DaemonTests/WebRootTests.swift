@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Reactor
 import ReactorTesting
 import Testing
@@ -53,6 +54,21 @@ import TorrentCore
         #expect(again["some-future-key"] == .object([("a", .array([.integer(1), .integer(2)]))]))
         #expect(again.integer("peer-port") == 6000 && again.integer("rpc-port") == 9999)
         #expect(again.access(sessionID: "s").whitelist == ["127.0.0.1", "::1"])
+
+        // Saving what the file already says leaves it alone (every start saves); a change is
+        // written (atomically: a new file renamed over the old).
+        func inode() -> UInt {
+            var status = stat()
+            return stat(path, &status) == 0 ? UInt(status.st_ino) : 0
+        }
+        let before = inode()
+        try again.save(path)
+        #expect(inode() == before && before != 0)
+        var changed = again
+        changed["peer-port"] = .integer(6001)
+        try changed.save(path)
+        let reloaded = try DaemonSettings.load(path, home: "/home/x")
+        #expect(inode() != before && reloaded.integer("peer-port") == 6001)
 
         try directory.write("settings.json", Array("{\"rpc-port\": ".utf8))
         #expect(throws: DaemonError.self) { try DaemonSettings.load(path, home: "/home/x") }
