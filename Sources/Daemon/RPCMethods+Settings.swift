@@ -21,8 +21,9 @@ extension Daemon {
         var changed: Set<String> = []
         // encryption: a name over the RPC, Transmission's number in settings.json.
         if let name = arguments["encryption"]?.stringValue {
-            guard let policy = EncryptionPolicy(rawValue: name) else {
-                return .failure(RPCFailure(.invalidParams, "encryption must be tolerated, preferred or required, not \(name)"))
+            // `allowed` is Transmission 4.1's name for `tolerated`.
+            guard let policy = EncryptionPolicy(rawValue: name == "allowed" ? "tolerated" : name) else {
+                return .failure(RPCFailure(.invalidParams, "encryption must be tolerated (allowed), preferred or required, not \(name)"))
             }
             settings["encryption"] = .integer(Int64(policy.transmissionValue))
             session.setEncryption(policy)

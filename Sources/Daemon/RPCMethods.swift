@@ -9,7 +9,7 @@ extension Daemon {
     func perform(_ request: RPCRequest, completion: @escaping (Result<Arguments, RPCFailure>) -> Void) {
         let arguments = request.arguments
         switch request.method {
-        case "session_get": completion(.success(sessionValues(fields: arguments["fields"])))
+        case "session_get": completion(.success(sessionValues(fields: arguments["fields"], dialect: request.dialect)))
         case "session_stats": completion(.success(sessionStats()))
         case "torrent_get": completion(torrentGet(arguments, request))
         case "torrent_add": torrentAdd(arguments, completion: completion)
@@ -128,7 +128,12 @@ extension Daemon {
 
     // MARK: - Session
 
-    private func sessionValues(fields: JSON?) -> Arguments {
+    /// The encryption setting's name: Transmission 4.1's JSON-RPC renamed `tolerated` to `allowed`.
+    static func encryptionName(_ policy: EncryptionPolicy, _ dialect: RPCDialect) -> String {
+        dialect == .jsonRPC && policy == .tolerated ? "allowed" : policy.rawValue
+    }
+
+    private func sessionValues(fields: JSON?, dialect: RPCDialect) -> Arguments {
         let all: Arguments = [
             ("version", .string(Self.version)), ("rpc_version", .integer(Int64(Self.rpcVersion))),
             ("rpc_version_minimum", .integer(14)), ("rpc_version_semver", .string("5.3.0")),
@@ -143,7 +148,7 @@ extension Daemon {
             ("seed_ratio_limit", settings["ratio-limit"] ?? .double(2)), ("seed_ratio_limited", .bool(settings.bool("ratio-limit-enabled"))),
             ("idle_seeding_limit", .integer(Int64(settings.integer("idle-seeding-limit")))),
             ("idle_seeding_limit_enabled", .bool(settings.bool("idle-seeding-limit-enabled"))),
-            ("encryption", .string(session.options.encryption.rawValue)), ("dht_enabled", .bool(false)), ("pex_enabled", .bool(settings.bool("pex-enabled"))),
+            ("encryption", .string(Self.encryptionName(session.options.encryption, dialect))), ("dht_enabled", .bool(false)), ("pex_enabled", .bool(settings.bool("pex-enabled"))),
             ("lpd_enabled", .bool(settings.bool("lpd-enabled"))), ("utp_enabled", .bool(false)), ("start_added_torrents", .bool(true)),
             ("download_queue_enabled", .bool(settings.bool("download-queue-enabled"))),
             ("download_queue_size", .integer(Int64(settings.integer("download-queue-size")))),
@@ -204,6 +209,10 @@ extension Daemon {
             switch row {
             case .torrent(let entry): value = TorrentFields.value(field, of: entry, daemon: self)
             case .magnet(let magnet): value = TorrentFields.value(field, of: magnet)
+            }
+            // Transmission 4.1's JSON-RPC gives `wanted` as booleans; the legacy dialect as 0 and 1.
+            if !legacy, field == .wanted, case .array(let flags) = value {
+                return .array(flags.map { .bool($0 != .integer(0)) })
             }
             switch value {
             case .array, .object: return legacy ? RPCReply.legacyKeys(value, spellings: request.spellings) : value

@@ -153,6 +153,15 @@ import ReactorTesting
         let batch = try daemon.call(#"[{"jsonrpc":"2.0","method":"session_get","params":{"fields":["version"]},"id":"a"},{"jsonrpc":"2.0","method":"session_stats"},{"jsonrpc":"2.0","method":"no_such_method","id":"b"}]"#)
         #expect(batch.hasPrefix(#"[{"jsonrpc":"2.0","result":{"version":"#) && batch.contains(#""id":"a"},{"jsonrpc":"2.0","error":{"code":-32601"#)
                     && batch.hasSuffix(#""id":"b"}]"#), "\(batch)")
+        // Transmission 4.1's JSON-RPC renamed two values: `wanted` is booleans, and the encryption
+        // setting `tolerated` is `allowed` (taken both ways); the legacy dialect keeps the old ones.
+        let wanted = try daemon.call(#"{"jsonrpc":"2.0","method":"torrent_get","params":{"fields":["wanted"]},"id":10}"#)
+        #expect(wanted.contains(#""wanted":[true]"#), "\(wanted)")
+        #expect(try daemon.call(#"{"method":"torrent-get","arguments":{"fields":["wanted"]},"tag":11}"#).contains(#""wanted":[1]"#))
+        _ = try daemon.call(#"{"jsonrpc":"2.0","method":"session_set","params":{"encryption":"allowed"},"id":12}"#)
+        #expect(try daemon.call(#"{"jsonrpc":"2.0","method":"session_get","params":{"fields":["encryption"]},"id":13}"#).contains(#""encryption":"allowed""#))
+        #expect(try daemon.call(#"{"method":"session-get","arguments":{"fields":["encryption"]},"tag":14}"#).contains(#""encryption":"tolerated""#))
+        _ = try daemon.call(#"{"method":"session-set","arguments":{"encryption":"preferred"},"tag":15}"#)
         #expect(waitUntil(seconds: 20) { ((try? daemon.call(#"{"method":"torrent-get","arguments":{"fields":["percentDone"]}}"#)) ?? "").contains(#""percentDone":1"#) })
 
         // A client that accepts gzip (curl --compressed, as transmission-remote and browsers) gets a
