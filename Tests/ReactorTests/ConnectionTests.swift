@@ -119,6 +119,75 @@ import ReactorTesting
         #expect(!FileBlock(file: file, offset: Int64(content.count - 10), length: 16_384).isWithinFile)
     }
 
+    // Batched blocks (one writev of headers and mapped blocks) arrive byte-identical and in
+    // order with other writes between them: a batch larger than the socket takes leaves the rest
+    // queued (pending output counts it), a batch past its item cap is sent in parts, a plain write
+    // ends the batch first, and a batch is not started while output is queued.
+    @Test func batchedBlocksArriveIntactAndInOrder() throws {
+        let path = NSTemporaryDirectory() + "evtorrent-batch-\(UUID().uuidString)"
+        let content = patternBytes(1_600 * 16_384 + 777, seed: 98)
+        try Data(content).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = try OpenFile(path: path, mode: .mappedReference)
+
+        let loop = try EventLoop()
+        var expected: [UInt8] = []
+        var leftQueued = 0
+        let sender = Probe()
+        sender.onMade = { connection in
+            var offset = 0
+            func block() {
+                let length = min(16_384, content.count - offset)
+                let header = [UInt8](repeating: UInt8(offset / 16_384 % 251), count: 13)
+                #expect(connection.write(header: header, block: FileBlock(file: file, offset: Int64(offset), length: length)))
+                expected += header + content[offset..<offset + length]
+                offset += length
+            }
+            connection.beginBatch()
+            for _ in 0..<300 { block() }  // past the 256-item cap: sent in two parts
+            connection.write([7, 7, 7])  // ends the batch: after the blocks before it
+            expected += [7, 7, 7]
+            for _ in 0..<10 { block() }  // no batch now: written as usual
+            connection.endBatch()
+            connection.beginBatch()  // output is queued: this batch does not start
+            while offset < content.count { block() }
+            #expect(connection.pendingOutputBytes > 0)
+            connection.endBatch()
+            leftQueued = connection.pendingOutputBytes
+            connection.close(flushingOutput: true)
+        }
+        let listener = try loop.listen(on: loopback) { _ in sender }
+        let receiver = Probe()
+        loop.connect(to: listener.localAddress, handler: receiver)
+        #expect(loop.run(until: { !receiver.closeReasons.isEmpty }, timeout: .seconds(30)))
+        #expect(leftQueued > 0)
+        #expect(receiver.received.count == expected.count)
+        #expect(receiver.received == expected)
+        #expect(sender.closeReasons == [.closedLocally])
+
+        // A batch the socket takes whole leaves nothing queued.
+        let small = Probe()
+        var queuedAfter = -1
+        small.onMade = { connection in
+            connection.beginBatch()
+            for index in 0..<4 {
+                #expect(connection.write(header: [UInt8(index)], block: FileBlock(file: file, offset: Int64(index) * 16_384, length: 16_384)))
+            }
+            #expect(connection.pendingOutputBytes == 4 * 16_385)
+            connection.endBatch()
+            queuedAfter = connection.pendingOutputBytes
+            connection.close(flushingOutput: true)
+        }
+        let listener2 = try loop.listen(on: loopback) { _ in small }
+        let receiver2 = Probe()
+        loop.connect(to: listener2.localAddress, handler: receiver2)
+        #expect(loop.run(until: { !receiver2.closeReasons.isEmpty }, timeout: .seconds(10)))
+        #expect(queuedAfter == 0)
+        var wanted: [UInt8] = []
+        for index in 0..<4 { wanted += [UInt8(index)] + content[index * 16_384..<(index + 1) * 16_384] }
+        #expect(receiver2.received == wanted)
+    }
+
     // Backpressure: while the receiver reads nothing, pending output stays above the producer's
     // high watermark and the producer stops; once reading resumes, "output flushed" restarts it
     // and every byte arrives.

@@ -452,16 +452,34 @@ final class PeerConnection: ConnectionHandler {
         // tables, so every binding was a slow-path retain and release.
         guard warming == nil, let connection, let torrent else { return }
         let storage = torrent.storage
-        while connection.pendingOutputBytes < highWatermark, let request = warmed.take() ?? (inSession ? peer!.nextRequest() : nil) {
-            PeerMessage.pieceHeader(for: request, into: &pieceHeader)
-            switch storage.queueBlock(request, header: pieceHeader, on: connection) {
-            case .queued:
+        // Blocks go out in batches (one writev of headers and mapped blocks, DESIGN §2): while
+        // the socket takes a whole batch the output stays empty and the next batch follows.
+        var ranOut = false
+        repeat {
+            connection.beginBatch()
+            defer { connection.endBatch() }
+            while connection.pendingOutputBytes < highWatermark {
+                guard let request = warmed.take() ?? (inSession ? peer!.nextRequest() : nil) else {
+                    ranOut = true
+                    break
+                }
+                guard serve(request, from: storage, of: torrent, on: connection) else { return }
                 queuedAny = true
-                session.countWire(uploaded: pieceHeader.count + request.length, downloaded: 0)
-                uploadedSinceRechoke += Int64(request.length)
-                torrent.uploaded(request.length)
-            case .cold(let block):
-                warming = request
+            }
+        } while !ranOut && connection.isOpen && connection.pendingOutputBytes < highWatermark
+    }
+
+    /// Queues one block; false when serving must stop (it is being read from disk, or failed).
+    private func serve(_ request: BlockRequest, from storage: TorrentStorage, of torrent: Torrent, on connection: any Connection) -> Bool {
+        PeerMessage.pieceHeader(for: request, into: &pieceHeader)
+        switch storage.queueBlock(request, header: pieceHeader, on: connection) {
+        case .queued:
+            session.countWire(uploaded: pieceHeader.count + request.length, downloaded: 0)
+            uploadedSinceRechoke += Int64(request.length)
+            torrent.uploaded(request.length)
+            return true
+        case .cold(let block):
+            warming = request
                 torrent.storage.warm(block) { [weak self] whole in
                     guard let self, let request = self.warming else { return }
                     self.warming = nil
@@ -474,13 +492,12 @@ final class PeerConnection: ConnectionHandler {
                     self.warmed = request
                     self.pump()
                 }
-                return
+                return false
             case .failed(let error):
                 session.log.warn("read_failed", [("torrent", torrent.metainfo.info.name), ("error", error)])
                 connection.close()
-                return
+                return false
             }
-        }
     }
 }
 

@@ -112,6 +112,14 @@ public final class OpenFile: @unchecked Sendable {
     /// Forgets which chunks were seen resident (after evicting pages, say).
     public func forgetResidency() { residentChunks.removeAll() }
 
+    /// Where the `length` bytes at `offset` sit in the mapping, in the mapped-reference mode
+    /// (nil in the others, or out of the file as opened): a batched write hands them to the
+    /// kernel from there.
+    func mapped(offset: Int64, length: Int) -> UnsafeRawPointer? {
+        guard let mapping, offset >= 0, length > 0, offset + Int64(length) <= size else { return nil }
+        return UnsafeRawPointer(mapping + Int(offset))
+    }
+
     private static let residencyChunk: Int64 = 256 << 10
     private static let residencyMemory = Duration.seconds(1)
     private static let pageSize = Int64(sysconf(Int32(_SC_PAGESIZE)))
@@ -175,7 +183,7 @@ public final class OpenFile: @unchecked Sendable {
 
     /// Appends `length` bytes at `offset` to an evbuffer, by this file's mode. Returns false if the
     /// range is past the end of the file or the read failed.
-    fileprivate func append(offset: Int64, length: Int, to buffer: OpaquePointer) -> Bool {
+    func append(offset: Int64, length: Int, to buffer: OpaquePointer) -> Bool {
         guard offset >= 0, length >= 0, offset + Int64(length) <= size else { return false }
         switch mode {
         case .copy:

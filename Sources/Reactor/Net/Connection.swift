@@ -85,9 +85,20 @@ public protocol Connection: AnyObject {
     /// Hands the connection to `handler`, kept alive until the close (the previous one is let
     /// go): a connection that turns out to be for something else changes hands this way.
     func attach(_ handler: any ConnectionHandler)
+    /// Gathers the `write(header:block:)` calls that follow, until `endBatch()`, into one
+    /// `writev` of headers and mapped blocks: no buffer chain per block when the socket takes
+    /// them all. Only while nothing else is queued (order is kept); other writes end the batch.
+    func beginBatch()
+    /// Hands the gathered writes to the kernel; what it does not take is queued as usual.
+    func endBatch()
 }
 
 extension Connection {
+    /// Writes one by one (connections without a batch path).
+    public func beginBatch() {}
+    /// Nothing gathered.
+    public func endBatch() {}
+
     /// Closes at once, dropping queued output.
     public func close() { close(flushingOutput: false) }
 }
