@@ -166,6 +166,8 @@ final class PeerConnection: ConnectionHandler {
     func bytesArrived(_ connection: any Connection, _ input: inout InputBuffer) {
         let arrived = input.count
         defer { session.countWire(uploaded: 0, downloaded: arrived - input.count) }
+        // One clock reading for every message of this read.
+        let now = session.now
         // Framing errors land here; a protocol error in a message is handled (and the peer
         // dropped) by `handle`.
         do throws(WireError) {
@@ -175,7 +177,7 @@ final class PeerConnection: ConnectionHandler {
                 guard let handshake = try Handshake.decode(from: &queue) else { return }
                 guard accept(handshake) else { return }
                 // Messages that came with the handshake.
-                while inSession, let message = try decoder.next(from: &queue) { handle(message) }
+                while inSession, let message = try decoder.next(from: &queue) { handle(message, now: now) }
                 // From here on messages come straight from the input buffer: let the queue's
                 // storage go (an idle peer should cost little).
                 if queue.count == 0 { queue = ByteQueue() }
@@ -183,7 +185,7 @@ final class PeerConnection: ConnectionHandler {
             // A message split across reads stays partly in `queue`: complete it from the input.
             if queue.count > 0, inSession {
                 queue.append(input.read(min(decoder.bytesMissing(in: queue), input.count)) ?? [])
-                while inSession, let message = try decoder.next(from: &queue) { handle(message) }
+                while inSession, let message = try decoder.next(from: &queue) { handle(message, now: now) }
                 if queue.count == 0 { queue = ByteQueue() }
             }
             // Then whole messages straight from the input buffer: small ones (requests, haves)
@@ -199,7 +201,7 @@ final class PeerConnection: ConnectionHandler {
                     message = try decoder.next(from: &one)
                 }
                 guard let message else { break }
-                handle(message)
+                handle(message, now: now)
             }
             if let torrent, torrent.isDownloading, inSession { torrent.fillRequests(self) }
         } catch {
@@ -211,12 +213,12 @@ final class PeerConnection: ConnectionHandler {
 
     /// Takes one message: the session decides, the actions are carried out. A protocol error
     /// closes the connection (the caller stops at once: `peer` is nil).
-    private func handle(_ message: PeerMessage) {
+    private func handle(_ message: PeerMessage, now: ContinuousClock.Instant) {
         guard inSession else { return }
         if session.log.enabled(.debug) { session.log.debug("peer_message", [("peer", remote), ("message", "\(message)".prefix(80))]) }
         let wasInterested = read { $0.peerInterested } ?? false
         let actions: [PeerAction]
-        do { actions = try peer!.received(message, now: session.now) } catch {
+        do { actions = try peer!.received(message, now: now) } catch {
             drop(error)
             return
         }
@@ -303,9 +305,10 @@ final class PeerConnection: ConnectionHandler {
         handedOver = true
         queue = handover.rest
         guard accept(handover.handshake) else { return }
-        for message in handover.kept where inSession { handle(message) }
+        let now = session.now
+        for message in handover.kept where inSession { handle(message, now: now) }
         do throws(WireError) {
-            while inSession, let message = try decoder.next(from: &queue) { handle(message) }
+            while inSession, let message = try decoder.next(from: &queue) { handle(message, now: now) }
         } catch {
             return drop(.wire(error))
         }
@@ -454,6 +457,15 @@ final class PeerConnection: ConnectionHandler {
         let storage = torrent.storage
         // Blocks go out in batches (one writev of headers and mapped blocks, DESIGN §2): while
         // the socket takes a whole batch the output stays empty and the next batch follows.
+        // The counters hear once per turn: payload bytes, and wire bytes (headers included).
+        var payload = 0, wire = 0
+        defer {
+            if payload > 0 {
+                session.countWire(uploaded: wire, downloaded: 0)
+                uploadedSinceRechoke += Int64(payload)
+                torrent.uploaded(payload)
+            }
+        }
         var ranOut = false
         repeat {
             connection.beginBatch()
@@ -465,39 +477,45 @@ final class PeerConnection: ConnectionHandler {
                 }
                 guard serve(request, from: storage, of: torrent, on: connection) else { return }
                 queuedAny = true
+                payload += request.length
+                wire += pieceHeader.count + request.length
             }
         } while !ranOut && connection.isOpen && connection.pendingOutputBytes < highWatermark
     }
 
     /// Queues one block; false when serving must stop (it is being read from disk, or failed).
+    @inline(__always)
     private func serve(_ request: BlockRequest, from storage: TorrentStorage, of torrent: Torrent, on connection: any Connection) -> Bool {
         PeerMessage.pieceHeader(for: request, into: &pieceHeader)
         switch storage.queueBlock(request, header: pieceHeader, on: connection) {
         case .queued:
-            session.countWire(uploaded: pieceHeader.count + request.length, downloaded: 0)
-            uploadedSinceRechoke += Int64(request.length)
-            torrent.uploaded(request.length)
             return true
         case .cold(let block):
-            warming = request
-                torrent.storage.warm(block) { [weak self] whole in
-                    guard let self, let request = self.warming else { return }
-                    self.warming = nil
-                    guard whole else {
-                        // The file shrank under us: this peer's request cannot be served.
-                        self.session.log.warn("read_failed", [("torrent", torrent.metainfo.info.name), ("error", "\(block.file.path) is shorter than the torrent says")])
-                        self.connection?.close()
-                        return
-                    }
-                    self.warmed = request
-                    self.pump()
-                }
-                return false
-            case .failed(let error):
-                session.log.warn("read_failed", [("torrent", torrent.metainfo.info.name), ("error", error)])
-                connection.close()
-                return false
+            warm(block, for: request, of: torrent)
+            return false
+        case .failed(let error):
+            session.log.warn("read_failed", [("torrent", torrent.metainfo.info.name), ("error", error)])
+            connection.close()
+            return false
+        }
+    }
+
+    /// Reads a block not in the page cache on the disk pool, then serves on.
+    @inline(never)
+    private func warm(_ block: FileBlock, for request: BlockRequest, of torrent: Torrent) {
+        warming = request
+        torrent.storage.warm(block) { [weak self] whole in
+            guard let self, let request = self.warming else { return }
+            self.warming = nil
+            guard whole else {
+                // The file shrank under us: this peer's request cannot be served.
+                self.session.log.warn("read_failed", [("torrent", torrent.metainfo.info.name), ("error", "\(block.file.path) is shorter than the torrent says")])
+                self.connection?.close()
+                return
             }
+            self.warmed = request
+            self.pump()
+        }
     }
 }
 
