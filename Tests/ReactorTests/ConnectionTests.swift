@@ -156,10 +156,15 @@ import ReactorTesting
             leftQueued = connection.pendingOutputBytes
             connection.close(flushingOutput: true)
         }
-        let listener = try loop.listen(on: loopback) { _ in sender }
-        let receiver = Probe()
-        loop.connect(to: listener.localAddress, handler: receiver)
-        #expect(loop.run(until: { !receiver.closeReasons.isEmpty }, timeout: .seconds(30)))
+        // What `sender` sends to a receiver that reads until the close.
+        func received(from sender: Probe) throws -> Probe {
+            let listener = try loop.listen(on: loopback) { _ in sender }
+            let receiver = Probe()
+            loop.connect(to: listener.localAddress, handler: receiver)
+            #expect(loop.run(until: { !receiver.closeReasons.isEmpty }, timeout: .seconds(30)))
+            return receiver
+        }
+        let receiver = try received(from: sender)
         #expect(leftQueued > 0)
         #expect(receiver.received.count == expected.count)
         #expect(receiver.received == expected)
@@ -178,10 +183,7 @@ import ReactorTesting
             queuedAfter = connection.pendingOutputBytes
             connection.close(flushingOutput: true)
         }
-        let listener2 = try loop.listen(on: loopback) { _ in small }
-        let receiver2 = Probe()
-        loop.connect(to: listener2.localAddress, handler: receiver2)
-        #expect(loop.run(until: { !receiver2.closeReasons.isEmpty }, timeout: .seconds(10)))
+        let receiver2 = try received(from: small)
         #expect(queuedAfter == 0)
         var wanted: [UInt8] = []
         for index in 0..<4 { wanted += [UInt8(index)] + content[index * 16_384..<(index + 1) * 16_384] }
