@@ -53,15 +53,8 @@ final class PeerConnection: ConnectionHandler {
     /// Why we dropped it, if we did.
     private(set) var dropError: PeerError?
     /// The MSE/PE handshake under way (before the BitTorrent handshake).
-    private var encryption: MSEHandshake? {
-        get { encryptionBox?.value }
-        set {
-            guard let newValue else { return encryptionBox = nil }
-            if let encryptionBox { encryptionBox.value = newValue } else { encryptionBox = OutOfLine(newValue) }
-        }
-    }
     /// Out of line: 176 bytes every connection carried, used only during the MSE handshake.
-    private var encryptionBox: OutOfLine<MSEHandshake>?
+    private var encryption: OutOfLine<MSEHandshake>?
     /// Whether the first bytes were looked at (an incoming connection: plaintext or MSE).
     private var openingSeen = false
     /// Whether we open this connection with MSE (set by the session before it connects).
@@ -148,7 +141,7 @@ final class PeerConnection: ConnectionHandler {
             let handshake = Handshake(infoHash: outgoingTorrent.metainfo.infoHash, peerID: session.peerID).encoded()
             if encryptsOut {
                 let exchange = session.encryptionInitiator(for: outgoingTorrent.metainfo.infoHash, handshake: handshake)
-                encryption = exchange
+                encryption = OutOfLine(exchange)
                 openingSeen = true
                 let opening = exchange.opening()
                 session.countWire(uploaded: opening.count, downloaded: 0)
@@ -332,10 +325,10 @@ final class PeerConnection: ConnectionHandler {
                 }
                 return input.readAll()
             }
-            encryption = session.encryptionReceiver()
+            encryption = OutOfLine(session.encryptionReceiver())
         }
         let bytes = input.readAll()
-        let outcome = encryptionBox!.value.received(bytes) { answer in
+        let outcome = encryption!.value.received(bytes) { answer in
             session.countWire(uploaded: answer.count, downloaded: 0)
             connection?.write(answer)
         }

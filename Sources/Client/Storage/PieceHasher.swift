@@ -41,7 +41,7 @@ public struct PieceHasher {
             pool.submit {
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: location.layout.pieceLength, alignment: 64)
                 defer { buffer.deallocate() }
-                var open = OpenFile()
+                var open = LaneFile()
                 while let slot = results.claimNext() {
                     let piece = wanted[slot]
                     let outcome = Self.hashPiece(piece, of: location, buffer: buffer, open: &open)
@@ -54,7 +54,7 @@ public struct PieceHasher {
 
     /// The file a lane read last, kept open for its next piece: a piece mostly lies in the file
     /// the one before it ended in (4,096 pieces of one file had each opened and closed it).
-    struct OpenFile {
+    struct LaneFile {
         var index = -1
         var file: ReadOnlyFile?
 
@@ -72,13 +72,13 @@ public struct PieceHasher {
     static func hashPiece(
         _ piece: PieceIndex, of location: ContentLocation, buffer: UnsafeMutableRawBufferPointer
     ) -> PieceOutcome {
-        var open = OpenFile()
+        var open = LaneFile()
         return hashPiece(piece, of: location, buffer: buffer, open: &open)
     }
 
     /// The same, reusing the lane's open file.
     static func hashPiece(
-        _ piece: PieceIndex, of location: ContentLocation, buffer: UnsafeMutableRawBufferPointer, open: inout OpenFile
+        _ piece: PieceIndex, of location: ContentLocation, buffer: UnsafeMutableRawBufferPointer, open: inout LaneFile
     ) -> PieceOutcome {
         let length = location.layout.length(of: piece)
         var filled = 0

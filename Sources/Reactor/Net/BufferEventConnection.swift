@@ -116,7 +116,7 @@ final class BufferEventConnection: Connection {
     private struct Batch {
         var on = false
         var headers: [UInt8] = []
-        var items: [(headerEnd: Int, file: OpenFile, pointer: UnsafeRawPointer, offset: Int64, length: Int)] = []
+        var items: [(headerEnd: Int, file: OpenFile, offset: Int64, length: Int)] = []
         var bytes = 0
     }
     private var batch = Batch()
@@ -147,7 +147,9 @@ final class BufferEventConnection: Connection {
                         vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: headers.baseAddress! + start), iov_len: item.headerEnd - start)
                         count += 1
                     }
-                    vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: item.pointer), iov_len: item.length)
+                    // In the mapping: `write` took only blocks that are.
+                    let block = item.file.mapped(offset: item.offset, length: item.length)!
+                    vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: block), iov_len: item.length)
                     count += 1
                     start = item.headerEnd
                 }
@@ -190,9 +192,9 @@ final class BufferEventConnection: Connection {
     func write(header: [UInt8], block: FileBlock) -> Bool {
         guard let bev, !closingAfterFlush else { return false }
         if batch.on {
-            if let pointer = block.file.mapped(offset: block.offset, length: block.length) {
+            if block.file.mapped(offset: block.offset, length: block.length) != nil {
                 batch.headers += header
-                batch.items.append((batch.headers.count, block.file, pointer, block.offset, block.length))
+                batch.items.append((batch.headers.count, block.file, block.offset, block.length))
                 batch.bytes += header.count + block.length
                 if batch.items.count >= Self.batchItems {
                     endBatch()

@@ -32,10 +32,15 @@ public struct PeerSessionConfiguration: Equatable, Sendable {
     }
 
     /// One configuration shared by the sessions of a torrent's peers: each session holds a
-    /// pointer, not its own 130-byte copy (an idle peer's memory is mostly such fixed parts).
+    /// pointer, not its own 130-byte copy, and starts from the same extension-id table (its
+    /// dictionaries shared, copy on write) rather than building four per connection.
     public final class Shared: Sendable {
         public let value: PeerSessionConfiguration
-        public init(_ value: PeerSessionConfiguration) { self.value = value }
+        let extensions: ExtensionTable
+        public init(_ value: PeerSessionConfiguration) {
+            self.value = value
+            extensions = ExtensionTable(speaking: value.extensionNames)
+        }
     }
 
     /// The number of pieces.
@@ -112,7 +117,7 @@ public struct PeerSession: Sendable {
         self.ours = ours
         fastExtension = peerSupportsFast
         extensionProtocol = peerSupportsExtensions
-        extensions = ExtensionTable(speaking: configuration.extensionNames)
+        extensions = shared.extensions
         peerPieces = Bitfield(count: configuration.pieceCount)
         lastReceived = now
         lastSent = now

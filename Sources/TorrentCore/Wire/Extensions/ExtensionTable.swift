@@ -18,31 +18,18 @@ public struct ExtensionTable: Equatable, Sendable {
 
     /// A table for `names`, ids assigned 1, 2, ... in order (at most 255).
     public init(speaking names: [String] = ExtensionTable.supported) {
-        // Every connection speaks the same few lists: each one's dictionaries are made once and
-        // shared (copy-on-write), not built again per peer (four allocations, ~300 bytes each).
-        if names == Self.supported {
-            (ours, self.names) = Self.supportedIDs
-        } else if names == Self.withoutPex {
-            (ours, self.names) = Self.withoutPexIDs
-        } else {
-            (ours, self.names) = Self.assign(names)
-        }
-    }
-
-    /// What a private torrent speaks (BEP 27: no peer exchange).
-    public static let withoutPex = supported.filter { $0 != "ut_pex" }
-    private static let supportedIDs = assign(supported)
-    private static let withoutPexIDs = assign(withoutPex)
-
-    private static func assign(_ names: [String]) -> ([String: UInt8], [UInt8: String]) {
         var ours: [String: UInt8] = [:]
         var byID: [UInt8: String] = [:]
         for (index, name) in names.prefix(255).enumerated() {
             ours[name] = UInt8(index + 1)
             byID[UInt8(index + 1)] = name
         }
-        return (ours, byID)
+        self.ours = ours
+        self.names = byID
     }
+
+    /// What a private torrent speaks (BEP 27: no peer exchange).
+    public static let withoutPex = supported.filter { $0 != "ut_pex" }
 
     /// What goes into our handshake's `m`.
     public var handshakeMessages: [String: Int] { ours.mapValues(Int.init) }
