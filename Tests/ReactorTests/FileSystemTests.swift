@@ -66,3 +66,32 @@ import Testing
         #expect(found.first { $0.components.last == "c.txt" }?.size == 3)
     }
 }
+
+/// `MappedRegion`: bytes in place, and a SIGBUS from a page that vanished caught and counted.
+@Suite struct MappedRegionTests {
+    @Test func mapsTheBytesAskedFor() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let bytes = patternBytes(300_000, seed: 3)
+        try directory.write("data", bytes)
+        let file = try ReadOnlyFile(path: directory.path + "/data")
+        // An offset off the page grid.
+        let region = try MappedRegion(file, offset: 12_345, length: 200_000)
+        #expect(Array(region.bytes) == Array(bytes[12_345..<212_345]))
+        #expect(try file.currentSize() == 300_000)
+    }
+
+    @Test func vanishedPagesReadAsZerosAndAreCounted() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        try directory.write("data", patternBytes(1 << 20, seed: 4))
+        let file = try ReadOnlyFile(path: directory.path + "/data")
+        let region = try MappedRegion(file, offset: 0, length: 1 << 20)
+        #expect(truncate(directory.path + "/data", 4096) == 0)
+        let before = MappedRegion.faults
+        // Past the new end: without the guard this access kills the process.
+        let tail = region.bytes[(1 << 20) - 100..<(1 << 20)]
+        #expect(tail.allSatisfy { $0 == 0 })
+        #expect(MappedRegion.faults > before)
+    }
+}

@@ -53,14 +53,12 @@ final class Checker {
         let location = self.location
         let expected = batch.map { metainfo.info.hash(of: PieceIndex($0)) }.map(Array.init)
         disk.offloader.offload(to: disk.hashPool, { () -> [Bool] in
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: location.layout.pieceLength, alignment: 64)
-            defer { buffer.deallocate() }
-            return zip(batch, expected).map { piece, hash in
-                if case .digest(let digest) = PieceHasher.hashPiece(PieceIndex(piece), of: location, buffer: buffer) {
-                    return digest == hash
-                }
-                return false
+            var run = PieceRun(location: location)
+            var results = [Bool](repeating: false, count: batch.count)
+            run.hash(ArraySlice(batch.map(PieceIndex.init))) { index, outcome in
+                if case .digest(let digest) = outcome { results[index] = digest == expected[index] }
             }
+            return results
         }) { [weak self] results in
             guard let self, !self.cancelled else { return }
             self.inFlight -= 1

@@ -15,8 +15,9 @@ public enum PieceOutcome: Equatable, Sendable {
 
 /// Hashes pieces of content on disk on a worker pool, reporting progress.
 ///
-/// Pieces are read with `pread` and hashed from the buffer: measured on a 1 GiB file in the page
-/// cache, this beat mapping each piece (+25% time) or the whole file (+5%, or +20% populated).
+/// Runs of consecutive pieces are hashed in place from a mapping of the part of each file they
+/// cover (`PieceRun`), so the bytes are not copied out of the page cache first: a `pread` copy
+/// was 13 % of a warm recheck (Benchmarks/RESULTS.md, "Recheck against its floor").
 public struct PieceHasher {
     private let pool: WorkerPool
 
@@ -25,8 +26,8 @@ public struct PieceHasher {
 
     /// Hashes `pieces` (all by default) and returns one outcome per requested piece, in order.
     ///
-    /// One job per pool thread pulls the next piece number from a shared counter and reads it into
-    /// a buffer that job reuses, so no memory is allocated or faulted in per piece.
+    /// One job per pool thread takes the next run of pieces from a shared counter and hashes it
+    /// with a buffer and digest that job reuses, so nothing is allocated per piece.
     ///
     /// - Parameter progress: called on the calling thread about ten times a second and once at the
     ///   end, with the pieces and bytes done so far.
@@ -35,17 +36,18 @@ public struct PieceHasher {
         progress: (_ piecesDone: Int, _ bytesDone: Int64) -> Void = { _, _ in }
     ) -> [PieceOutcome] {
         let wanted = pieces ?? (0..<location.layout.pieceCount).map(PieceIndex.init)
-        let results = ResultTable(count: wanted.count)
         let lanes = min(pool.threadCount, max(wanted.count, 1))
+        // Runs of up to 16 MiB, but at least about eight per lane so the lanes finish together.
+        let runLength = max(1, min(PieceRun.bytes / max(location.layout.pieceLength, 1), wanted.count / (lanes * 8)))
+        let results = ResultTable(count: wanted.count, runLength: runLength)
         for _ in 0..<lanes {
             pool.submit {
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: location.layout.pieceLength, alignment: 64)
-                defer { buffer.deallocate() }
-                var open = LaneFile()
-                while let slot = results.claimNext() {
-                    let piece = wanted[slot]
-                    let outcome = Self.hashPiece(piece, of: location, buffer: buffer, open: &open)
-                    results.store(outcome, at: slot, bytes: Int64(location.layout.length(of: piece)))
+                var run = PieceRun(location: location)
+                while let slots = results.claimNext() {
+                    run.hash(wanted[slots]) { index, outcome in
+                        let piece = wanted[slots.lowerBound + index]
+                        results.store(outcome, at: slots.lowerBound + index, bytes: Int64(location.layout.length(of: piece)))
+                    }
                 }
             }
         }
@@ -110,15 +112,20 @@ private final class ResultTable: @unchecked Sendable {
     private var done = 0
     private var claimed = 0
     private var bytesDone: Int64 = 0
+    private let runLength: Int
 
-    init(count: Int) { outcomes = [PieceOutcome?](repeating: nil, count: count) }
+    init(count: Int, runLength: Int) {
+        outcomes = [PieceOutcome?](repeating: nil, count: count)
+        self.runLength = runLength
+    }
 
-    /// The next slot no job has taken yet, or nil when all are taken.
-    func claimNext() -> Int? {
+    /// The next run of slots no job has taken yet, or nil when all are taken.
+    func claimNext() -> Range<Int>? {
         lock.withLock {
             guard claimed < outcomes.count else { return nil }
-            defer { claimed += 1 }
-            return claimed
+            let run = claimed..<min(claimed + runLength, outcomes.count)
+            claimed = run.upperBound
+            return run
         }
     }
 
@@ -141,4 +148,132 @@ private final class ResultTable: @unchecked Sendable {
             if finished { return lock.withLock { outcomes.map { $0! } } }
         }
     }
+}
+
+/// Hashes runs of pieces in place: the part of each file a run covers is mapped once
+/// (`MappedRegion`) and the digest fed straight from the mapping, span by span. Padding is fed
+/// as zeros; a file part under 256 KiB in the run (small files of a multi-file torrent, where a
+/// mapping costs more than a copy) and anything that cannot be mapped are read with `pread`. If a
+/// mapped page vanished while a piece was hashed (the file shrank: `MappedRegion.faults` moved),
+/// that piece is read again with `pread`, which says what happened. One per lane.
+struct PieceRun {
+    /// The most bytes a run should cover: mappings are made and dropped once per run.
+    static let bytes = 16 << 20
+    /// A file's part of a run smaller than this is read, not mapped.
+    static let smallestMapping = 256 << 10
+
+    let location: ContentLocation
+    private let buffer: UnsafeMutableRawBufferPointer
+    private let digest = Digest(.sha1)
+    private var open = PieceHasher.LaneFile()
+    private let owner: BufferOwner
+
+    init(location: ContentLocation) {
+        self.location = location
+        owner = BufferOwner(count: max(location.layout.pieceLength, 1))
+        buffer = owner.buffer
+    }
+
+    /// One mapped file part of the current run, or why there is none.
+    private enum Part {
+        case mapped(MappedRegion, from: Int64)
+        case read
+        case failed(PieceOutcome)
+    }
+
+    /// Hashes `pieces` (consecutive in the caller's list; normally consecutive pieces), calling
+    /// `done` with each one's position in `pieces` and outcome, in order.
+    mutating func hash(_ pieces: ArraySlice<PieceIndex>, done: (Int, PieceOutcome) -> Void) {
+        let layout = location.layout
+        // Each file's byte range over the whole run.
+        var ranges: [Int: (Int64, Int64)] = [:]
+        for piece in pieces {
+            for span in layout.spans(of: piece) where !location.isPadding[span.file.value] {
+                let end = span.offset + Int64(span.length)
+                if let (low, high) = ranges[span.file.value] {
+                    ranges[span.file.value] = (min(low, span.offset), max(high, end))
+                } else {
+                    ranges[span.file.value] = (span.offset, end)
+                }
+            }
+        }
+        var parts: [Int: Part] = [:]
+        for (position, piece) in pieces.enumerated() {
+            let faultsBefore = MappedRegion.faults
+            var outcome = hashMapped(piece, ranges: ranges, parts: &parts)
+            if MappedRegion.faults != faultsBefore {
+                // A patched page reads as zeros from now on without faulting again: map afresh.
+                parts.removeAll()
+                outcome = PieceHasher.hashPiece(piece, of: location, buffer: buffer, open: &open)
+            }
+            done(position, outcome)
+        }
+    }
+
+    private mutating func hashMapped(_ piece: PieceIndex, ranges: [Int: (Int64, Int64)], parts: inout [Int: Part]) -> PieceOutcome {
+        for span in location.layout.spans(of: piece) {
+            let file = span.file.value
+            if location.isPadding[file] {
+                let zeros = UnsafeMutableRawBufferPointer(rebasing: buffer[..<span.length])
+                zeros.initializeMemory(as: UInt8.self, repeating: 0)
+                digest.update(UnsafeRawBufferPointer(zeros))
+                continue
+            }
+            let part: Part
+            if let known = parts[file] {
+                part = known
+            } else {
+                part = map(file, range: ranges[file]!)
+                parts[file] = part
+            }
+            switch part {
+            case .failed(let outcome):
+                _ = digest.finish()
+                return outcome
+            case .mapped(let region, let from):
+                let start = Int(span.offset - from)
+                guard start + span.length <= region.bytes.count else {
+                    _ = digest.finish()
+                    return .shortFile(span.file)
+                }
+                digest.update(UnsafeRawBufferPointer(rebasing: region.bytes[start..<start + span.length]))
+            case .read:
+                let target = UnsafeMutableRawBufferPointer(rebasing: buffer[..<span.length])
+                do {
+                    let handle = try open.file(file, path: location.paths[file])
+                    let count = try handle.read(into: target, at: span.offset)
+                    if count < span.length {
+                        _ = digest.finish()
+                        return .shortFile(span.file)
+                    }
+                } catch {
+                    _ = digest.finish()
+                    return error.isNotFound ? .missingFile(span.file) : .readFailed(error)
+                }
+                digest.update(UnsafeRawBufferPointer(target))
+            }
+        }
+        return .digest(digest.finish())
+    }
+
+    /// Maps `range` of file `file` (as much of it as the file holds), or says to read it.
+    private mutating func map(_ file: Int, range: (Int64, Int64)) -> Part {
+        guard range.1 - range.0 >= Int64(Self.smallestMapping) else { return .read }
+        do {
+            let handle = try open.file(file, path: location.paths[file])
+            let end = min(range.1, try handle.currentSize())
+            guard end > range.0 else { return .failed(.shortFile(FileIndex(file))) }
+            return .mapped(try MappedRegion(handle, offset: range.0, length: Int(end - range.0)), from: range.0)
+        } catch {
+            if error.isNotFound { return .failed(.missingFile(FileIndex(file))) }
+            return .read
+        }
+    }
+}
+
+/// Owns a lane's piece buffer, freeing it when the lane's `PieceRun` goes.
+private final class BufferOwner {
+    let buffer: UnsafeMutableRawBufferPointer
+    init(count: Int) { buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 64) }
+    deinit { buffer.deallocate() }
 }

@@ -6,7 +6,7 @@
 ///
 /// `pread` needs no shared file position, so one instance may serve several threads at once.
 public final class ReadOnlyFile: @unchecked Sendable {
-    private let descriptor: Int32
+    let descriptor: Int32
     /// The path it was opened with, for error messages.
     public let path: String
 
@@ -33,6 +33,13 @@ public final class ReadOnlyFile: @unchecked Sendable {
             done += count
         }
         return done
+    }
+
+    /// The file's size now (`fstat`).
+    public func currentSize() throws(SystemError) -> Int64 {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw SystemError(errno: errno, operation: "stat", path: path) }
+        return Int64(info.st_size)
     }
 
     /// Tells the kernel the file will be read from start to end (`posix_fadvise` SEQUENTIAL).
