@@ -54,23 +54,54 @@ public struct TorrentInfo: Equatable, Sendable {
 }
 
 /// A parsed .torrent file (BEP 3, with BEP 12 tiers, BEP 19 web seeds and BEP 27 private flag).
+///
+/// Its contents are kept once, behind a reference: the engine's torrent, its storage and every
+/// loader step copy a metainfo, and a daemon holds thousands (inline it was 169 bytes, each copy
+/// a dozen retains).
 public struct Metainfo: Sendable {
+    private final class Contents: Sendable {
+        let info: TorrentInfo
+        let infoBytes: [UInt8]
+        let infoHash: InfoHash
+        let trackerTiers: [[String]]
+        let webSeeds: [String]
+        let comment: String?
+        let createdBy: String?
+        let creationDate: Int64?
+
+        init(
+            info: TorrentInfo, infoBytes: [UInt8], infoHash: InfoHash, trackerTiers: [[String]], webSeeds: [String],
+            comment: String?, createdBy: String?, creationDate: Int64?
+        ) {
+            self.info = info
+            self.infoBytes = infoBytes
+            self.infoHash = infoHash
+            self.trackerTiers = trackerTiers
+            self.webSeeds = webSeeds
+            self.comment = comment
+            self.createdBy = createdBy
+            self.creationDate = creationDate
+        }
+    }
+
+    private let contents: Contents
+
     /// The `info` dictionary.
-    public let info: TorrentInfo
+    public var info: TorrentInfo { contents.info }
     /// The exact bencoded bytes of `info` as received, from which the info hash is computed.
-    public let infoBytes: [UInt8]
+    public var infoBytes: [UInt8] { contents.infoBytes }
     /// SHA-1 of `infoBytes`.
-    public let infoHash: InfoHash
+    public var infoHash: InfoHash { contents.infoHash }
     /// Tracker tiers: `announce-list` if present, else `announce` as one tier.
-    public let trackerTiers: [[String]]
+    public var trackerTiers: [[String]] { contents.trackerTiers }
     /// BEP 19 web seed URLs.
-    public let webSeeds: [String]
+    public var webSeeds: [String] { contents.webSeeds }
     /// Free text.
-    public let comment: String?
+    public var comment: String? { contents.comment }
     /// The program that made the torrent.
-    public let createdBy: String?
+    public var createdBy: String? { contents.createdBy }
     /// Seconds since 1970 when the torrent was made.
-    public let creationDate: Int64?
+    public var creationDate: Int64? { contents.creationDate }
 
     /// All tracker URLs, tier by tier.
     public var trackers: [String] { trackerTiers.flatMap { $0 } }
@@ -96,17 +127,14 @@ public struct Metainfo: Sendable {
         guard let infoDictionary = infoValue.dictionaryValue, let span = decoded.spans[Array("info".utf8)] else {
             throw .wrongType(key: "info", expected: "a dictionary")
         }
-        info = try TorrentInfo(parsing: infoDictionary, strict: strict)
-        infoBytes = Array(bytes[span])
+        let info = try TorrentInfo(parsing: infoDictionary, strict: strict)
         guard let hash = InfoHash(bytes: sha1(bytes[span])) else {
             preconditionFailure("the sha1 function must return 20 bytes")
         }
-        infoHash = hash
-        trackerTiers = Metainfo.tiers(in: top)
-        webSeeds = Metainfo.strings(top["url-list"])
-        comment = top["comment"]?.stringValue
-        createdBy = top["created by"]?.stringValue
-        creationDate = top["creation date"]?.integerValue
+        contents = Contents(
+            info: info, infoBytes: Array(bytes[span]), infoHash: hash, trackerTiers: Metainfo.tiers(in: top),
+            webSeeds: Metainfo.strings(top["url-list"]), comment: top["comment"]?.stringValue,
+            createdBy: top["created by"]?.stringValue, creationDate: top["creation date"]?.integerValue)
     }
 
     /// BEP 12: `announce-list` wins over `announce`; entries that are not strings are skipped.
