@@ -111,9 +111,18 @@ public final class Session {
     var fetches: [InfoHash: MetadataFetch] = [:]
     /// Local service discovery, while enabled (Session+LocalDiscovery).
     var lsd: LocalServiceDiscovery?
-    /// Torrents and magnets by `HASH('req2', info hash)`, for incoming encrypted handshakes
-    /// (kept by `indexForEncryption`).
-    private(set) var encryptionIndex: [[UInt8]: InfoHash] = [:]
+    /// Torrents and magnets by `HASH('req2', info hash)`, for incoming encrypted handshakes,
+    /// built when the first one needs it and kept by `indexForEncryption` from then on: a daemon
+    /// starting with thousands of torrents spends no SHA-1 on it (a fifth of attaching them).
+    private var encryptionIndexBuilt: [[UInt8]: InfoHash]?
+    var encryptionIndex: [[UInt8]: InfoHash] {
+        if let encryptionIndexBuilt { return encryptionIndexBuilt }
+        var index: [[UInt8]: InfoHash] = [:]
+        for infoHash in torrents.keys { index[Self.encryptionKey(infoHash)] = infoHash }
+        for infoHash in fetches.keys { index[Self.encryptionKey(infoHash)] = infoHash }
+        encryptionIndexBuilt = index
+        return index
+    }
     /// Torrents the tick visits: those with peers or a download.
     private var ticking: [InfoHash: Torrent] = [:]
     var connections = PeerTable()
@@ -461,8 +470,9 @@ public final class Session {
 
     /// Keeps `infoHash` in the encryption index while a torrent or a magnet of it is here.
     func indexForEncryption(_ infoHash: InfoHash) {
+        guard encryptionIndexBuilt != nil else { return }
         let key = Self.encryptionKey(infoHash)
-        encryptionIndex[key] = torrents[infoHash] != nil || fetches[infoHash] != nil ? infoHash : nil
+        encryptionIndexBuilt![key] = torrents[infoHash] != nil || fetches[infoHash] != nil ? infoHash : nil
     }
 
     func newKey() -> PeerKey {

@@ -17,9 +17,10 @@ public enum FileContents {
     /// Reads the whole file, refusing one larger than `limit` bytes.
     public static func read(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
         let file = try ReadOnlyFile(path: path)
-        guard let status = try FileStatus.of(path) else { throw SystemError(errno: ENOENT, operation: "stat", path: path) }
-        guard status.size <= Int64(limit) else { throw SystemError(errno: EFBIG, operation: "read", path: path) }
-        var bytes = [UInt8](repeating: 0, count: Int(status.size))
+        // fstat, not stat: the path is walked once (a daemon starting reads three files a torrent).
+        let size = try file.currentSize()
+        guard size <= Int64(limit) else { throw SystemError(errno: EFBIG, operation: "read", path: path) }
+        var bytes = [UInt8](repeating: 0, count: Int(size))
         let result = bytes.withUnsafeMutableBytes { buffer in
             Result { () throws(SystemError) -> Int in try file.read(into: buffer, at: 0) }
         }
