@@ -477,9 +477,13 @@ public final class Torrent {
     private func rechoke(now: ContinuousClock.Instant) {
         var rates: [PeerKey: ChokeRates] = [:]
         for (key, peer) in peers {
+            // Every peer's counters restart; only candidates need their rates.
             let downloaded = isDownloading ? downloader.takeBytesSinceRechoke(key) : 0
-            rates[key] = ChokeRates(uploaded: peer.takeUploadedSinceRechoke(), downloaded: downloaded, progress: peer.progress)
+            let uploaded = peer.takeUploadedSinceRechoke()
+            guard choke.isCandidate(key) else { continue }
+            rates[key] = ChokeRates(uploaded: uploaded, downloaded: downloaded, progress: peer.progress)
         }
+        session.rechokedPeers += rates.count
         perform(choke.rechoke(rates: rates, now: now, random: &random))
     }
 

@@ -16,6 +16,14 @@ private func directReadArrived(_ fd: Int32, _ what: Int16, _ context: UnsafeMuta
     Unmanaged<BufferEventConnection>.fromOpaque(context!).takeUnretainedValue().readDirectly()
 }
 
+private func leanReadable(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+    Unmanaged<BufferEventConnection>.fromOpaque(context!).takeUnretainedValue().leanRead()
+}
+
+private func leanWritable(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+    Unmanaged<BufferEventConnection>.fromOpaque(context!).takeUnretainedValue().leanWrite()
+}
+
 private func bufferEventEvent(_ bev: OpaquePointer?, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
     let error = errno  // read before anything else can change it
     Unmanaged<BufferEventConnection>.fromOpaque(context!).takeUnretainedValue().eventArrived(what, errno: error)
@@ -29,12 +37,23 @@ public struct ConnectionOptions: Sendable {
     public var maxSingleWrite = 1 << 20
     /// The largest single read.
     public var maxSingleRead = 256 << 10
+    /// Accepted sockets start lean: no bufferevent until a rate limit needs one (an idle peer
+    /// costs one event instead of about 1 KiB of libevent's).
+    public var lean = true
 
     /// The defaults.
     public init() {}
 }
 
-/// A `Connection` over one libevent bufferevent.
+/// A `Connection` over one libevent bufferevent, or, lean, over the socket itself.
+///
+/// Lean (accepted sockets, `ConnectionOptions.lean`): there is no bufferevent. One persistent
+/// read event reads the socket into an input evbuffer that exists only while bytes wait, and
+/// output waits in an evbuffer written by a write event, both made when bytes wait and freed when
+/// they are gone: an idle peer holds one event where a bufferevent, its two evbuffers and their
+/// callbacks took about 1 KiB (issue 17's idle-peer budget). Handlers see no difference. A rate
+/// limit needs libevent's buckets: the connection then becomes a bufferevent (`promote`), buffers
+/// and all.
 ///
 /// Ownership: while the bufferevent lives, the loop's registry of open connections holds this
 /// object (added in `init`, removed as the last step of `finish`), so the connection stays alive
@@ -64,7 +83,21 @@ final class BufferEventConnection: Connection {
     private var transform: (any StreamTransform)?
     private var transformedInput = 0
     private let maxSingleRead: Int
+    private let maxSingleWrite: Int
     private let inputLimit: Int
+    /// Lean mode's socket, read event, write event (while output waits) and buffers (while
+    /// bytes wait); see the type's comment.
+    private var leanSocket: Int32 = -1
+    private var leanReader: OpaquePointer?
+    private var leanWriter: OpaquePointer?
+    private var leanInput: OpaquePointer?
+    private var leanOutput: OpaquePointer?
+    /// The handler is reading `leanInput`: it must outlive the callback even if the connection
+    /// closes or is promoted meanwhile (then it is freed after).
+    private var delivering = false
+    private var inputToFree: OpaquePointer?
+    /// The output level at or under which the handler hears `outputFlushed`.
+    private var lowWatermark = 0
     /// Whether a rate limit (its own or a group's) applies: then libevent alone reads, so its
     /// buckets count every byte.
     private var rateLimited = false
@@ -84,6 +117,7 @@ final class BufferEventConnection: Connection {
         self.remoteAddress = remote
         self.isConnected = connected
         maxSingleRead = options.maxSingleRead
+        maxSingleWrite = options.maxSingleWrite
         inputLimit = options.inputLimit
         // The loop's registry holds the retain until finish(); the callbacks borrow it.
         loop.register(self)
@@ -96,17 +130,63 @@ final class BufferEventConnection: Connection {
         bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
     }
 
+    /// A lean connection over an accepted (non-blocking) socket, which it owns.
+    init(loop: EventLoop, acceptedSocket fd: Int32, remote: SocketAddress, options: ConnectionOptions) {
+        self.loop = loop
+        bev = nil
+        remoteAddress = remote
+        isConnected = true
+        maxSingleRead = options.maxSingleRead
+        maxSingleWrite = options.maxSingleWrite
+        inputLimit = options.inputLimit
+        leanSocket = fd
+        loop.register(self)
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        leanReader = event_new(loop.base, fd, Int16(EV_READ | EV_PERSIST), leanReadable, context)
+        event_add(leanReader, nil)
+    }
+
+    /// Open, lean or not.
+    private var isLive: Bool { bev != nil || leanReader != nil }
+
+    /// Lean, and holding no buffer and no write event (an idle peer's state); for tests.
+    var isLeanAndIdle: Bool { leanReader != nil && leanInput == nil && leanOutput == nil && leanWriter == nil }
+
+    /// Lean (no bufferevent yet); for tests.
+    var isLean: Bool { leanReader != nil }
+
+    /// Where bytes read wait for the handler.
+    private var currentInput: OpaquePointer? { bev.map { bufferevent_get_input($0)! } ?? leanInput }
+
     /// Sets who hears events, keeping it alive until the connection closes.
     func attach(_ handler: any ConnectionHandler) {
         self.handler = handler
         retainedHandler = handler
     }
 
-    var isOpen: Bool { bev != nil && !closingAfterFlush }
+    var isOpen: Bool { isLive && !closingAfterFlush }
 
     var pendingOutputBytes: Int {
-        guard let bev else { return 0 }
-        return evbuffer_get_length(bufferevent_get_output(bev)) + batch.bytes
+        if let bev { return evbuffer_get_length(bufferevent_get_output(bev)) + batch.bytes }
+        return (leanOutput.map { evbuffer_get_length($0) } ?? 0) + batch.bytes
+    }
+
+    /// The output buffer: the bufferevent's, or lean mode's (made if needed; the caller then
+    /// arms the writer).
+    private func outputBuffer() -> OpaquePointer {
+        if let bev { return bufferevent_get_output(bev)! }
+        if let leanOutput { return leanOutput }
+        let made = evbuffer_new()!
+        leanOutput = made
+        return made
+    }
+
+    /// Lean mode: output waits, so watch for the socket taking more.
+    private func armWriter() {
+        guard bev == nil, leanReader != nil, leanWriter == nil else { return }
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        leanWriter = event_new(loop.base, leanSocket, Int16(EV_WRITE | EV_PERSIST), leanWritable, context)
+        event_add(leanWriter, nil)
     }
 
     // MARK: - Batched writes
@@ -124,9 +204,7 @@ final class BufferEventConnection: Connection {
     private static let batchItems = 256
 
     func beginBatch() {
-        guard let bev, !batch.on, transform == nil, !rateLimited, !closingAfterFlush,
-            evbuffer_get_length(bufferevent_get_output(bev)) == 0
-        else { return }
+        guard isLive, !batch.on, transform == nil, !rateLimited, !closingAfterFlush, pendingOutputBytes == 0 else { return }
         batch.on = true
     }
 
@@ -135,8 +213,8 @@ final class BufferEventConnection: Connection {
         batch.on = false
         // The arrays are let go, not kept: 18,000 served peers would each hold up to 16 KiB.
         defer { batch = Batch() }
-        guard let bev, !batch.items.isEmpty else { return }
-        let fd = bufferevent_getfd(bev)
+        guard isLive, !batch.items.isEmpty else { return }
+        let fd = bev.map { bufferevent_getfd($0) } ?? leanSocket
         // One writev for everything gathered; what the socket does not take (it is full, or it
         // failed: libevent meets the error on its own write) goes to the output buffer as usual.
         var sent = batch.headers.withUnsafeBytes { headers -> Int in
@@ -159,7 +237,8 @@ final class BufferEventConnection: Connection {
             }
         }
         guard sent < batch.bytes else { return }
-        let output = bufferevent_get_output(bev)!
+        let output = outputBuffer()
+        defer { armWriter() }
         var start = 0
         for item in batch.items {
             let headerCount = item.headerEnd - start
@@ -176,21 +255,36 @@ final class BufferEventConnection: Connection {
     }
 
     func write(_ bytes: [UInt8]) {
-        guard let bev, !closingAfterFlush else { return }
+        guard isLive, !closingAfterFlush else { return }
         endBatch()
+        if bev == nil, transform == nil, leanOutput == nil, !bytes.isEmpty {
+            // Lean with nothing waiting: straight to the socket, and only what it does not take
+            // is buffered. A connection's first messages (handshake, bitfield, extensions) then
+            // need no 1 KiB buffer chain that is freed a moment later, leaving a hole in the heap
+            // among the connection's long-lived objects.
+            var sent: Int
+            repeat { sent = bytes.withUnsafeBytes { send(leanSocket, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) } } while sent < 0 && errno == EINTR
+            if sent == bytes.count { return }
+            let output = outputBuffer()
+            bytes.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress! + max(sent, 0), $0.count - max(sent, 0)) }
+            armWriter()
+            return
+        }
+        let output = outputBuffer()
+        defer { armWriter() }
         if let transform {
-            _ = appendCiphered(bev, transform, count: bytes.count) { space in
+            _ = appendCiphered(output, transform, count: bytes.count) { space in
                 bytes.withUnsafeBytes { space.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
                 return true
             }
             return
         }
-        bytes.withUnsafeBytes { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
+        bytes.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
     }
 
     @discardableResult
     func write(header: [UInt8], block: FileBlock) -> Bool {
-        guard let bev, !closingAfterFlush else { return false }
+        guard isLive, !closingAfterFlush else { return false }
         if batch.on {
             if block.file.mapped(offset: block.offset, length: block.length) != nil {
                 batch.headers += header
@@ -204,15 +298,16 @@ final class BufferEventConnection: Connection {
             }
             endBatch()
         }
+        let output = outputBuffer()
+        defer { armWriter() }
         if let transform {
             // Ciphered bytes cannot be a reference to the page cache: one copy (pread into the
             // output buffer's own space), then the cipher in place.
-            return appendCiphered(bev, transform, count: header.count + block.length) { space in
+            return appendCiphered(output, transform, count: header.count + block.length) { space in
                 header.withUnsafeBytes { space.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
                 return block.read(into: space + header.count)
             }
         }
-        let output = bufferevent_get_output(bev)!
         guard header.withUnsafeBytes({ Self.appendSmall($0, to: output) }) else { return false }
         return block.append(to: output)
     }
@@ -232,10 +327,9 @@ final class BufferEventConnection: Connection {
     /// Reserves `count` bytes at the end of the output buffer, lets `fill` write them, ciphers
     /// them in place and commits them: the only copy is `fill`'s. If `fill` fails nothing is
     /// committed and the keystream has not moved.
-    private func appendCiphered(_ bev: OpaquePointer, _ transform: any StreamTransform, count: Int,
+    private func appendCiphered(_ output: OpaquePointer, _ transform: any StreamTransform, count: Int,
                                 fill: (UnsafeMutableRawPointer) -> Bool) -> Bool {
         guard count > 0 else { return true }
-        let output = bufferevent_get_output(bev)!
         var vector = iovec()
         guard evbuffer_reserve_space(output, count, &vector, 1) == 1, let space = vector.iov_base else { return false }
         guard fill(space) else { return false }
@@ -245,11 +339,17 @@ final class BufferEventConnection: Connection {
     }
 
     func setOutputLowWatermark(_ bytes: Int) {
+        lowWatermark = bytes
         guard let bev else { return }
         bufferevent_setwatermark(bev, Int16(EV_WRITE), bytes, 0)
     }
 
     func setRateLimit(_ limit: RateLimit?) {
+        if limit == nil && bev == nil {
+            rateLimited = false
+            return
+        }
+        if bev == nil { promote() }
         guard let bev else { return }
         let configuration = limit?.makeConfiguration()
         rateLimited = limit != nil
@@ -259,21 +359,30 @@ final class BufferEventConnection: Connection {
     }
 
     func join(_ group: RateLimitGroup) {
+        if bev == nil { promote() }
         guard let bev else { return }
         rateLimited = true
         bufferevent_add_to_rate_limit_group(bev, group.group)
     }
 
     func pauseReading() {
-        guard let bev else { return }
+        guard isLive else { return }
         readingPaused = true
-        if let directRead { event_del(directRead) } else { bufferevent_disable(bev, Int16(EV_READ)) }
+        if let bev {
+            if let directRead { event_del(directRead) } else { bufferevent_disable(bev, Int16(EV_READ)) }
+        } else if let leanReader {
+            event_del(leanReader)
+        }
     }
 
     func resumeReading() {
-        guard let bev, !closingAfterFlush else { return }
+        guard isLive, !closingAfterFlush else { return }
         readingPaused = false
-        if let directRead { event_add(directRead, nil) } else { bufferevent_enable(bev, Int16(EV_READ)) }
+        if let bev {
+            if let directRead { event_add(directRead, nil) } else { bufferevent_enable(bev, Int16(EV_READ)) }
+        } else if let leanReader {
+            event_add(leanReader, nil)
+        }
     }
 
     func startTransform(_ transform: any StreamTransform) {
@@ -285,8 +394,7 @@ final class BufferEventConnection: Connection {
 
     /// Deciphers what arrived since the last call, in place in the input buffer.
     private func transformInput() {
-        guard let transform, let bev else { return }
-        let input = bufferevent_get_input(bev)!
+        guard let transform, let input = currentInput else { return }
         let length = evbuffer_get_length(input)
         guard length > transformedInput else { return }
         var position = evbuffer_ptr()
@@ -305,10 +413,11 @@ final class BufferEventConnection: Connection {
     }
 
     func discardInput(_ count: Int) {
-        guard let bev, count > 0 else { return }
+        guard isLive, count > 0 else { return }
         precondition(transform == nil, "discarding input under a stream transform would lose the keystream")
         discarding += count
-        guard directRead == nil else { return }
+        // Lean, reads are ours already: the next one drops them.
+        guard let bev, directRead == nil else { return }
         bufferevent_disable(bev, Int16(EV_READ))
         let context = Unmanaged.passUnretained(self).toOpaque()
         directRead = event_new(loop.base, bufferevent_getfd(bev), Int16(EV_READ | EV_PERSIST), directReadArrived, context)
@@ -357,11 +466,12 @@ final class BufferEventConnection: Connection {
     }
 
     func close(flushingOutput: Bool) {
-        guard bev != nil, !closingAfterFlush else { return }
+        guard isLive, !closingAfterFlush else { return }
         if flushingOutput { endBatch() }
         if flushingOutput && pendingOutputBytes > 0 {
             closingAfterFlush = true
-            bufferevent_disable(bev, Int16(EV_READ))
+            if let bev { bufferevent_disable(bev, Int16(EV_READ)) }
+            if let leanReader { event_del(leanReader) }
             if let directRead { event_del(directRead) }
             setOutputLowWatermark(0)
             return
@@ -414,13 +524,190 @@ final class BufferEventConnection: Connection {
     }
 
     fileprivate func readArrived() {
-        guard let bev, let handler else { return }
+        guard let handler, let buffer = currentInput else { return }
         if transform != nil { transformInput() }
-        var input = InputBuffer(evbuffer: bufferevent_get_input(bev))
+        let wasLean = bev == nil
+        var input = InputBuffer(evbuffer: buffer)
+        delivering = true
         handler.bytesArrived(self, &input)
-        inputLeft = self.bev.map { evbuffer_get_length(bufferevent_get_input($0)) } ?? 0
+        delivering = false
+        if let inputToFree {
+            // Closed or promoted while the handler read: its buffer goes now.
+            evbuffer_free(inputToFree)
+            self.inputToFree = nil
+        }
+        inputLeft = currentInput.map { evbuffer_get_length($0) } ?? 0
         // What the handler left is deciphered already; only later bytes need it.
         if transform != nil { transformedInput = inputLeft }
+        if wasLean, let bev {
+            // Promoted inside the handler: what it had not read yet moved to the bufferevent,
+            // which will not call back until more arrives, so it hears it now.
+            if evbuffer_get_length(bufferevent_get_input(bev)) > 0 && self.handler != nil { readArrived() }
+        } else if let leanInput, inputLeft == 0 {
+            evbuffer_free(leanInput)
+            self.leanInput = nil
+        }
+    }
+
+    // MARK: - Lean mode
+
+    /// The socket is readable (lean): drop what is to be discarded, read the rest into the input
+    /// buffer and hand it to the handler, until the socket is drained, reading is paused, the input
+    /// is at its limit (as a bufferevent's read watermark: the handler must take some first) or
+    /// this turn's budget is spent.
+    fileprivate func leanRead() {
+        var budget = maxSingleRead
+        // A first read of 16 KiB: an idle peer's few bytes do not take a large chain for a moment.
+        var step = 2 << 10
+        while budget > 0, !readingPaused, let leanReader, bev == nil {
+            let count: Int
+            if discarding > 0 {
+                count = recv(leanSocket, nil, min(discarding, budget), Int32(MSG_TRUNC | MSG_DONTWAIT))
+                if count > 0 {
+                    discarding -= count
+                    budget -= count
+                    continue
+                }
+            } else {
+                let input = leanInput ?? { let made = evbuffer_new()!; leanInput = made; return made }()
+                let room = min(inputLimit - evbuffer_get_length(input), budget, step)
+                guard room > 0 else {
+                    event_del(leanReader)
+                    return
+                }
+                count = Self.read(leanSocket, into: input, room: room)
+                if count > 0 {
+                    budget -= count
+                    if count == room { step = budget }
+                    readArrived()
+                    continue
+                }
+            }
+            if count == 0 {
+                finish(.peerClosed)
+            } else if errno == EINTR {
+                continue
+            } else if errno == EAGAIN || errno == EWOULDBLOCK {
+                break
+            } else {
+                finish(.failed(SystemError(errno: errno, operation: "recv", path: nil)))
+            }
+            return
+        }
+        if let leanInput, evbuffer_get_length(leanInput) == 0, bev == nil {
+            evbuffer_free(leanInput)
+            self.leanInput = nil
+        }
+    }
+
+    /// Reads up to `room` bytes from `fd` into free space at the end of `input`: the count, 0 at
+    /// end of stream, -1 with errno set.
+    private static func read(_ fd: Int32, into input: OpaquePointer, room: Int) -> Int {
+        var vectors = (iovec(), iovec())
+        return withUnsafeMutableBytes(of: &vectors) { raw -> Int in
+            let vector = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
+            let reserved = Int(evbuffer_reserve_space(input, room, vector, 2))
+            guard reserved > 0 else {
+                errno = ENOMEM
+                return -1
+            }
+            var count: Int
+            repeat { count = readv(fd, vector, Int32(reserved)) } while count < 0 && errno == EINTR
+            guard count > 0 else { return count }
+            var left = count
+            for index in 0..<reserved {
+                vector[index].iov_len = min(vector[index].iov_len, left)
+                left -= vector[index].iov_len
+            }
+            evbuffer_commit_space(input, vector, Int32(reserved))
+            return count
+        }
+    }
+
+    /// The socket takes more (lean): write what waits; once it is all gone the writer and the
+    /// buffer go too. The handler hears `outputFlushed` at or under the low watermark.
+    fileprivate func leanWrite() {
+        guard bev == nil, leanReader != nil else { return }
+        if let output = leanOutput, evbuffer_get_length(output) > 0 {
+            var written: Int32
+            repeat { written = evbuffer_write_atmost(output, leanSocket, maxSingleWrite) } while written < 0 && errno == EINTR
+            if written < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK { return }
+                finish(.failed(SystemError(errno: errno, operation: "socket", path: nil)))
+                return
+            }
+        }
+        let left = leanOutput.map { evbuffer_get_length($0) } ?? 0
+        if left == 0 {
+            if let leanOutput { evbuffer_free(leanOutput) }
+            leanOutput = nil
+            if let leanWriter { event_free(leanWriter) }
+            leanWriter = nil
+        }
+        if closingAfterFlush {
+            if left == 0 { finish(.closedLocally) }
+            return
+        }
+        if left <= lowWatermark { handler?.outputFlushed(self) }
+    }
+
+    /// Becomes a bufferevent (a rate limit needs its buckets), keeping every byte in order: what
+    /// waits to be read or written moves over.
+    private func promote() {
+        guard bev == nil, let leanReader else { return }
+        guard let made = bufferevent_socket_new(loop.base, leanSocket, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else { return }
+        event_free(leanReader)
+        self.leanReader = nil
+        if let leanWriter { event_free(leanWriter) }
+        leanWriter = nil
+        if let leanInput {
+            let input = bufferevent_get_input(made)!
+            // A socket bufferevent keeps its input's tail frozen to everyone but itself.
+            evbuffer_unfreeze(input, 0)
+            evbuffer_add_buffer(input, leanInput)
+            evbuffer_freeze(input, 0)
+            if delivering { inputToFree = leanInput } else { evbuffer_free(leanInput) }
+            self.leanInput = nil
+            inputLeft = evbuffer_get_length(input)
+            if transform != nil { transformedInput = inputLeft }
+        }
+        if let leanOutput {
+            evbuffer_add_buffer(bufferevent_get_output(made), leanOutput)
+            evbuffer_free(leanOutput)
+            self.leanOutput = nil
+        }
+        bev = made
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        bufferevent_setcb(made, bufferEventRead, bufferEventWrite, bufferEventEvent, context)
+        bufferevent_setwatermark(made, Int16(EV_READ), 0, inputLimit)
+        bufferevent_setwatermark(made, Int16(EV_WRITE), lowWatermark, 0)
+        bufferevent_set_max_single_write(made, maxSingleWrite)
+        bufferevent_set_max_single_read(made, maxSingleRead)
+        bufferevent_enable(made, Int16(readingPaused || closingAfterFlush ? EV_WRITE : EV_READ | EV_WRITE))
+        if discarding > 0 {
+            // Discarding goes on through the direct reader, as for a bufferevent.
+            let pending = discarding
+            discarding = 0
+            discardInput(pending)
+        }
+    }
+
+    /// Frees lean mode's events and buffers (the input later if the handler is reading it) and
+    /// closes the socket.
+    private func freeLean() {
+        guard let leanReader else { return }
+        event_free(leanReader)
+        self.leanReader = nil
+        if let leanWriter { event_free(leanWriter) }
+        leanWriter = nil
+        if let leanOutput { evbuffer_free(leanOutput) }
+        leanOutput = nil
+        if let leanInput {
+            if delivering { inputToFree = leanInput } else { evbuffer_free(leanInput) }
+        }
+        leanInput = nil
+        Glibc.close(leanSocket)
+        leanSocket = -1
     }
 
     fileprivate func writeDrained() {
@@ -456,15 +743,18 @@ final class BufferEventConnection: Connection {
 
     /// Frees the bufferevent, tells the handler once, and drops the bufferevent's retain of self.
     func finish(_ reason: CloseReason) {
-        guard let bev else { return }
+        guard isLive else { return }
         batch = Batch()
-        self.bev = nil
         closingAfterFlush = false
         connectTimer?.cancel()
         connectTimer = nil
         freeDirectRead()
-        bufferevent_setcb(bev, nil, nil, nil, nil)
-        bufferevent_free(bev)  // safe inside its own callback (LIBEVENT-NOTES §2); leaves any rate group
+        freeLean()
+        if let bev {
+            self.bev = nil
+            bufferevent_setcb(bev, nil, nil, nil, nil)
+            bufferevent_free(bev)  // safe inside its own callback (LIBEVENT-NOTES §2); leaves any rate group
+        }
         if let configuration = rateConfiguration {
             // The bufferevent may outlive this call (deferred free); its limit goes with it first.
             rateConfiguration = nil
@@ -478,12 +768,15 @@ final class BufferEventConnection: Connection {
 
     /// Frees the bufferevent while the loop itself is being destroyed: no callbacks, no loop access.
     func discardWithLoop() {
-        guard let bev else { return }
+        guard isLive else { return }
         batch = Batch()
-        self.bev = nil
         freeDirectRead()
-        bufferevent_setcb(bev, nil, nil, nil, nil)
-        bufferevent_free(bev)
+        freeLean()
+        if let bev {
+            self.bev = nil
+            bufferevent_setcb(bev, nil, nil, nil, nil)
+            bufferevent_free(bev)
+        }
         if let configuration = rateConfiguration { ev_token_bucket_cfg_free(configuration) }
         rateConfiguration = nil
         retainedHandler = nil

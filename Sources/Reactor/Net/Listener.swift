@@ -61,14 +61,21 @@ public final class Listener {
     }
 
     fileprivate func accepted(fd: Int32, address: UnsafeMutablePointer<sockaddr>?) {
-        guard let address, let remote = SocketAddress(address),
-            let bev = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
-        else {
+        guard let address, let remote = SocketAddress(address) else {
             Glibc.close(fd)
             return
         }
+        let connection: BufferEventConnection
+        if options.lean {
+            connection = BufferEventConnection(loop: loop, acceptedSocket: fd, remote: remote, options: options)
+        } else {
+            guard let bev = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else {
+                Glibc.close(fd)
+                return
+            }
+            connection = BufferEventConnection(loop: loop, bev: bev, remote: remote, connected: true, options: options)
+        }
         BufferEventConnection.disableNagle(fd)
-        let connection = BufferEventConnection(loop: loop, bev: bev, remote: remote, connected: true, options: options)
         guard let handler = accept(connection) else {
             connection.finish(.closedLocally)
             return

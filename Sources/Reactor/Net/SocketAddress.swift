@@ -3,19 +3,29 @@
 #endif
 
 /// An IPv4 or IPv6 address and port, as a value (no C type in Reactor's public API).
+///
+/// The address bytes are kept inline, not in an array: every connection holds its peer's
+/// address, and a 4-byte array per connection was a heap block that kept a hole before it
+/// (368 bytes per idle peer, Benchmarks/RESULTS.md).
 public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
-    /// 4 bytes for IPv4, 16 for IPv6, in network order.
-    public let ip: [UInt8]
+    /// The address bytes in network order: IPv4's 4 first, the rest zero.
+    private let head: UInt64
+    private let tail: UInt64
+    /// Whether this is an IPv6 address.
+    public let isIPv6: Bool
     /// The port.
     public let port: UInt16
 
-    /// Whether this is an IPv6 address.
-    public var isIPv6: Bool { ip.count == 16 }
+    /// 4 bytes for IPv4, 16 for IPv6, in network order.
+    public var ip: [UInt8] { withUnsafeBytes(of: (head, tail)) { Array($0.prefix(isIPv6 ? 16 : 4)) } }
 
     /// An address from raw IP bytes (4 or 16) and a port.
     public init?(ip: [UInt8], port: UInt16) {
         guard ip.count == 4 || ip.count == 16 else { return nil }
-        self.ip = ip
+        var bytes: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &bytes) { $0.copyBytes(from: ip) }
+        (head, tail) = bytes
+        isIPv6 = ip.count == 16
         self.port = port
     }
 
@@ -24,13 +34,12 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         var v4 = in_addr()
         var v6 = in6_addr()
         if inet_pton(AF_INET, host, &v4) == 1 {
-            self.ip = withUnsafeBytes(of: &v4) { Array($0) }
+            self.init(ip: withUnsafeBytes(of: &v4) { Array($0) }, port: port)
         } else if inet_pton(AF_INET6, host, &v6) == 1 {
-            self.ip = withUnsafeBytes(of: &v6) { Array($0) }
+            self.init(ip: withUnsafeBytes(of: &v6) { Array($0) }, port: port)
         } else {
             return nil
         }
-        self.port = port
     }
 
     /// Parses `1.2.3.4:6881` or `[::1]:6881`.
@@ -53,7 +62,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     /// The numeric host text.
     public var host: String {
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        ip.withUnsafeBytes { raw in
+        withUnsafeBytes(of: (head, tail)) { raw in
             _ = inet_ntop(isIPv6 ? AF_INET6 : AF_INET, raw.baseAddress, &buffer, socklen_t(buffer.count))
         }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

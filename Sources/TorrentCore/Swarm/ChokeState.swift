@@ -78,13 +78,24 @@ public struct ChokeState {
         return entry.unchoked ? set(peer, unchoked: false, now: now) : []
     }
 
-    /// A rechoke round: the choker ranks every peer on `rates` (a peer missing there counts as
-    /// idle), and whoever changes side is choked or unchoked.
+    /// Whether `peer` takes part in the next rechoke (interested or unchoked): the caller needs
+    /// its rates only then.
+    public func isCandidate(_ peer: PeerKey) -> Bool {
+        guard let entry = peers[peer] else { return false }
+        return entry.interested || entry.unchoked
+    }
+
+    /// A rechoke round: the choker ranks every candidate on `rates` (a peer missing there counts
+    /// as idle), and whoever changes side is choked or unchoked.
     public mutating func rechoke(
         rates: [PeerKey: ChokeRates], now: ContinuousClock.Instant, random: inout some RandomNumberGenerator
     ) -> [ChokeAction] {
         let seconds = max(1, Int(Choker.rechokeInterval.components.seconds))
-        let keys = peers.keys.sorted()
+        // Only interested peers can be unchoked and only unchoked ones choked: the rest (most of
+        // 19,000 idle peers) would be candidates built and dropped every rechoke.
+        var keys: [PeerKey] = []
+        for (key, entry) in peers where entry.interested || entry.unchoked { keys.append(key) }
+        keys.sort()
         let candidates = keys.map { key in
             let entry = peers[key]!
             let rate = rates[key] ?? ChokeRates(uploaded: 0, downloaded: 0, progress: 0)
