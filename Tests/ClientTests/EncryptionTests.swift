@@ -67,4 +67,38 @@ import TorrentCore
         second.makeConnection()
         #expect(readMessages(second, pieceCount: content.pieceCount, handshake: true).0?.infoHash == content.metainfo.infoHash)
     }
+
+    // An MSE opening whose first byte happens to be 19 (once in 256) is MSE, not a plaintext
+    // handshake: the seed answers it. A plaintext handshake arriving a few bytes at a time is
+    // told apart only once its protocol string is whole.
+    @Test func openingsAreToldApartByTheWholeProtocolString() throws {
+        let content = try TestContent()
+        defer { content.directory.cleanup() }
+        let manual = content.seeding { $0.encryption = .required }
+        var peer: MSEHandshake
+        var opening: [UInt8]
+        repeat {
+            peer = MSEHandshake(
+                initiatorFor: content.metainfo.infoHash, provide: .rc4, initialPayload: content.handshake(7, fast: true), crypto: .fresh())
+            opening = peer.opening()
+        } while opening[0] != 19
+        let connection = try #require(manual.incoming())
+        connection.deliver(opening)
+        var result: MSEHandshake.Result?
+        for _ in 0..<4 where result == nil {
+            var answer: [UInt8] = []
+            if case .done(let done) = peer.received(connection.takeWritten(), send: { answer += $0 }) { result = done }
+            if !answer.isEmpty { connection.deliver(answer) }
+        }
+        #expect(result != nil, "the seed refused an MSE opening that starts with 19")
+        #expect(connection.isOpen)
+
+        let tolerant = content.seeding { $0.encryption = .tolerated }
+        let plain = try #require(tolerant.incoming())
+        let handshake = content.handshake(2)
+        plain.deliver(Array(handshake[..<5]))
+        #expect(plain.isOpen && plain.takeWritten().isEmpty)
+        plain.deliver(Array(handshake[5...]))
+        #expect(readMessages(plain, pieceCount: content.pieceCount, handshake: true).0?.infoHash == content.metainfo.infoHash)
+    }
 }

@@ -34,7 +34,7 @@ final class TorrentStorage {
     /// page cache. A part that is not comes back as `.cold`: warm it (`warm`) and try again.
     /// Never waits for the disk.
     func queueBlock(_ request: BlockRequest, header: [UInt8], on connection: any Connection) -> BlockQueueing {
-        let start = Int64(request.piece.value) * Int64(metainfo.info.pieceLength) + Int64(request.offset)
+        let start = Int64(request.piece.value) * Int64(location.layout.pieceLength) + Int64(request.offset)
         let range = start..<start + Int64(request.length)
         // Most blocks lie within one file: no arrays on the way.
         if let span = location.layout.span(within: range), !location.isPadding[span.file.value] {
