@@ -453,16 +453,24 @@ final class BufferEventConnection: Connection {
             }
             if count > 0 {
                 budget -= count
-            } else if count == 0 {
-                finish(.peerClosed)
-            } else if errno == EINTR {
+            } else if readEnded(count) {
                 continue
-            } else if errno == EAGAIN || errno == EWOULDBLOCK {
-                return
             } else {
-                finish(.failed(SystemError(errno: errno, operation: "recv", path: nil)))
+                return
             }
         }
+    }
+
+    /// After a read that returned `count` ≤ 0: true to read again (interrupted); otherwise the
+    /// socket is drained, or the stream ended or failed and the connection is finished.
+    private func readEnded(_ count: Int) -> Bool {
+        if count == 0 {
+            finish(.peerClosed)
+            return false
+        }
+        if errno == EINTR { return true }
+        if errno != EAGAIN && errno != EWOULDBLOCK { finish(.failed(SystemError(errno: errno, operation: "recv", path: nil))) }
+        return false
     }
 
     func close(flushingOutput: Bool) {
@@ -583,16 +591,8 @@ final class BufferEventConnection: Connection {
                     continue
                 }
             }
-            if count == 0 {
-                finish(.peerClosed)
-            } else if errno == EINTR {
-                continue
-            } else if errno == EAGAIN || errno == EWOULDBLOCK {
-                break
-            } else {
-                finish(.failed(SystemError(errno: errno, operation: "recv", path: nil)))
-            }
-            return
+            if readEnded(count) { continue }
+            break
         }
         if let leanInput, evbuffer_get_length(leanInput) == 0, bev == nil {
             evbuffer_free(leanInput)
