@@ -44,10 +44,9 @@ import ReactorTesting
         let (location, digests) = try makeContent(directory)
         let outcomes = pool { PieceHasher(pool: $0).hash(location) }
         #expect(outcomes == digests.map(PieceOutcome.digest))
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 64)
-        defer { buffer.deallocate() }
+        let reader = PieceRun(location: location)
         for piece in 0..<digests.count {
-            #expect(PieceHasher.hashPiece(PieceIndex(piece), of: location, buffer: buffer) == outcomes[piece])
+            #expect(reader.read(PieceIndex(piece)) == outcomes[piece])
         }
         // A chosen, scattered subset comes back in the order asked.
         let chosen = [30, 2, 17, 0].map(PieceIndex.init)
@@ -85,7 +84,7 @@ import ReactorTesting
         let path = directory.path + "/big"
         let layout = FileLayout(fileLengths: [Int64(bytes.count)], pieceLength: 65_536)
         let location = ContentLocation(layout: layout, paths: [path])
-        var run = PieceRun(location: location)
+        let run = PieceRun(location: location)
         let faultsBefore = MappedRegion.faults
         var outcomes: [PieceOutcome] = []
         run.hash(ArraySlice((0..<layout.pieceCount).map(PieceIndex.init))) { index, outcome in

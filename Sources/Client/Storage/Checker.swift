@@ -53,7 +53,7 @@ final class Checker {
         let location = self.location
         let expected = batch.map { metainfo.info.hash(of: PieceIndex($0)) }.map(Array.init)
         disk.offloader.offload(to: disk.hashPool, { () -> [Bool] in
-            var run = PieceRun(location: location)
+            let run = PieceRun(location: location)
             var results = [Bool](repeating: false, count: batch.count)
             run.hash(ArraySlice(batch.map(PieceIndex.init))) { index, outcome in
                 if case .digest(let digest) = outcome { results[index] = digest == expected[index] }

@@ -42,7 +42,7 @@ public struct PieceHasher {
         let results = ResultTable(count: wanted.count, runLength: runLength)
         for _ in 0..<lanes {
             pool.submit {
-                var run = PieceRun(location: location)
+                let run = PieceRun(location: location)
                 while let slots = results.claimNext() {
                     run.hash(wanted[slots]) { index, outcome in
                         let piece = wanted[slots.lowerBound + index]
@@ -52,55 +52,6 @@ public struct PieceHasher {
             }
         }
         return results.waitForAll(progress: progress)
-    }
-
-    /// The file a lane read last, kept open for its next piece: a piece mostly lies in the file
-    /// the one before it ended in (4,096 pieces of one file had each opened and closed it).
-    struct LaneFile {
-        var index = -1
-        var file: ReadOnlyFile?
-
-        mutating func file(_ index: Int, path: String) throws(SystemError) -> ReadOnlyFile {
-            if index == self.index, let file { return file }
-            file = nil
-            self.index = -1
-            let opened = try ReadOnlyFile(path: path)
-            (self.index, file) = (index, opened)
-            return opened
-        }
-    }
-
-    /// Reads and hashes one piece into `buffer` (at least a piece long); runs on a worker thread.
-    static func hashPiece(
-        _ piece: PieceIndex, of location: ContentLocation, buffer: UnsafeMutableRawBufferPointer
-    ) -> PieceOutcome {
-        var open = LaneFile()
-        return hashPiece(piece, of: location, buffer: buffer, open: &open)
-    }
-
-    /// The same, reusing the lane's open file.
-    static func hashPiece(
-        _ piece: PieceIndex, of location: ContentLocation, buffer: UnsafeMutableRawBufferPointer, open: inout LaneFile
-    ) -> PieceOutcome {
-        let length = location.layout.length(of: piece)
-        var filled = 0
-        for span in location.layout.spans(of: piece) {
-            let target = UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<filled + span.length])
-            if location.isPadding[span.file.value] {
-                target.initializeMemory(as: UInt8.self, repeating: 0)
-            } else {
-                do {
-                    let file = try open.file(span.file.value, path: location.paths[span.file.value])
-                    let count = try file.read(into: target, at: span.offset)
-                    if count < span.length { return .shortFile(span.file) }
-                } catch {
-                    if error.isNotFound { return .missingFile(span.file) }
-                    return .readFailed(error)
-                }
-            }
-            filled += span.length
-        }
-        return .digest(Digest.hash(.sha1, UnsafeRawBufferPointer(rebasing: buffer[..<length])))
     }
 }
 
@@ -153,9 +104,10 @@ private final class ResultTable: @unchecked Sendable {
 /// Hashes runs of pieces in place: the part of each file a run covers is mapped once
 /// (`MappedRegion`) and the digest fed straight from the mapping, span by span. Padding is fed
 /// as zeros; a file part under 256 KiB in the run (small files of a multi-file torrent, where a
-/// mapping costs more than a copy) and anything that cannot be mapped are read with `pread`. If a
-/// mapped page vanished while a piece was hashed (the file shrank: `MappedRegion.faults` moved),
-/// that piece is read again with `pread`, which says what happened. One per lane.
+/// mapping costs more than a copy), one not all in the page cache, and anything that cannot be
+/// mapped are read with `pread`. If a mapped page vanished while a piece was hashed (the file
+/// shrank: `MappedRegion.faults` moved), that piece is read again with `pread`, which says what
+/// happened. One per lane.
 struct PieceRun {
     /// The most bytes a run should cover: mappings are made and dropped once per run.
     static let bytes = 16 << 20
@@ -165,7 +117,7 @@ struct PieceRun {
     let location: ContentLocation
     private let buffer: UnsafeMutableRawBufferPointer
     private let digest = Digest(.sha1)
-    private var open = PieceHasher.LaneFile()
+    private let open = LaneFile()
     private let owner: BufferOwner
 
     init(location: ContentLocation) {
@@ -174,7 +126,23 @@ struct PieceRun {
         buffer = owner.buffer
     }
 
-    /// One mapped file part of the current run, or why there is none.
+    /// The file a lane read last, kept open for its next piece: a piece mostly lies in the file
+    /// the one before it ended in (4,096 pieces of one file had each opened and closed it).
+    private final class LaneFile {
+        var index = -1
+        var file: ReadOnlyFile?
+
+        func file(_ index: Int, path: String) throws(SystemError) -> ReadOnlyFile {
+            if index == self.index, let file { return file }
+            file = nil
+            self.index = -1
+            let opened = try ReadOnlyFile(path: path)
+            (self.index, file) = (index, opened)
+            return opened
+        }
+    }
+
+    /// How one file's part of the current run is hashed.
     private enum Part {
         case mapped(MappedRegion, from: Int64)
         case read
@@ -183,7 +151,7 @@ struct PieceRun {
 
     /// Hashes `pieces` (consecutive in the caller's list; normally consecutive pieces), calling
     /// `done` with each one's position in `pieces` and outcome, in order.
-    mutating func hash(_ pieces: ArraySlice<PieceIndex>, done: (Int, PieceOutcome) -> Void) {
+    func hash(_ pieces: ArraySlice<PieceIndex>, done: (Int, PieceOutcome) -> Void) {
         let layout = location.layout
         // Each file's byte range over the whole run.
         var ranges: [Int: (Int64, Int64)] = [:]
@@ -200,17 +168,24 @@ struct PieceRun {
         var parts: [Int: Part] = [:]
         for (position, piece) in pieces.enumerated() {
             let faultsBefore = MappedRegion.faults
-            var outcome = hashMapped(piece, ranges: ranges, parts: &parts)
+            var outcome = hash(piece) { file in
+                if let known = parts[file] { return known }
+                let part = map(file, range: ranges[file]!)
+                parts[file] = part
+                return part
+            }
             if MappedRegion.faults != faultsBefore {
                 // A patched page reads as zeros from now on without faulting again: map afresh.
                 parts.removeAll()
-                outcome = PieceHasher.hashPiece(piece, of: location, buffer: buffer, open: &open)
+                outcome = hash(piece) { _ in .read }
             }
             done(position, outcome)
         }
     }
 
-    private mutating func hashMapped(_ piece: PieceIndex, ranges: [Int: (Int64, Int64)], parts: inout [Int: Part]) -> PieceOutcome {
+    /// Hashes one piece, each span from its file's `part`.
+    private func hash(_ piece: PieceIndex, part: (Int) -> Part) -> PieceOutcome {
+        digest.reset()
         for span in location.layout.spans(of: piece) {
             let file = span.file.value
             if location.isPadding[file] {
@@ -219,35 +194,19 @@ struct PieceRun {
                 digest.update(UnsafeRawBufferPointer(zeros))
                 continue
             }
-            let part: Part
-            if let known = parts[file] {
-                part = known
-            } else {
-                part = map(file, range: ranges[file]!)
-                parts[file] = part
-            }
-            switch part {
+            switch part(file) {
             case .failed(let outcome):
-                _ = digest.finish()
                 return outcome
             case .mapped(let region, let from):
                 let start = Int(span.offset - from)
-                guard start + span.length <= region.bytes.count else {
-                    _ = digest.finish()
-                    return .shortFile(span.file)
-                }
+                guard start + span.length <= region.bytes.count else { return .shortFile(span.file) }
                 digest.update(UnsafeRawBufferPointer(rebasing: region.bytes[start..<start + span.length]))
             case .read:
                 let target = UnsafeMutableRawBufferPointer(rebasing: buffer[..<span.length])
                 do {
-                    let handle = try open.file(file, path: location.paths[file])
-                    let count = try handle.read(into: target, at: span.offset)
-                    if count < span.length {
-                        _ = digest.finish()
-                        return .shortFile(span.file)
-                    }
+                    let count = try open.file(file, path: location.paths[file]).read(into: target, at: span.offset)
+                    if count < span.length { return .shortFile(span.file) }
                 } catch {
-                    _ = digest.finish()
                     return error.isNotFound ? .missingFile(span.file) : .readFailed(error)
                 }
                 digest.update(UnsafeRawBufferPointer(target))
@@ -256,8 +215,11 @@ struct PieceRun {
         return .digest(digest.finish())
     }
 
+    /// Hashes one piece reading every span with `pread` (no mapping).
+    func read(_ piece: PieceIndex) -> PieceOutcome { hash(piece) { _ in .read } }
+
     /// Maps `range` of file `file` (as much of it as the file holds), or says to read it.
-    private mutating func map(_ file: Int, range: (Int64, Int64)) -> Part {
+    private func map(_ file: Int, range: (Int64, Int64)) -> Part {
         guard range.1 - range.0 >= Int64(Self.smallestMapping) else { return .read }
         do {
             let handle = try open.file(file, path: location.paths[file])

@@ -66,7 +66,8 @@ public final class Digest {
         return out
     }
 
-    private func reset() {
+    /// Drops what was added since the last reset (a piece given up half way).
+    public func reset() {
         precondition(EVP_DigestInit_ex(context, algorithm.md, nil) == 1, "EVP_DigestInit_ex failed")
     }
 
