@@ -4,9 +4,6 @@ import TorrentCore
 /// One peer: a `ConnectionHandler` that feeds the peer's bytes to TorrentCore's `PeerSession`
 /// and carries out the actions it returns; serves requested blocks through the payload path.
 final class PeerConnection: ConnectionHandler {
-    /// How a plaintext BitTorrent handshake starts: `\x13BitTorrent protocol`.
-    static let protocolString: [UInt8] = [19] + Array("BitTorrent protocol".utf8)
-
     /// Output above this waits for `outputFlushed`; refilling starts at the low watermark.
     static let outputHighWatermark = 1 << 20
     static let outputLowWatermark = 256 << 10
@@ -325,9 +322,9 @@ final class PeerConnection: ConnectionHandler {
                 // Told apart by the whole protocol string, not its first byte: an MSE opening
                 // (Ya, 96 random bytes) starts with 19 once in 256 and was then refused as
                 // plaintext. Until 20 bytes are in, a prefix of it waits.
-                let seen = input.peek(min(input.count, Self.protocolString.count)) ?? []
-                if seen.count < Self.protocolString.count && seen.elementsEqual(Self.protocolString.prefix(seen.count)) { return nil }
-                plaintext = seen.elementsEqual(Self.protocolString)
+                let seen = input.peek(min(input.count, Handshake.protocolName.count)) ?? []
+                if seen.count < Handshake.protocolName.count && seen.elementsEqual(Handshake.protocolName.prefix(seen.count)) { return nil }
+                plaintext = seen.elementsEqual(Handshake.protocolName)
             }
             openingSeen = true
             if outgoingTorrent != nil || plaintext {

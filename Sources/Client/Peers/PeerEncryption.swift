@@ -58,6 +58,25 @@ extension MSEHandshake.Crypto {
 extension Session {
     func encryptionCrypto() -> MSEHandshake.Crypto { .fresh() }
 
+    /// Torrents and magnets by `HASH('req2', info hash)`, for incoming encrypted handshakes,
+    /// built when the first one needs it and kept by `indexForEncryption` from then on: a daemon
+    /// starting with thousands of torrents spends no SHA-1 on it (a fifth of attaching them).
+    var encryptionIndex: [[UInt8]: InfoHash] {
+        if let encryptionIndexBuilt { return encryptionIndexBuilt }
+        var index: [[UInt8]: InfoHash] = [:]
+        for infoHash in torrents.keys { index[Self.encryptionKey(infoHash)] = infoHash }
+        for infoHash in fetches.keys { index[Self.encryptionKey(infoHash)] = infoHash }
+        encryptionIndexBuilt = index
+        return index
+    }
+
+    /// Keeps `infoHash` in the encryption index while a torrent or a magnet of it is here.
+    func indexForEncryption(_ infoHash: InfoHash) {
+        guard encryptionIndexBuilt != nil else { return }
+        let key = Self.encryptionKey(infoHash)
+        encryptionIndexBuilt![key] = torrents[infoHash] != nil || fetches[infoHash] != nil ? infoHash : nil
+    }
+
     /// The receiver's side of an MSE handshake for an incoming connection: it finds the torrent
     /// (or magnet) by `HASH('req2', info hash)` in the session's index.
     func encryptionReceiver() -> MSEHandshake {

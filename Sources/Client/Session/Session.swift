@@ -111,23 +111,14 @@ public final class Session {
     var fetches: [InfoHash: MetadataFetch] = [:]
     /// Local service discovery, while enabled (Session+LocalDiscovery).
     var lsd: LocalServiceDiscovery?
-    /// Torrents and magnets by `HASH('req2', info hash)`, for incoming encrypted handshakes,
-    /// built when the first one needs it and kept by `indexForEncryption` from then on: a daemon
-    /// starting with thousands of torrents spends no SHA-1 on it (a fifth of attaching them).
-    private var encryptionIndexBuilt: [[UInt8]: InfoHash]?
-    var encryptionIndex: [[UInt8]: InfoHash] {
-        if let encryptionIndexBuilt { return encryptionIndexBuilt }
-        var index: [[UInt8]: InfoHash] = [:]
-        for infoHash in torrents.keys { index[Self.encryptionKey(infoHash)] = infoHash }
-        for infoHash in fetches.keys { index[Self.encryptionKey(infoHash)] = infoHash }
-        encryptionIndexBuilt = index
-        return index
-    }
+    /// Torrents and magnets by `HASH('req2', info hash)` once an incoming encrypted handshake
+    /// needed it (`encryptionIndex`, PeerEncryption.swift).
+    var encryptionIndexBuilt: [[UInt8]: InfoHash]?
     /// Connections opened or closed since the last 5 s check, the checks since the heap was last
     /// trimmed, and the trims still due after the last burst.
-    private var connectionsSinceTrim = 0
-    private var trimChecks = 0
-    private var settleTrims = 0
+    var connectionsSinceTrim = 0
+    var trimChecks = 0
+    var settleTrims = 0
     /// Peers ranked by rechokes in this tick (their working set is given back after).
     var rechokedPeers = 0
     /// Torrents the tick visits: those with peers or a download.
@@ -478,30 +469,9 @@ public final class Session {
         return peer
     }
 
-    /// Keeps `infoHash` in the encryption index while a torrent or a magnet of it is here.
-    func indexForEncryption(_ infoHash: InfoHash) {
-        guard encryptionIndexBuilt != nil else { return }
-        let key = Self.encryptionKey(infoHash)
-        encryptionIndexBuilt![key] = torrents[infoHash] != nil || fetches[infoHash] != nil ? infoHash : nil
-    }
-
     func newKey() -> PeerKey {
         nextKey += 1
         return PeerKey(nextKey)
-    }
-
-    /// Trims the heap every sixth call (30 s), and in each of the two calls after a burst of
-    /// connections (256 or more opened or closed within a call's 5 s) has settled: handshakes
-    /// still finishing at the first free more by the second.
-    private func releaseMemoryIfDue() {
-        trimChecks += 1
-        let busy = connectionsSinceTrim >= 256
-        connectionsSinceTrim = 0
-        if busy { settleTrims = 2 }
-        guard trimChecks >= 6 || (!busy && settleTrims > 0) else { return }
-        if !busy && settleTrims > 0 { settleTrims -= 1 }
-        trimChecks = 0
-        ResourceLimits.releaseFreeMemory()
     }
 
     func connectionClosed(_ peer: PeerConnection, reason: CloseReason) {

@@ -16,14 +16,6 @@ private func directReadArrived(_ fd: Int32, _ what: Int16, _ context: UnsafeMuta
     Unmanaged<BufferEventConnection>.fromOpaque(context!).takeUnretainedValue().readDirectly()
 }
 
-private func leanReadable(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
-    Unmanaged<BufferEventConnection>.fromOpaque(context!).takeUnretainedValue().leanRead()
-}
-
-private func leanWritable(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
-    Unmanaged<BufferEventConnection>.fromOpaque(context!).takeUnretainedValue().leanWrite()
-}
-
 private func bufferEventEvent(_ bev: OpaquePointer?, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
     let error = errno  // read before anything else can change it
     Unmanaged<BufferEventConnection>.fromOpaque(context!).takeUnretainedValue().eventArrived(what, errno: error)
@@ -60,11 +52,11 @@ public struct ConnectionOptions: Sendable {
 /// however its owner drops it, libevent never calls back into a freed object, and a loop that is
 /// torn down closes whatever is still open.
 final class BufferEventConnection: Connection {
-    private var bev: OpaquePointer?
+    var bev: OpaquePointer?
     /// The loop outlives its connections (its registry holds them; tearing it down discards them):
     /// a plain pointer, not a checked one (the loop has a side table: two slow atomics per use).
-    private unowned(unsafe) let loop: EventLoop
-    private var closingAfterFlush = false
+    unowned(unsafe) let loop: EventLoop
+    var closingAfterFlush = false
     private var connectTimer: TimerHandle?
     /// libevent keeps a pointer to the configuration, so it lives until the bufferevent is freed.
     private var rateConfiguration: OpaquePointer?
@@ -76,34 +68,34 @@ final class BufferEventConnection: Connection {
     /// Once the handler discards input, reads are ours rather than the bufferevent's: this event
     /// watches the socket, and `discarding` bytes are dropped in the kernel before the next read.
     private var directRead: OpaquePointer?
-    private var discarding = 0
-    private var readingPaused = false
+    var discarding = 0
+    var readingPaused = false
     /// The stream transform, once started, and how many bytes at the front of the input buffer
     /// it has already deciphered (the handler left them unread).
-    private var transform: (any StreamTransform)?
-    private var transformedInput = 0
-    private let maxSingleRead: Int
-    private let maxSingleWrite: Int
-    private let inputLimit: Int
+    var transform: (any StreamTransform)?
+    var transformedInput = 0
+    let maxSingleRead: Int
+    let maxSingleWrite: Int
+    let inputLimit: Int
     /// Lean mode's socket, read event, write event (while output waits) and buffers (while
     /// bytes wait); see the type's comment.
-    private var leanSocket: Int32 = -1
-    private var leanReader: OpaquePointer?
-    private var leanWriter: OpaquePointer?
-    private var leanInput: OpaquePointer?
-    private var leanOutput: OpaquePointer?
+    var leanSocket: Int32 = -1
+    var leanReader: OpaquePointer?
+    var leanWriter: OpaquePointer?
+    var leanInput: OpaquePointer?
+    var leanOutput: OpaquePointer?
     /// The handler is reading `leanInput`: it must outlive the callback even if the connection
     /// closes or is promoted meanwhile (then it is freed after).
-    private var delivering = false
-    private var inputToFree: OpaquePointer?
+    var delivering = false
+    var inputToFree: OpaquePointer?
     /// The output level at or under which the handler hears `outputFlushed`.
-    private var lowWatermark = 0
+    var lowWatermark = 0
     /// Whether a rate limit (its own or a group's) applies: then libevent alone reads, so its
     /// buckets count every byte.
-    private var rateLimited = false
+    var rateLimited = false
     /// Input bytes the handler left unread after the last callback: what libevent read since is
     /// the growth past it.
-    private var inputLeft = 0
+    var inputLeft = 0
     /// libevent 2.1's evbuffer_read takes at most 4 KiB per call (`EVBUFFER_MAX_READ`; 2.2 made
     /// it settable): a read that filled it means more is waiting.
     private static let libeventReadCap = 4096
@@ -121,13 +113,19 @@ final class BufferEventConnection: Connection {
         inputLimit = options.inputLimit
         // The loop's registry holds the retain until finish(); the callbacks borrow it.
         loop.register(self)
+        configure(bev)
+        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+    }
+
+    /// Points `bev`'s callbacks here and gives it this connection's limits and watermarks (a new
+    /// connection's, or a lean one's being promoted).
+    func configure(_ bev: OpaquePointer) {
         let context = Unmanaged.passUnretained(self).toOpaque()
         bufferevent_setcb(bev, bufferEventRead, bufferEventWrite, bufferEventEvent, context)
-        bufferevent_setwatermark(bev, Int16(EV_READ), 0, options.inputLimit)
-        bufferevent_setwatermark(bev, Int16(EV_WRITE), 0, 0)
-        bufferevent_set_max_single_write(bev, options.maxSingleWrite)
-        bufferevent_set_max_single_read(bev, options.maxSingleRead)
-        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+        bufferevent_setwatermark(bev, Int16(EV_READ), 0, inputLimit)
+        bufferevent_setwatermark(bev, Int16(EV_WRITE), lowWatermark, 0)
+        bufferevent_set_max_single_write(bev, maxSingleWrite)
+        bufferevent_set_max_single_read(bev, maxSingleRead)
     }
 
     /// A lean connection over an accepted (non-blocking) socket, which it owns.
@@ -141,13 +139,11 @@ final class BufferEventConnection: Connection {
         inputLimit = options.inputLimit
         leanSocket = fd
         loop.register(self)
-        let context = Unmanaged.passUnretained(self).toOpaque()
-        leanReader = event_new(loop.base, fd, Int16(EV_READ | EV_PERSIST), leanReadable, context)
-        event_add(leanReader, nil)
+        startLeanReading()
     }
 
     /// Open, lean or not.
-    private var isLive: Bool { bev != nil || leanReader != nil }
+    var isLive: Bool { bev != nil || leanReader != nil }
 
     /// Lean, and holding no buffer and no write event (an idle peer's state); for tests.
     var isLeanAndIdle: Bool { leanReader != nil && leanInput == nil && leanOutput == nil && leanWriter == nil }
@@ -173,7 +169,7 @@ final class BufferEventConnection: Connection {
 
     /// The output buffer: the bufferevent's, or lean mode's (made if needed; the caller then
     /// arms the writer).
-    private func outputBuffer() -> OpaquePointer {
+    func outputBuffer() -> OpaquePointer {
         if let bev { return bufferevent_get_output(bev)! }
         if let leanOutput { return leanOutput }
         let made = evbuffer_new()!
@@ -181,78 +177,8 @@ final class BufferEventConnection: Connection {
         return made
     }
 
-    /// Lean mode: output waits, so watch for the socket taking more.
-    private func armWriter() {
-        guard bev == nil, leanReader != nil, leanWriter == nil else { return }
-        let context = Unmanaged.passUnretained(self).toOpaque()
-        leanWriter = event_new(loop.base, leanSocket, Int16(EV_WRITE | EV_PERSIST), leanWritable, context)
-        event_add(leanWriter, nil)
-    }
-
-    // MARK: - Batched writes
-
-    /// Writes gathered between `beginBatch` and `endBatch`: headers copied side by side, blocks
-    /// as places in their files' mappings (the files kept open until the writev).
-    private struct Batch {
-        var on = false
-        var headers: [UInt8] = []
-        var items: [(headerEnd: Int, file: OpenFile, offset: Int64, length: Int)] = []
-        var bytes = 0
-    }
-    private var batch = Batch()
-    /// Headers and blocks in one writev at most (IOV_MAX is 1,024).
-    private static let batchItems = 256
-
-    func beginBatch() {
-        guard isLive, !batch.on, transform == nil, !rateLimited, !closingAfterFlush, pendingOutputBytes == 0 else { return }
-        batch.on = true
-    }
-
-    func endBatch() {
-        guard batch.on else { return }
-        batch.on = false
-        // The arrays are let go, not kept: 18,000 served peers would each hold up to 16 KiB.
-        defer { batch = Batch() }
-        guard isLive, !batch.items.isEmpty else { return }
-        let fd = bev.map { bufferevent_getfd($0) } ?? leanSocket
-        // One writev for everything gathered; what the socket does not take (it is full, or it
-        // failed: libevent meets the error on its own write) goes to the output buffer as usual.
-        var sent = batch.headers.withUnsafeBytes { headers -> Int in
-            withUnsafeTemporaryAllocation(of: iovec.self, capacity: batch.items.count * 2) { vectors in
-                var count = 0, start = 0
-                for item in batch.items {
-                    if item.headerEnd > start {
-                        vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: headers.baseAddress! + start), iov_len: item.headerEnd - start)
-                        count += 1
-                    }
-                    // In the mapping: `write` took only blocks that are.
-                    let block = item.file.mapped(offset: item.offset, length: item.length)!
-                    vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: block), iov_len: item.length)
-                    count += 1
-                    start = item.headerEnd
-                }
-                var written: Int
-                repeat { written = writev(fd, vectors.baseAddress, Int32(count)) } while written < 0 && errno == EINTR
-                return max(written, 0)
-            }
-        }
-        guard sent < batch.bytes else { return }
-        let output = outputBuffer()
-        defer { armWriter() }
-        var start = 0
-        for item in batch.items {
-            let headerCount = item.headerEnd - start
-            if sent < headerCount {
-                batch.headers[(start + sent)..<item.headerEnd].withUnsafeBytes { _ = Self.appendSmall($0, to: output) }
-            }
-            let skip = max(0, sent - headerCount)
-            if skip < item.length {
-                _ = item.file.append(offset: item.offset + Int64(skip), length: item.length - skip, to: output)
-            }
-            sent = max(0, sent - headerCount - item.length)
-            start = item.headerEnd
-        }
-    }
+    /// What `beginBatch` gathers until `endBatch` (BatchedWrites.swift).
+    var batch = Batch()
 
     func write(_ bytes: [UInt8]) {
         guard isLive, !closingAfterFlush else { return }
@@ -315,7 +241,7 @@ final class BufferEventConnection: Connection {
     /// Appends a few bytes (a header). After a block's reference chain, evbuffer_add would size
     /// their new chain like the block's (16 KiB for 13 bytes: 330 MiB of heap at 200 busy
     /// peers); reserving the space gets libevent's smallest chain instead.
-    private static func appendSmall(_ bytes: UnsafeRawBufferPointer, to output: OpaquePointer) -> Bool {
+    static func appendSmall(_ bytes: UnsafeRawBufferPointer, to output: OpaquePointer) -> Bool {
         guard bytes.count > 0 else { return true }
         var vector = iovec()
         guard evbuffer_reserve_space(output, bytes.count, &vector, 1) == 1 else { return false }
@@ -463,7 +389,7 @@ final class BufferEventConnection: Connection {
 
     /// After a read that returned `count` ≤ 0: true to read again (interrupted); otherwise the
     /// socket is drained, or the stream ended or failed and the connection is finished.
-    private func readEnded(_ count: Int) -> Bool {
+    func readEnded(_ count: Int) -> Bool {
         if count == 0 {
             finish(.peerClosed)
             return false
@@ -514,24 +440,10 @@ final class BufferEventConnection: Connection {
         // A socket bufferevent keeps its input's tail frozen to everyone but itself.
         evbuffer_unfreeze(input, 0)
         defer { evbuffer_freeze(input, 0) }
-        var vectors = (iovec(), iovec())
-        withUnsafeMutableBytes(of: &vectors) { raw in
-            let vector = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
-            let reserved = Int(evbuffer_reserve_space(input, room, vector, 2))
-            guard reserved > 0 else { return }
-            var count: Int
-            repeat { count = readv(bufferevent_getfd(bev), vector, Int32(reserved)) } while count < 0 && errno == EINTR
-            guard count > 0 else { return }  // nothing to commit: the reserved space stays free
-            var left = count
-            for index in 0..<reserved {
-                vector[index].iov_len = min(vector[index].iov_len, left)
-                left -= vector[index].iov_len
-            }
-            evbuffer_commit_space(input, vector, Int32(reserved))
-        }
+        _ = Self.read(bufferevent_getfd(bev), into: input, room: room)
     }
 
-    fileprivate func readArrived() {
+    func readArrived() {
         guard let handler, let buffer = currentInput else { return }
         if transform != nil { transformInput() }
         let wasLean = bev == nil
@@ -555,159 +467,6 @@ final class BufferEventConnection: Connection {
             evbuffer_free(leanInput)
             self.leanInput = nil
         }
-    }
-
-    // MARK: - Lean mode
-
-    /// The socket is readable (lean): drop what is to be discarded, read the rest into the input
-    /// buffer and hand it to the handler, until the socket is drained, reading is paused, the input
-    /// is at its limit (as a bufferevent's read watermark: the handler must take some first) or
-    /// this turn's budget is spent.
-    fileprivate func leanRead() {
-        var budget = maxSingleRead
-        // A first read of 16 KiB: an idle peer's few bytes do not take a large chain for a moment.
-        var step = 2 << 10
-        while budget > 0, !readingPaused, let leanReader, bev == nil {
-            let count: Int
-            if discarding > 0 {
-                count = recv(leanSocket, nil, min(discarding, budget), Int32(MSG_TRUNC | MSG_DONTWAIT))
-                if count > 0 {
-                    discarding -= count
-                    budget -= count
-                    continue
-                }
-            } else {
-                let input = leanInput ?? { let made = evbuffer_new()!; leanInput = made; return made }()
-                let room = min(inputLimit - evbuffer_get_length(input), budget, step)
-                guard room > 0 else {
-                    event_del(leanReader)
-                    return
-                }
-                count = Self.read(leanSocket, into: input, room: room)
-                if count > 0 {
-                    budget -= count
-                    if count == room { step = budget }
-                    readArrived()
-                    continue
-                }
-            }
-            if readEnded(count) { continue }
-            break
-        }
-        if let leanInput, evbuffer_get_length(leanInput) == 0, bev == nil {
-            evbuffer_free(leanInput)
-            self.leanInput = nil
-        }
-    }
-
-    /// Reads up to `room` bytes from `fd` into free space at the end of `input`: the count, 0 at
-    /// end of stream, -1 with errno set.
-    private static func read(_ fd: Int32, into input: OpaquePointer, room: Int) -> Int {
-        var vectors = (iovec(), iovec())
-        return withUnsafeMutableBytes(of: &vectors) { raw -> Int in
-            let vector = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
-            let reserved = Int(evbuffer_reserve_space(input, room, vector, 2))
-            guard reserved > 0 else {
-                errno = ENOMEM
-                return -1
-            }
-            var count: Int
-            repeat { count = readv(fd, vector, Int32(reserved)) } while count < 0 && errno == EINTR
-            guard count > 0 else { return count }
-            var left = count
-            for index in 0..<reserved {
-                vector[index].iov_len = min(vector[index].iov_len, left)
-                left -= vector[index].iov_len
-            }
-            evbuffer_commit_space(input, vector, Int32(reserved))
-            return count
-        }
-    }
-
-    /// The socket takes more (lean): write what waits; once it is all gone the writer and the
-    /// buffer go too. The handler hears `outputFlushed` at or under the low watermark.
-    fileprivate func leanWrite() {
-        guard bev == nil, leanReader != nil else { return }
-        if let output = leanOutput, evbuffer_get_length(output) > 0 {
-            var written: Int32
-            repeat { written = evbuffer_write_atmost(output, leanSocket, maxSingleWrite) } while written < 0 && errno == EINTR
-            if written < 0 {
-                if errno == EAGAIN || errno == EWOULDBLOCK { return }
-                finish(.failed(SystemError(errno: errno, operation: "socket", path: nil)))
-                return
-            }
-        }
-        let left = leanOutput.map { evbuffer_get_length($0) } ?? 0
-        if left == 0 {
-            if let leanOutput { evbuffer_free(leanOutput) }
-            leanOutput = nil
-            if let leanWriter { event_free(leanWriter) }
-            leanWriter = nil
-        }
-        if closingAfterFlush {
-            if left == 0 { finish(.closedLocally) }
-            return
-        }
-        if left <= lowWatermark { handler?.outputFlushed(self) }
-    }
-
-    /// Becomes a bufferevent (a rate limit needs its buckets), keeping every byte in order: what
-    /// waits to be read or written moves over.
-    private func promote() {
-        guard bev == nil, let leanReader else { return }
-        guard let made = bufferevent_socket_new(loop.base, leanSocket, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else { return }
-        event_free(leanReader)
-        self.leanReader = nil
-        if let leanWriter { event_free(leanWriter) }
-        leanWriter = nil
-        if let leanInput {
-            let input = bufferevent_get_input(made)!
-            // A socket bufferevent keeps its input's tail frozen to everyone but itself.
-            evbuffer_unfreeze(input, 0)
-            evbuffer_add_buffer(input, leanInput)
-            evbuffer_freeze(input, 0)
-            if delivering { inputToFree = leanInput } else { evbuffer_free(leanInput) }
-            self.leanInput = nil
-            inputLeft = evbuffer_get_length(input)
-            if transform != nil { transformedInput = inputLeft }
-        }
-        if let leanOutput {
-            evbuffer_add_buffer(bufferevent_get_output(made), leanOutput)
-            evbuffer_free(leanOutput)
-            self.leanOutput = nil
-        }
-        bev = made
-        let context = Unmanaged.passUnretained(self).toOpaque()
-        bufferevent_setcb(made, bufferEventRead, bufferEventWrite, bufferEventEvent, context)
-        bufferevent_setwatermark(made, Int16(EV_READ), 0, inputLimit)
-        bufferevent_setwatermark(made, Int16(EV_WRITE), lowWatermark, 0)
-        bufferevent_set_max_single_write(made, maxSingleWrite)
-        bufferevent_set_max_single_read(made, maxSingleRead)
-        bufferevent_enable(made, Int16(readingPaused || closingAfterFlush ? EV_WRITE : EV_READ | EV_WRITE))
-        if discarding > 0 {
-            // Discarding goes on through the direct reader, as for a bufferevent.
-            let pending = discarding
-            discarding = 0
-            discardInput(pending)
-        }
-    }
-
-    /// Frees lean mode's events and buffers (the input later if the handler is reading it) and
-    /// closes the socket.
-    private func freeLean() {
-        guard let leanReader else { return }
-        event_free(leanReader)
-        self.leanReader = nil
-        if let leanWriter { event_free(leanWriter) }
-        leanWriter = nil
-        if let leanOutput { evbuffer_free(leanOutput) }
-        leanOutput = nil
-        if let leanInput {
-            if delivering { inputToFree = leanInput } else { evbuffer_free(leanInput) }
-        }
-        leanInput = nil
-        Glibc.close(leanSocket)
-        leanSocket = -1
     }
 
     fileprivate func writeDrained() {

@@ -33,6 +33,8 @@ public struct ChokeState {
         var unchoked = false
         var unchokedSince: ContinuousClock.Instant?
         var waitingSince: ContinuousClock.Instant
+        /// Only interested peers can be unchoked and only unchoked ones choked.
+        var isCandidate: Bool { interested || unchoked }
     }
 
     /// The choker that ranks peers at each round.
@@ -81,8 +83,7 @@ public struct ChokeState {
     /// Whether `peer` takes part in the next rechoke (interested or unchoked): the caller needs
     /// its rates only then.
     public func isCandidate(_ peer: PeerKey) -> Bool {
-        guard let entry = peers[peer] else { return false }
-        return entry.interested || entry.unchoked
+        peers[peer]?.isCandidate ?? false
     }
 
     /// A rechoke round: the choker ranks every candidate on `rates` (a peer missing there counts
@@ -94,7 +95,7 @@ public struct ChokeState {
         // Only interested peers can be unchoked and only unchoked ones choked: the rest (most of
         // 19,000 idle peers) would be candidates built and dropped every rechoke.
         var keys: [PeerKey] = []
-        for (key, entry) in peers where entry.interested || entry.unchoked { keys.append(key) }
+        for (key, entry) in peers where entry.isCandidate { keys.append(key) }
         keys.sort()
         let candidates = keys.map { key in
             let entry = peers[key]!

@@ -1,8 +1,8 @@
 /// The 68-byte opening of every peer connection (BEP 3), with the reserved bits this client
 /// reads and sets: BEP 10 extension protocol and BEP 6 fast extension.
 public struct Handshake: Equatable, Sendable {
-    /// `\x13BitTorrent protocol`.
-    static let protocolName: [UInt8] = [19] + Array("BitTorrent protocol".utf8)
+    /// `\x13BitTorrent protocol`: how a plaintext handshake starts.
+    public static let protocolName: [UInt8] = [19] + Array("BitTorrent protocol".utf8)
     /// The handshake's length on the wire.
     public static let length = 68
 

@@ -1,0 +1,20 @@
+import Reactor
+
+/// Giving the heap back (glibc `malloc_trim`). The session raises the trim threshold so the
+/// payload path does not fault memory in and out; these trims, from a 5 s timer and after big
+/// rechokes, keep what peers and rechokes freed from staying resident.
+extension Session {
+    /// Trims the heap every sixth call (30 s), and in each of the two calls after a burst of
+    /// connections (256 or more opened or closed within a call's 5 s) has settled: handshakes
+    /// still finishing at the first free more by the second.
+    func releaseMemoryIfDue() {
+        trimChecks += 1
+        let busy = connectionsSinceTrim >= 256
+        connectionsSinceTrim = 0
+        if busy { settleTrims = 2 }
+        guard trimChecks >= 6 || (!busy && settleTrims > 0) else { return }
+        if !busy && settleTrims > 0 { settleTrims -= 1 }
+        trimChecks = 0
+        ResourceLimits.releaseFreeMemory()
+    }
+}
