@@ -32,7 +32,7 @@ public enum Bencode {
     public static func decode(_ bytes: [UInt8], limits: BencodeLimits = .default) throws(BencodeError)
         -> BencodeValue
     {
-        try decodeWithSpans(bytes, limits: limits).value
+        try whole(bytes, limits: limits, spans: false).value
     }
 
     /// Decodes one complete value and, if it is a dictionary, where each of its values lies in `bytes`.
@@ -40,13 +40,19 @@ public enum Bencode {
     /// A torrent's info hash is the SHA-1 of the `info` value exactly as received; the span gives
     /// those bytes without encoding them again.
     public static func decodeWithSpans(_ bytes: [UInt8], limits: BencodeLimits = .default)
-        throws(BencodeError) -> (value: BencodeValue, spans: [[UInt8]: Range<Int>])
+        throws(BencodeError) -> (value: BencodeValue, spans: BencodeSpans)
+    {
+        try whole(bytes, limits: limits, spans: true)
+    }
+
+    private static func whole(_ bytes: [UInt8], limits: BencodeLimits, spans: Bool) throws(BencodeError)
+        -> (value: BencodeValue, spans: BencodeSpans)
     {
         guard bytes.count <= limits.maxInputBytes else {
             throw BencodeError(.inputTooLarge(limit: limits.maxInputBytes), at: 0)
         }
         var reader = Reader(bytes: bytes, maxDepth: limits.maxDepth, allowsUnsortedKeys: limits.allowsUnsortedKeys)
-        reader.recordTopLevelSpans = true
+        reader.recordTopLevelSpans = spans
         let value = try reader.value(depth: 0)
         guard reader.position == bytes.count else { throw BencodeError(.trailingBytes, at: reader.position) }
         return (value, reader.spans)
@@ -103,6 +109,15 @@ public enum Bencode {
     }
 }
 
+/// Where each value of a top-level dictionary lies in the input, in the order read. A few entries
+/// searched in order: a hashed table cost more than the rest of decoding a small resume file.
+public struct BencodeSpans: Sendable {
+    var entries: [(key: [UInt8], range: Range<Int>)] = []
+
+    /// The byte range of the value under `key`.
+    public subscript(key: [UInt8]) -> Range<Int>? { entries.first { $0.key == key }?.range }
+}
+
 /// A cursor over the input; one method per production of the grammar.
 private struct Reader {
     let bytes: [UInt8]
@@ -110,7 +125,7 @@ private struct Reader {
     let allowsUnsortedKeys: Bool
     var position = 0
     var recordTopLevelSpans = false
-    var spans: [[UInt8]: Range<Int>] = [:]
+    var spans = BencodeSpans()
 
     init(bytes: [UInt8], maxDepth: Int, allowsUnsortedKeys: Bool) {
         self.bytes = bytes
@@ -235,7 +250,7 @@ private struct Reader {
             }
             let valueStart = position
             let item = try value(depth: depth)
-            if depth == 1 && recordTopLevelSpans { spans[key] = valueStart..<position }
+            if depth == 1 && recordTopLevelSpans { spans.entries.append((key, valueStart..<position)) }
             entries.append((key, item))
         }
     }

@@ -85,16 +85,23 @@ public struct BencodeDictionary: Equatable, Hashable, Sendable {
         }
     }
 
-    /// The value for a UTF-8 text key.
+    /// The value for a UTF-8 text key (looked up without copying the key: parsers ask for many).
     public subscript(key: String) -> BencodeValue? {
-        get { self[Array(key.utf8)] }
+        get {
+            var key = key
+            return key.withUTF8 { utf8 in
+                let index = insertionIndex(of: utf8)
+                guard index < entries.count, entries[index].key.elementsEqual(utf8) else { return nil }
+                return entries[index].value
+            }
+        }
         set { self[Array(key.utf8)] = newValue }
     }
 
     /// The number of entries.
     public var count: Int { entries.count }
 
-    private func insertionIndex(of key: [UInt8]) -> Int {
+    private func insertionIndex<Key: Sequence<UInt8>>(of key: Key) -> Int {
         var low = 0
         var high = entries.count
         while low < high {

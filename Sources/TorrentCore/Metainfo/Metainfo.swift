@@ -19,23 +19,69 @@ public struct TorrentFile: Equatable, Sendable {
 }
 
 /// The `info` dictionary: what the info hash covers.
+///
+/// Kept behind one reference, like `Metainfo`'s contents: a caller binding `let info = ...` (the
+/// RPC's listing does so for every torrent) copies a pointer, not six arrays and strings.
 public struct TorrentInfo: Equatable, Sendable {
+    private final class Storage: Sendable {
+        let name: String
+        let pieceLength: Int
+        let pieceHashes: [UInt8]
+        let files: [TorrentFile]
+        let isSingleFile: Bool
+        let isPrivate: Bool
+        let source: String?
+        let layout: FileLayout
+
+        init(
+            name: String, pieceLength: Int, pieceHashes: [UInt8], files: [TorrentFile], isSingleFile: Bool, isPrivate: Bool,
+            source: String?, layout: FileLayout
+        ) {
+            self.name = name
+            self.pieceLength = pieceLength
+            self.pieceHashes = pieceHashes
+            self.files = files
+            self.isSingleFile = isSingleFile
+            self.isPrivate = isPrivate
+            self.source = source
+            self.layout = layout
+        }
+    }
+
+    private let storage: Storage
+
+    init(
+        name: String, pieceLength: Int, pieceHashes: [UInt8], files: [TorrentFile], isSingleFile: Bool, isPrivate: Bool,
+        source: String?, layout: FileLayout
+    ) {
+        storage = Storage(
+            name: name, pieceLength: pieceLength, pieceHashes: pieceHashes, files: files, isSingleFile: isSingleFile,
+            isPrivate: isPrivate, source: source, layout: layout)
+    }
+
     /// The suggested name of the file (single-file) or top directory (multi-file).
-    public let name: String
+    public var name: String { _read { yield storage.name } }
     /// Bytes per piece.
-    public let pieceLength: Int
+    public var pieceLength: Int { storage.pieceLength }
     /// The concatenated 20-byte SHA-1 of every piece.
-    public let pieceHashes: [UInt8]
+    public var pieceHashes: [UInt8] { _read { yield storage.pieceHashes } }
     /// The files in torrent order; one entry with an empty path for a single-file torrent.
-    public let files: [TorrentFile]
+    public var files: [TorrentFile] { _read { yield storage.files } }
     /// Whether the torrent was given as a single file (`length`) rather than a list (`files`).
-    public let isSingleFile: Bool
+    public var isSingleFile: Bool { storage.isSingleFile }
     /// BEP 27: peers only from the torrent's trackers.
-    public let isPrivate: Bool
+    public var isPrivate: Bool { storage.isPrivate }
     /// The `source` tag private trackers use to make cross-seeded torrents distinct.
-    public let source: String?
+    public var source: String? { _read { yield storage.source } }
     /// Byte-stream arithmetic over the files.
-    public let layout: FileLayout
+    public var layout: FileLayout { _read { yield storage.layout } }
+
+    public static func == (lhs: TorrentInfo, rhs: TorrentInfo) -> Bool {
+        lhs.storage === rhs.storage
+            || (lhs.name == rhs.name && lhs.pieceLength == rhs.pieceLength && lhs.pieceHashes == rhs.pieceHashes && lhs.files == rhs.files
+                && lhs.isSingleFile == rhs.isSingleFile && lhs.isPrivate == rhs.isPrivate && lhs.source == rhs.source
+                && lhs.layout == rhs.layout)
+    }
 
     /// The number of pieces.
     public var pieceCount: Int { pieceHashes.count / 20 }
@@ -84,22 +130,24 @@ public struct Metainfo: Sendable {
         }
     }
 
+    // Read through `_read`: a caller reading `info.name` borrows the info in place instead of
+    // copying it whole (a retain and a release of each of its arrays and strings).
     private let contents: Contents
 
     /// The `info` dictionary.
-    public var info: TorrentInfo { contents.info }
+    public var info: TorrentInfo { _read { yield contents.info } }
     /// The exact bencoded bytes of `info` as received, from which the info hash is computed.
-    public var infoBytes: [UInt8] { contents.infoBytes }
+    public var infoBytes: [UInt8] { _read { yield contents.infoBytes } }
     /// SHA-1 of `infoBytes`.
     public var infoHash: InfoHash { contents.infoHash }
     /// Tracker tiers: `announce-list` if present, else `announce` as one tier.
-    public var trackerTiers: [[String]] { contents.trackerTiers }
+    public var trackerTiers: [[String]] { _read { yield contents.trackerTiers } }
     /// BEP 19 web seed URLs.
-    public var webSeeds: [String] { contents.webSeeds }
+    public var webSeeds: [String] { _read { yield contents.webSeeds } }
     /// Free text.
-    public var comment: String? { contents.comment }
+    public var comment: String? { _read { yield contents.comment } }
     /// The program that made the torrent.
-    public var createdBy: String? { contents.createdBy }
+    public var createdBy: String? { _read { yield contents.createdBy } }
     /// Seconds since 1970 when the torrent was made.
     public var creationDate: Int64? { contents.creationDate }
 
@@ -120,7 +168,7 @@ public struct Metainfo: Sendable {
     ) throws(MetainfoError) {
         var limits = limits
         limits.allowsUnsortedKeys = !strict
-        let decoded: (value: BencodeValue, spans: [[UInt8]: Range<Int>])
+        let decoded: (value: BencodeValue, spans: BencodeSpans)
         do { decoded = try Bencode.decodeWithSpans(bytes, limits: limits) } catch { throw .bencode(error) }
         guard let top = decoded.value.dictionaryValue else { throw .notADictionary }
         guard let infoValue = top["info"] else { throw .missingKey("info") }
