@@ -207,7 +207,7 @@ extension Daemon {
         func value(_ field: TorrentFields.Field, _ row: Row) -> JSON {
             let value: JSON
             switch row {
-            case .torrent(let entry): value = TorrentFields.value(field, of: entry, daemon: self)
+            case .torrent(let listed): value = TorrentFields.value(field, of: listed, daemon: self)
             case .magnet(let magnet): value = TorrentFields.value(field, of: magnet)
             }
             // Transmission 4.1's JSON-RPC gives `wanted` as booleans; the legacy dialect as 0 and 1.
@@ -219,7 +219,7 @@ extension Daemon {
             default: return value
             }
         }
-        let entries = selected(arguments).map(Row.torrent) + selectedMagnets(arguments).map(Row.magnet)
+        let entries = selected(arguments).map { Row.torrent(TorrentFields.Listed($0)) } + selectedMagnets(arguments).map(Row.magnet)
         let now = loop.now
         removed.removeAll { now - $0.at > .seconds(60) }
         // Written straight into bytes, each key encoded once per request: no tree of ten thousand
@@ -260,7 +260,7 @@ extension Daemon {
 
     /// One row of torrent-get: a torrent, or a magnet without its metadata yet.
     private enum Row {
-        case torrent(DaemonTorrent)
+        case torrent(TorrentFields.Listed)
         case magnet(DaemonMagnet)
     }
 

@@ -106,9 +106,22 @@ enum TorrentFields {
         return completed
     }
 
-    static func value(_ field: Field, of entry: DaemonTorrent, daemon: Daemon) -> JSON {
-        let torrent = entry.torrent
-        let info = torrent.metainfo.info
+    /// A torrent as a listing reads it: what the fields share, looked up once per torrent (once
+    /// per field, the retains and releases were half the time of listing 2,000 torrents).
+    struct Listed {
+        let entry: DaemonTorrent
+        let torrent: Torrent
+        let info: TorrentInfo
+
+        init(_ entry: DaemonTorrent) {
+            self.entry = entry
+            torrent = entry.torrent
+            info = torrent.metainfo.info
+        }
+    }
+
+    static func value(_ field: Field, of listed: Listed, daemon: Daemon) -> JSON {
+        let (entry, torrent, info) = (listed.entry, listed.torrent, listed.info)
         switch field {
         case .id: return .integer(Int64(entry.id))
         case .name: return .string(entry.name)
