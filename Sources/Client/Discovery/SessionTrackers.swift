@@ -36,12 +36,17 @@ final class SessionTrackers {
         return true
     }
 
+    /// Seeds for the announcers' generators, drawn from the system once.
+    private var seeds = SplitMix64(seed: .random(in: .min ... .max))
+
     /// An announcer for one torrent to `tiers`.
     func announcer(
         tiers: [[String]], infoHash: InfoHash, peerID: [UInt8], port: UInt16, log: Log,
         totals: @escaping () -> (uploaded: Int64, downloaded: Int64, left: Int64)
     ) -> TrackerAnnouncer {
-        TrackerAnnouncer(loop: loop, http: http, udp: udp, pace: pace, tiers: tiers, infoHash: infoHash, peerID: peerID, port: port, log: log, totals: totals)
+        TrackerAnnouncer(
+            loop: loop, http: http, udp: udp, pace: pace, tiers: tiers, infoHash: infoHash, peerID: peerID, port: port, log: log,
+            seed: seeds.next(), totals: totals)
     }
 
     /// Starts the embedded tracker on `address`; returns its announce URL as others reach it at

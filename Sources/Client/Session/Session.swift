@@ -97,6 +97,8 @@ public final class Session {
     let log: Log
     /// Our BEP 20 peer id, the same in handshakes and tracker announces.
     public let peerID: [UInt8]
+    /// Seeds for each torrent's generators, drawn from the system once (not a system call per torrent).
+    var seeds: SplitMix64
     /// The disk layer every torrent shares.
     let disk: DiskIO
     /// Tracker clients and the embedded tracker, with a real loop.
@@ -175,6 +177,7 @@ public final class Session {
         listenAddress = options.listen
         var generator = SystemRandomNumberGenerator()
         peerID = PeerID.generate(using: &generator)
+        seeds = SplitMix64(seed: generator.next())
         disk = DiskIO(offloader: environment.offloader, openFiles: options.openFiles, payloadMode: options.payloadMode)
         let scheduler = environment.scheduler
         disk.clock = { [unowned scheduler] in scheduler.now }

@@ -50,7 +50,7 @@ public final class Torrent {
         _read { yield downloadBox!.value }
         _modify { yield &downloadBox!.value }
     }
-    private var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
+    private var random: SplitMix64
     /// Seconds since it was added, on the session's tick (rechoke and upkeep phases).
     private var ticks = 0
     var resumeInterval = 5
@@ -92,6 +92,7 @@ public final class Torrent {
         sources handed: PeerSources? = nil
     ) {
         self.session = session
+        random = SplitMix64(seed: session.seeds.next())
         self.metainfo = metainfo
         self.have = have ?? Bitfield(count: metainfo.info.pieceCount)
         self.options = torrentOptions
@@ -119,7 +120,7 @@ public final class Torrent {
         picker.sequential = options.sequential
         if let priorities = options.piecePriorities { picker.setPriorities(priorities) }
         guard !picker.isFinished else { return }
-        downloadBox = OutOfLine(Downloader(picker: picker, seed: UInt64.random(in: .min ... .max)))
+        downloadBox = OutOfLine(Downloader(picker: picker, seed: session.seeds.next()))
         resumeInterval = max(1, Int(options.resumeInterval.components.seconds))
         choke.replaceChoker(Choker(slots: options.unchokeSlots, algorithm: .titForTat))
     }
