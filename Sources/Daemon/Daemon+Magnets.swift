@@ -45,22 +45,22 @@ extension ConfigDirectory {
 
     /// Every magnet kept here still waiting for its metadata (one whose .torrent is there too
     /// got it before a crash: the .torrent wins), oldest first.
-    func loadMagnets(skipped: (String, String) -> Void) -> [(MagnetLink, Record)] {
-        let names = ((try? FileContents.list(torrents)) ?? []).filter { $0.hasSuffix(".magnet") }
+    func loadMagnets(_ files: ConfigFiles, skipped: (String, String) -> Void) -> [(MagnetLink, Record)] {
+        let names = files.names(in: .torrents).filter { $0.hasSuffix(".magnet") }
         var kept: [(MagnetLink, Record)] = []
         for name in names {
             let base = String(name.dropLast(".magnet".count))
-            if (try? FileStatus.of("\(torrents)/\(base).torrent")) ?? nil != nil {
+            if files.exists(.torrents, base + ".torrent") {
                 try? FileContents.remove("\(torrents)/\(name)")
                 continue
             }
-            guard let text = try? FileContents.read("\(torrents)/\(name)", limit: 64 << 10),
+            guard let text = try? files.read(.torrents, name, limit: 64 << 10),
                 let link = try? MagnetLink(parsing: String(decoding: text, as: UTF8.self))
             else {
                 skipped(name, "not a magnet link")
                 continue
             }
-            let recordBytes = try? FileContents.read("\(torrents)/\(base).json", limit: 1 << 20)
+            let recordBytes = try? files.read(.torrents, base + ".json", limit: 1 << 20)
             guard let record = recordBytes.flatMap({ try? JSON(parsing: $0) }).flatMap(Record.init(json:)) else {
                 skipped(name, "its record \(base).json is missing or broken")
                 continue

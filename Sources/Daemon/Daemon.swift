@@ -91,7 +91,8 @@ public final class Daemon {
             throw .session("cannot listen for peers on \(options.listen): \(error) (set peer-port or --peer-port)")
         }
         startedAt = loop.now
-        restore()
+        // The RPC port is taken before the torrents are loaded: a port in use fails at once, and
+        // a client that connects meanwhile waits for its answer instead of being refused.
         let rpcAddress = SocketAddress(host: settings.string("rpc-bind-address"), port: UInt16(clamping: settings.integer("rpc-port")))
         guard let rpcAddress else { throw .rpcListen(settings.string("rpc-bind-address"), SystemError(errno: EINVAL, operation: "parse")) }
         do {
@@ -99,6 +100,7 @@ public final class Daemon {
                 self.serve(request, responder)
             }
         } catch { throw .rpcListen(rpcAddress.description, error) }
+        restore()
         _ = metrics  // starts measuring the loop's lag from now
         watch.apply(settings)
         loadBlocklists()
@@ -120,6 +122,13 @@ public final class Daemon {
         loop.run()
         filePool.shutdown()
         replyPool.shutdown()
+        guard stopping else { return }
+        let pool = WorkerPool(threads: WorkerPool.coreCount)
+        switch config.writeSnapshot(on: pool) {
+        case .success(let count): log.info("snapshot_written", [("file", config.snapshotPath), ("files", count)])
+        case .failure(let why): log.warn("snapshot_not_written", [("reason", why), ("detail", "the next start reads every torrent's files")])
+        }
+        pool.shutdown()
     }
 
     private var stopping = false
@@ -202,9 +211,10 @@ public final class Daemon {
     /// `verdict`: what its resume file is worth, if already known. `torrent` and `id`: the engine's
     /// torrent and the id, when they exist already (a magnet's, its metadata just in).
     func attach(
-        _ metainfo: Metainfo, record: ConfigDirectory.Record, verdict: ResumeStore.Verdict? = nil, torrent made: Torrent? = nil, id: Int? = nil
+        _ metainfo: Metainfo, record: ConfigDirectory.Record, verdict: ResumeStore.Verdict? = nil, location known: ContentLocation? = nil,
+        torrent made: Torrent? = nil, id: Int? = nil
     ) -> DaemonTorrent {
-        let location = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory, names: record.names)
+        let location = known ?? ContentLocation(metainfo: metainfo, directory: record.downloadDirectory, names: record.names)
         let torrent = made ?? engineTorrent(metainfo, location: location, paused: record.paused, verdict: verdict)
         let entry = DaemonTorrent(
             id: id ?? takeID(), torrent: torrent, downloadDirectory: record.downloadDirectory, addedDate: record.addedDate, labels: record.labels)
@@ -279,25 +289,30 @@ public final class Daemon {
 
     /// Loads every torrent of the config directory.
     private func restore() {
+        let snapshot = config.takeSnapshot { [log] why in log.warn("snapshot_ignored", [("file", config.snapshotPath), ("reason", why)]) }
+        let files = ConfigFiles(root: config.path, snapshot: snapshot)
         let pool = WorkerPool(threads: WorkerPool.coreCount)
-        let kept = config.load(on: pool) { name, reason in
+        let kept = config.load(files, on: pool) { name, reason in
             log.warn("torrent_skipped", [("file", name), ("reason", reason)])
         }
         pool.shutdown()
         var stored: [(DaemonTorrent, Int?)] = []
-        for (metainfo, record, verdict) in kept {
-            if let target = record.moveTo {
-                finishInterruptedMove(metainfo, record: record, to: target)
+        for item in kept {
+            if let target = item.record.moveTo {
+                finishInterruptedMove(item.metainfo, record: item.record, to: target)
             } else {
-                stored.append((attach(metainfo, record: record, verdict: verdict), record.queuePosition))
+                let entry = attach(item.metainfo, record: item.record, verdict: item.verdict, location: item.location)
+                stored.append((entry, item.record.queuePosition))
             }
         }
         // The queue as it was left (records without a place keep their order, after the others).
         let ordered = stored.enumerated().sorted { ($0.element.1 ?? Int.max, $0.offset) < ($1.element.1 ?? Int.max, $1.offset) }
         for (position, item) in ordered.enumerated() { item.element.0.queuePosition = position }
-        let magnets = config.loadMagnets { name, reason in log.warn("torrent_skipped", [("file", name), ("reason", reason)]) }
+        let magnets = config.loadMagnets(files) { name, reason in log.warn("torrent_skipped", [("file", name), ("reason", reason)]) }
         for (link, record) in magnets { _ = attachMagnet(link, record: record) }
-        if !kept.isEmpty || !magnets.isEmpty { log.info("restored", [("torrents", kept.count), ("magnets", magnets.count)]) }
+        if !kept.isEmpty || !magnets.isEmpty {
+            log.info("restored", [("torrents", kept.count), ("magnets", magnets.count), ("from", snapshot == nil ? "files" : "snapshot")])
+        }
         // Loading thousands of torrents leaves parsing garbage behind: give it back now rather
         // than at the next half-minute trim.
         ResourceLimits.releaseFreeMemory()

@@ -124,45 +124,57 @@ struct ConfigDirectory: Sendable {
         try? FileContents.remove("\(path)/resume/\(infoHash.hex).resume")
     }
 
-    /// One torrent kept here as loaded: its metainfo and record, or why it was skipped.
-    enum Loaded: Sendable {
-        case torrent(Metainfo, Record, ResumeStore.Verdict?)
-        case skipped(String, String)
+    /// One torrent kept here as loaded, with what its resume file is worth and where its data is.
+    struct Stored: Sendable {
+        let metainfo: Metainfo
+        let record: Record
+        /// Nil while a move is unfinished: the torrent is judged once its files are in place.
+        let verdict: ResumeStore.Verdict?
+        let location: ContentLocation
     }
 
-    /// Every torrent kept here, oldest first, read and parsed on `pool`'s threads together with
-    /// what its resume file is worth (that is three small files and a stat of each data file per
-    /// torrent: 10,000 torrents take two cores' worth of system calls). Unreadable ones are
-    /// reported through `skipped`.
-    func load(on pool: WorkerPool, skipped: (String, String) -> Void) -> [(Metainfo, Record, ResumeStore.Verdict?)] {
-        let names = ((try? FileContents.list(torrents)) ?? []).filter { $0.hasSuffix(".torrent") }
-        let directory = self
-        let loaded = pool.map(names) { name in directory.loadOne(name) }
-        var kept: [(Metainfo, Record, ResumeStore.Verdict?)] = []
-        for item in loaded {
+    /// Every torrent kept here, oldest first, read from `files` (the folders, or the snapshot of
+    /// them) and parsed on `pool`'s threads together with what its resume file is worth (from the
+    /// folders, that is three small files and a stat of each data file per torrent: 10,000
+    /// torrents take two cores' worth of system calls). Unreadable ones are reported through
+    /// `skipped`.
+    func load(_ files: ConfigFiles, on pool: WorkerPool, skipped: (String, String) -> Void) -> [Stored] {
+        let names = files.names(in: .torrents).filter { $0.hasSuffix(".torrent") }
+        let loaded = pool.map(names) { name in Self.loadOne(name, from: files) }
+        var kept: [Stored] = []
+        for (name, item) in zip(names, loaded) {
             switch item {
-            case .torrent(let metainfo, let record, let verdict): kept.append((metainfo, record, verdict))
-            case .skipped(let name, let reason): skipped(name, reason)
+            case .success(let stored): kept.append(stored)
+            case .failure(let reason): skipped(name, reason.text)
             }
         }
-        return kept.sorted { $0.1.addedDate < $1.1.addedDate }
+        return kept.sorted { $0.record.addedDate < $1.record.addedDate }
     }
 
-    private func loadOne(_ name: String) -> Loaded {
+    /// Why a torrent kept here was skipped.
+    struct Unloadable: Error {
+        let text: String
+    }
+
+    private static func loadOne(_ name: String, from files: ConfigFiles) -> Result<Stored, Unloadable> {
         let base = String(name.dropLast(".torrent".count))
-        do {
-            let metainfo = try MetainfoLoader.load("\(torrents)/\(name)")
-            let recordBytes = try? FileContents.read("\(torrents)/\(base).json", limit: 1 << 20)
-            guard let record = recordBytes.flatMap({ try? JSON(parsing: $0) }).flatMap(Record.init(json:)) else {
-                return .skipped(name, "its record \(base).json is missing or broken")
-            }
-            // A torrent whose move was interrupted is not judged until the move is finished.
-            guard record.moveTo == nil else { return .torrent(metainfo, record, nil) }
-            let location = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory, names: record.names)
-            return .torrent(metainfo, record, resume.verdict(metainfo, location: location))
-        } catch {
-            return .skipped(name, error.description)
+        let bytes: [UInt8]
+        do { bytes = try files.read(.torrents, name, limit: MetainfoLoader.maxTorrentFileBytes) } catch {
+            return .failure(Unloadable(text: error.description))
         }
+        let metainfo: Metainfo
+        do { metainfo = try MetainfoLoader.parse(bytes, path: "\(files.root)/torrents/\(name)") } catch {
+            return .failure(Unloadable(text: error.description))
+        }
+        guard let record = (try? files.read(.torrents, base + ".json", limit: 1 << 20)).flatMap({ try? JSON(parsing: $0) }).flatMap(Record.init(json:))
+        else { return .failure(Unloadable(text: "its record \(base).json is missing or broken")) }
+        let location = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory, names: record.names)
+        // A torrent whose move was interrupted is not judged until the move is finished.
+        guard record.moveTo == nil else { return .success(Stored(metainfo: metainfo, record: record, verdict: nil, location: location)) }
+        let resume = base + ".resume"
+        let saved = (try? files.read(.resume, resume, limit: ResumeStore.maxResumeBytes)) ?? (files.exists(.resume, resume) ? [] : nil)
+        let verdict = ResumeStore.verdict(metainfo, location: location, saved: saved)
+        return .success(Stored(metainfo: metainfo, record: record, verdict: verdict, location: location))
     }
 }
 

@@ -15,6 +15,9 @@ public struct ResumeStore: Sendable {
         return (environment["HOME"] ?? "/tmp") + "/.local/share/evtorrent"
     }
 
+    /// The largest resume file read.
+    public static let maxResumeBytes = 64 << 20
+
     private func path(_ infoHash: InfoHash) -> String { "\(directory)/\(infoHash.hex).resume" }
 
     /// Where a magnet's fetched metadata is kept, as a .torrent file.
@@ -42,7 +45,7 @@ public struct ResumeStore: Sendable {
 
     /// Saved resume data for `metainfo`, if present and intact.
     public func load(_ metainfo: Metainfo) -> ResumeData? {
-        guard let bytes = try? FileContents.read(path(metainfo.infoHash), limit: 64 << 20) else { return nil }
+        guard let bytes = try? FileContents.read(path(metainfo.infoHash), limit: Self.maxResumeBytes) else { return nil }
         return ResumeData(
             bencoded: bytes, infoHash: metainfo.infoHash, pieceCount: metainfo.info.pieceCount,
             fileCount: metainfo.info.files.count)
@@ -88,10 +91,18 @@ public struct ResumeStore: Sendable {
 
     /// Whether the resume data of `metainfo` can be trusted, and if not why.
     public func verdict(_ metainfo: Metainfo, location: ContentLocation) -> Verdict {
-        guard let saved = load(metainfo) else {
-            return (try? FileStatus.of(path(metainfo.infoHash))) ?? nil == nil ? .missing : .corrupt
-        }
-        guard saved.files == Self.fileStates(location) else { return .filesChanged }
+        let bytes = try? FileContents.read(path(metainfo.infoHash), limit: Self.maxResumeBytes)
+        let exists = bytes != nil || (try? FileStatus.of(path(metainfo.infoHash))) ?? nil != nil
+        return Self.verdict(metainfo, location: location, saved: exists ? bytes ?? [] : nil)
+    }
+
+    /// What resume data read elsewhere is worth: `saved` is the resume file's bytes (nil: there
+    /// is none; empty: it is there but could not be read).
+    public static func verdict(_ metainfo: Metainfo, location: ContentLocation, saved bytes: [UInt8]?) -> Verdict {
+        guard let bytes else { return .missing }
+        guard let saved = ResumeData(bencoded: bytes, infoHash: metainfo.infoHash, pieceCount: metainfo.info.pieceCount, fileCount: metainfo.info.files.count)
+        else { return .corrupt }
+        guard saved.files == fileStates(location) else { return .filesChanged }
         return saved.clean ? .trusted(saved.pieces) : .unclean
     }
 }

@@ -20,11 +20,17 @@ public enum FileContents {
         // fstat, not stat: the path is walked once (a daemon starting reads three files a torrent).
         let size = try file.currentSize()
         guard size <= Int64(limit) else { throw SystemError(errno: EFBIG, operation: "read", path: path) }
-        var bytes = [UInt8](repeating: 0, count: Int(size))
-        let result = bytes.withUnsafeMutableBytes { buffer in
-            Result { () throws(SystemError) -> Int in try file.read(into: buffer, at: 0) }
+        var failure: SystemError?
+        // Not zeroed first: the read fills what is kept (a megabyte's memset showed at start-up).
+        let bytes = [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, count in
+            switch Result(catching: { () throws(SystemError) -> Int in try file.read(into: UnsafeMutableRawBufferPointer(buffer), at: 0) }) {
+            case .success(let read): count = read
+            case .failure(let error):
+                failure = error
+                count = 0
+            }
         }
-        bytes.removeLast(bytes.count - (try result.get()))
+        if let failure { throw failure }
         return bytes
     }
 

@@ -58,6 +58,10 @@ public struct FileStatus: Equatable, Sendable {
     public let modificationTime: Int64
     /// Device and inode, to notice a directory seen twice through links.
     public let identity: FileIdentity
+    /// Modification and status-change times in nanoseconds since 1970: for a directory, they
+    /// move whenever an entry is added, removed or renamed in it.
+    public let modificationNanoseconds: Int64
+    public let statusChangeNanoseconds: Int64
 
     /// Follows symbolic links; nil if the path does not exist.
     public static func of(_ path: String) throws(SystemError) -> FileStatus? {
@@ -70,7 +74,9 @@ public struct FileStatus: Equatable, Sendable {
         let kind: Kind = type == S_IFREG ? .regular : type == S_IFDIR ? .directory : .other
         return FileStatus(
             kind: kind, size: Int64(info.st_size), modificationTime: Int64(info.st_mtim.tv_sec),
-            identity: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
+            identity: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)),
+            modificationNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+            statusChangeNanoseconds: Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec))
     }
 }
 
