@@ -60,9 +60,10 @@ struct ConfigSnapshot: Sendable {
     let fingerprint: Fingerprint
     private let bytes: [UInt8]
     private let files: [[String: Range<Int>]]
+    private let order: [[String]]
 
-    /// The names packed from `folder`.
-    func names(in folder: Folder) -> [String] { Array(files[folder.rawValue].keys) }
+    /// The names packed from `folder`, in the order packed (torrents oldest first).
+    func names(in folder: Folder) -> [String] { order[folder.rawValue] }
 
     /// Whether the folder had the file.
     func has(_ folder: Folder, _ name: String) -> Bool { files[folder.rawValue][name] != nil }
@@ -111,6 +112,7 @@ struct ConfigSnapshot: Sendable {
         guard let count = take(4), count <= bytes.count else { return nil }
         var files = [[String: Range<Int>]](repeating: [:], count: Folder.allCases.count)
         for index in files.indices { files[index].reserveCapacity(Int(count)) }
+        var order = [[String]](repeating: [], count: Folder.allCases.count)
         for _ in 0..<count {
             guard let rawFolder = take(1), let folder = Folder(rawValue: Int(rawFolder)), let nameLength = take(2),
                 bytes.count - position >= Int(nameLength)
@@ -120,13 +122,15 @@ struct ConfigSnapshot: Sendable {
             let name = String(decoding: nameBytes, as: UTF8.self)
             position += Int(nameLength)
             guard let length = take(4), bytes.count - position >= Int(length), folder.keeps(name) else { return nil }
-            files[folder.rawValue][name] = position..<position + Int(length)
+            guard files[folder.rawValue].updateValue(position..<position + Int(length), forKey: name) == nil else { return nil }
+            order[folder.rawValue].append(name)
             position += Int(length)
         }
         guard position == bytes.count else { return nil }
         fingerprint = Fingerprint(values: values)
         self.bytes = bytes
         self.files = files
+        self.order = order
     }
 }
 
@@ -162,8 +166,10 @@ extension ConfigDirectory {
     var snapshotPath: String { path + "/snapshot" }
 
     /// Packs `torrents/` and `resume/` into `snapshot` (at an orderly stop, once every file is
-    /// written). Says how many files, or why none was written.
-    func writeSnapshot(on pool: WorkerPool) -> Result<Int, SnapshotSkipped> {
+    /// written), each torrent's files in the place its info hash has in `order` (oldest first:
+    /// the next start attaches them in that order as they are parsed). Says how many files, or
+    /// why none was written.
+    func writeSnapshot(on pool: WorkerPool, order: [String] = []) -> Result<Int, SnapshotSkipped> {
         guard var before = ConfigSnapshot.Fingerprint.of(path) else { return .failure(.unreadable("a folder")) }
         // File times come from a clock that moves in ticks of a few milliseconds: a folder changed
         // within the current tick could change again without its times moving. Past that tick,
@@ -173,10 +179,12 @@ extension ConfigDirectory {
             guard let settled = ConfigSnapshot.Fingerprint.of(path) else { return .failure(.unreadable("a folder")) }
             before = settled
         }
+        let rank = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: min)
         var names: [(ConfigSnapshot.Folder, String)] = []
         for folder in ConfigSnapshot.Folder.allCases {
             guard let listed = try? FileContents.list(path + "/" + folder.name) else { return .failure(.unreadable(folder.name)) }
-            names += listed.filter(folder.keeps).sorted().map { (folder, $0) }
+            let kept = listed.filter(folder.keeps).map { name in (rank: rank[String(name.prefix { $0 != "." })] ?? Int.max, name: name) }
+            names += kept.sorted { ($0.rank, $0.name) < ($1.rank, $1.name) }.map { (folder, $0.name) }
         }
         let root = path
         let read = pool.map(names) { folder, name in try? FileContents.read("\(root)/\(folder.name)/\(name)", limit: ConfigSnapshot.maxBytes) }

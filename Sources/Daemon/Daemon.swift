@@ -124,7 +124,8 @@ public final class Daemon {
         replyPool.shutdown()
         guard stopping else { return }
         let pool = WorkerPool(threads: WorkerPool.coreCount)
-        switch config.writeSnapshot(on: pool) {
+        let order = torrents.values.sorted { ($0.addedDate, $0.id) < ($1.addedDate, $1.id) }.map(\.infoHash.hex)
+        switch config.writeSnapshot(on: pool, order: order) {
         case .success(let count): log.info("snapshot_written", [("file", config.snapshotPath), ("files", count)])
         case .failure(let why): log.warn("snapshot_not_written", [("reason", why), ("detail", "the next start reads every torrent's files")])
         }
@@ -292,12 +293,10 @@ public final class Daemon {
         let snapshot = config.takeSnapshot { [log] why in log.warn("snapshot_ignored", [("file", config.snapshotPath), ("reason", why)]) }
         let files = ConfigFiles(root: config.path, snapshot: snapshot)
         let pool = WorkerPool(threads: WorkerPool.coreCount)
-        let kept = config.load(files, on: pool) { name, reason in
-            log.warn("torrent_skipped", [("file", name), ("reason", reason)])
-        }
-        pool.shutdown()
         var stored: [(DaemonTorrent, Int?)] = []
-        for item in kept {
+        var loaded = 0
+        config.load(files, on: pool, skipped: { name, reason in log.warn("torrent_skipped", [("file", name), ("reason", reason)]) }) { item in
+            loaded += 1
             if let target = item.record.moveTo {
                 finishInterruptedMove(item.metainfo, record: item.record, to: target)
             } else {
@@ -305,13 +304,14 @@ public final class Daemon {
                 stored.append((entry, item.record.queuePosition))
             }
         }
+        pool.shutdown()
         // The queue as it was left (records without a place keep their order, after the others).
         let ordered = stored.enumerated().sorted { ($0.element.1 ?? Int.max, $0.offset) < ($1.element.1 ?? Int.max, $1.offset) }
         for (position, item) in ordered.enumerated() { item.element.0.queuePosition = position }
         let magnets = config.loadMagnets(files) { name, reason in log.warn("torrent_skipped", [("file", name), ("reason", reason)]) }
         for (link, record) in magnets { _ = attachMagnet(link, record: record) }
-        if !kept.isEmpty || !magnets.isEmpty {
-            log.info("restored", [("torrents", kept.count), ("magnets", magnets.count), ("from", snapshot == nil ? "files" : "snapshot")])
+        if loaded > 0 || !magnets.isEmpty {
+            log.info("restored", [("torrents", loaded), ("magnets", magnets.count), ("from", snapshot == nil ? "files" : "snapshot")])
         }
         // Loading thousands of torrents leaves parsing garbage behind: give it back now rather
         // than at the next half-minute trim.

@@ -133,22 +133,23 @@ struct ConfigDirectory: Sendable {
         let location: ContentLocation
     }
 
-    /// Every torrent kept here, oldest first, read from `files` (the folders, or the snapshot of
-    /// them) and parsed on `pool`'s threads together with what its resume file is worth (from the
-    /// folders, that is three small files and a stat of each data file per torrent: 10,000
-    /// torrents take two cores' worth of system calls). Unreadable ones are reported through
-    /// `skipped`.
-    func load(_ files: ConfigFiles, on pool: WorkerPool, skipped: (String, String) -> Void) -> [Stored] {
+    /// Every torrent kept here, oldest first, handed to `each` as it is read from `files` (the
+    /// folders, or the snapshot of them) and parsed on `pool`'s threads together with what its
+    /// resume file is worth (from the folders, that is three small files and a stat of each data
+    /// file per torrent: 10,000 torrents take two cores' worth of system calls). A snapshot's
+    /// torrents are in order already, so each is handed over while the pool parses the next;
+    /// the folders' are sorted once all are read. Unreadable ones are reported through `skipped`.
+    func load(_ files: ConfigFiles, on pool: WorkerPool, skipped: (String, String) -> Void, each: (Stored) -> Void) {
         let names = files.names(in: .torrents).filter { $0.hasSuffix(".torrent") }
-        let loaded = pool.map(names) { name in Self.loadOne(name, from: files) }
         var kept: [Stored] = []
-        for (name, item) in zip(names, loaded) {
-            switch item {
+        pool.map(names, { name in (name, Self.loadOne(name, from: files)) }) { name, loaded in
+            switch loaded {
+            case .success(let stored) where files.snapshot != nil: each(stored)
             case .success(let stored): kept.append(stored)
             case .failure(let reason): skipped(name, reason.text)
             }
         }
-        return kept.sorted { $0.record.addedDate < $1.record.addedDate }
+        for stored in kept.sorted(by: { $0.record.addedDate < $1.record.addedDate }) { each(stored) }
     }
 
     /// Why a torrent kept here was skipped.

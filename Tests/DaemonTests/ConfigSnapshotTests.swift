@@ -16,7 +16,7 @@ import Testing
     @Test func packsAndReadsBack() throws {
         let snapshot = try #require(ConfigSnapshot(parsing: ConfigSnapshot.encode(fingerprint, files)))
         #expect(snapshot.fingerprint == fingerprint)
-        #expect(Set(snapshot.names(in: .torrents)) == ["aa.torrent", "aa.json", "bb.magnet"])
+        #expect(snapshot.names(in: .torrents) == ["aa.torrent", "aa.json", "bb.magnet"])
         #expect(snapshot.names(in: .resume) == ["aa.resume"])
         for (folder, name, contents) in files { #expect(snapshot.contents(folder, name) == contents) }
         #expect(snapshot.contents(.resume, "aa.torrent") == nil && !snapshot.has(.torrents, "aa.resume"))
@@ -33,6 +33,7 @@ import Testing
         #expect(ConfigSnapshot(parsing: other) == nil)
         #expect(ConfigSnapshot(parsing: ConfigSnapshot.encode(fingerprint, [(.torrents, "../x.torrent", [])])) == nil)
         #expect(ConfigSnapshot(parsing: ConfigSnapshot.encode(fingerprint, [(.resume, "notes.txt", [])])) == nil)
+        #expect(ConfigSnapshot(parsing: ConfigSnapshot.encode(fingerprint, [(.resume, "a.resume", []), (.resume, "a.resume", [1])])) == nil)
     }
 
     // Written at a stop, taken at the next start and removed at once; a folder changed meanwhile
@@ -49,7 +50,7 @@ import Testing
         let pool = WorkerPool(threads: 2)
         defer { pool.shutdown() }
 
-        #expect(try config.writeSnapshot(on: pool).get() == files.count)
+        #expect(try config.writeSnapshot(on: pool, order: ["bb", "aa"]).get() == files.count)
         var notes: [String] = []
         let taken = try #require(config.takeSnapshot { notes.append($0) })
         #expect(try notes.isEmpty && FileStatus.of(config.snapshotPath) == nil)
@@ -57,6 +58,8 @@ import Testing
         let fromSnapshot = ConfigFiles(root: config.path, snapshot: taken)
         let fromDisk = ConfigFiles(root: config.path, snapshot: nil)
         #expect(Set(fromSnapshot.names(in: .torrents)) == Set(fromDisk.names(in: .torrents)))
+        // Packed in the order given, oldest torrent first: the next start attaches them as parsed.
+        #expect(taken.names(in: .torrents) == ["bb.magnet", "aa.json", "aa.torrent"])
         #expect(try fromSnapshot.read(.resume, "aa.resume", limit: 10) == fromDisk.read(.resume, "aa.resume", limit: 10))
         #expect(throws: SystemError.self) { try fromSnapshot.read(.torrents, "aa.torrent", limit: 4) }
         #expect(throws: SystemError.self) { try fromSnapshot.read(.torrents, "cc.torrent", limit: 1 << 20) }

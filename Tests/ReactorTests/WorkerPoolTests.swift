@@ -39,6 +39,27 @@ import Testing
         #expect(finished.withLock { $0 } == 2)
     }
 
+    // map with a consumer hands results over in item order, the first ones while the pool is
+    // still computing later ones (a daemon attaches torrents while the next are parsed).
+    @Test func mapHandsResultsOverInOrderAsChunksFinish() {
+        let pool = WorkerPool(threads: 2)
+        defer { pool.shutdown() }
+        let computed = Mutex(0)
+        var consumed: [Int] = []
+        var computedAtFirst = -1
+        pool.map(Array(0..<200), { value -> Int in
+            usleep(500)
+            computed.withLock { $0 += 1 }
+            return value * 2
+        }) { value in
+            if consumed.isEmpty { computedAtFirst = computed.withLock { $0 } }
+            consumed.append(value)
+        }
+        #expect(consumed == (0..<200).map { $0 * 2 })
+        #expect(computedAtFirst >= 1 && computedAtFirst < 200, "\(computedAtFirst) computed when the first was handed over")
+        pool.map([Int](), { $0 }) { _ in Issue.record("nothing to hand over") }
+    }
+
     // map keeps the order of its items whatever thread computed each, and runs on several threads.
     @Test func mapKeepsOrderAcrossThreads() {
         let pool = WorkerPool(threads: 3)

@@ -39,25 +39,38 @@ public final class WorkerPool: @unchecked Sendable {
     /// all are done. For start-up work before the loop runs (loading thousands of torrents), never
     /// on the loop.
     public func map<T: Sendable, U: Sendable>(_ items: [T], _ transform: @escaping @Sendable (T) -> U) -> [U] {
-        let chunk = max(1, (items.count + 4 * threadCount - 1) / (4 * threadCount))
+        var values: [U] = []
+        values.reserveCapacity(items.count)
+        map(items, transform) { values.append($0) }
+        return values
+    }
+
+    /// `transform` of every item, computed on the pool's threads in chunks and handed to `consume`
+    /// on the calling thread in item order, each chunk as soon as it is done: the caller's work on
+    /// the first results overlaps the pool's on the rest.
+    public func map<T: Sendable, U: Sendable>(_ items: [T], _ transform: @escaping @Sendable (T) -> U, consume: (U) -> Void) {
+        let chunk = max(1, (items.count + 16 * threadCount - 1) / (16 * threadCount))
         let done = ConditionLock()
         let results = ResultSlots<U>(count: items.count)
-        var pending = 0
-        for start in stride(from: 0, to: items.count, by: chunk) {
-            let end = min(start + chunk, items.count)
-            pending += 1
-            let slice = Array(items[start..<end])
+        let starts = Array(stride(from: 0, to: items.count, by: chunk))
+        for start in starts {
+            let slice = Array(items[start..<min(start + chunk, items.count)])
             submit {
                 let values = slice.map(transform)
                 done.withLock {
                     results.store(values, at: start)
-                    results.finished += 1
-                    done.signal()
+                    done.broadcast()
                 }
             }
         }
-        done.withLock { while results.finished < pending { done.wait() } }
-        return results.values.map { $0! }
+        for start in starts {
+            let end = min(start + chunk, items.count)
+            let values: [U] = done.withLock {
+                while results.values[end - 1] == nil { done.wait() }
+                return results.take(start..<end)
+            }
+            for value in values { consume(value) }
+        }
     }
 
     /// Runs the jobs already queued, then stops and joins every thread. Safe to call twice.
@@ -111,10 +124,16 @@ public final class WorkerPool: @unchecked Sendable {
 /// Where `WorkerPool.map` gathers its chunks (guarded by its lock).
 private final class ResultSlots<U>: @unchecked Sendable {
     var values: [U?]
-    var finished = 0
     init(count: Int) { values = [U?](repeating: nil, count: count) }
     func store(_ chunk: [U], at start: Int) {
         for (offset, value) in chunk.enumerated() { values[start + offset] = value }
+    }
+    /// The values in `range`, each slot emptied (its memory goes with the consumer).
+    func take(_ range: Range<Int>) -> [U] {
+        range.map { index in
+            defer { values[index] = nil }
+            return values[index]!
+        }
     }
 }
 
