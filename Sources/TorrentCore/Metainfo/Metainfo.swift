@@ -23,7 +23,7 @@ public struct TorrentFile: Equatable, Sendable {
 /// Kept behind one reference, like `Metainfo`'s contents: a caller binding `let info = ...` (the
 /// RPC's listing does so for every torrent) copies a pointer, not six arrays and strings.
 public struct TorrentInfo: Equatable, Sendable {
-    private final class Storage: Sendable {
+    private struct Fields: Equatable, Sendable {
         let name: String
         let pieceLength: Int
         let pieceHashes: [UInt8]
@@ -32,20 +32,11 @@ public struct TorrentInfo: Equatable, Sendable {
         let isPrivate: Bool
         let source: String?
         let layout: FileLayout
+    }
 
-        init(
-            name: String, pieceLength: Int, pieceHashes: [UInt8], files: [TorrentFile], isSingleFile: Bool, isPrivate: Bool,
-            source: String?, layout: FileLayout
-        ) {
-            self.name = name
-            self.pieceLength = pieceLength
-            self.pieceHashes = pieceHashes
-            self.files = files
-            self.isSingleFile = isSingleFile
-            self.isPrivate = isPrivate
-            self.source = source
-            self.layout = layout
-        }
+    private final class Storage: Sendable {
+        let fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
     }
 
     private let storage: Storage
@@ -55,32 +46,30 @@ public struct TorrentInfo: Equatable, Sendable {
         source: String?, layout: FileLayout
     ) {
         storage = Storage(
-            name: name, pieceLength: pieceLength, pieceHashes: pieceHashes, files: files, isSingleFile: isSingleFile,
-            isPrivate: isPrivate, source: source, layout: layout)
+            Fields(
+                name: name, pieceLength: pieceLength, pieceHashes: pieceHashes, files: files, isSingleFile: isSingleFile,
+                isPrivate: isPrivate, source: source, layout: layout))
     }
 
     /// The suggested name of the file (single-file) or top directory (multi-file).
-    public var name: String { _read { yield storage.name } }
+    public var name: String { _read { yield storage.fields.name } }
     /// Bytes per piece.
-    public var pieceLength: Int { storage.pieceLength }
+    public var pieceLength: Int { storage.fields.pieceLength }
     /// The concatenated 20-byte SHA-1 of every piece.
-    public var pieceHashes: [UInt8] { _read { yield storage.pieceHashes } }
+    public var pieceHashes: [UInt8] { _read { yield storage.fields.pieceHashes } }
     /// The files in torrent order; one entry with an empty path for a single-file torrent.
-    public var files: [TorrentFile] { _read { yield storage.files } }
+    public var files: [TorrentFile] { _read { yield storage.fields.files } }
     /// Whether the torrent was given as a single file (`length`) rather than a list (`files`).
-    public var isSingleFile: Bool { storage.isSingleFile }
+    public var isSingleFile: Bool { storage.fields.isSingleFile }
     /// BEP 27: peers only from the torrent's trackers.
-    public var isPrivate: Bool { storage.isPrivate }
+    public var isPrivate: Bool { storage.fields.isPrivate }
     /// The `source` tag private trackers use to make cross-seeded torrents distinct.
-    public var source: String? { _read { yield storage.source } }
+    public var source: String? { _read { yield storage.fields.source } }
     /// Byte-stream arithmetic over the files.
-    public var layout: FileLayout { _read { yield storage.layout } }
+    public var layout: FileLayout { _read { yield storage.fields.layout } }
 
     public static func == (lhs: TorrentInfo, rhs: TorrentInfo) -> Bool {
-        lhs.storage === rhs.storage
-            || (lhs.name == rhs.name && lhs.pieceLength == rhs.pieceLength && lhs.pieceHashes == rhs.pieceHashes && lhs.files == rhs.files
-                && lhs.isSingleFile == rhs.isSingleFile && lhs.isPrivate == rhs.isPrivate && lhs.source == rhs.source
-                && lhs.layout == rhs.layout)
+        lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields
     }
 
     /// The number of pieces.
