@@ -293,6 +293,11 @@ public final class Daemon {
         let snapshot = config.takeSnapshot { [log] why in log.warn("snapshot_ignored", [("file", config.snapshotPath), ("reason", why)]) }
         let files = ConfigFiles(root: config.path, snapshot: snapshot)
         let pool = WorkerPool(threads: WorkerPool.coreCount)
+        let expected = files.names(in: .torrents).count / 2
+        session.reserveCapacity(torrents: expected)
+        torrents.reserveCapacity(expected)
+        ids.reserveCapacity(expected)
+        fileOwners.reserveCapacity(expected)
         var stored: [(DaemonTorrent, Int?)] = []
         var loaded = 0
         config.load(files, on: pool, skipped: { name, reason in log.warn("torrent_skipped", [("file", name), ("reason", reason)]) }) { item in

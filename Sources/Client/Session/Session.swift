@@ -253,6 +253,9 @@ public final class Session {
         add(metainfo, location: location, checked: have, options: options)
     }
 
+    /// Makes room for `count` more torrents at once (a daemon restoring thousands).
+    public func reserveCapacity(torrents count: Int) { torrents.reserveCapacity(torrents.count + count) }
+
     /// Hash-checks a torrent's data again (its peers are closed meanwhile).
     public func verify(_ infoHash: InfoHash) {
         guard let torrent = torrents[infoHash] else { return }
