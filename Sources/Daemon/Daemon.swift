@@ -293,14 +293,16 @@ public final class Daemon {
         let snapshot = config.takeSnapshot { [log] why in log.warn("snapshot_ignored", [("file", config.snapshotPath), ("reason", why)]) }
         let files = ConfigFiles(root: config.path, snapshot: snapshot)
         let pool = WorkerPool(threads: WorkerPool.coreCount)
-        let expected = files.names(in: .torrents).count / 2
-        session.reserveCapacity(torrents: expected)
-        torrents.reserveCapacity(expected)
-        ids.reserveCapacity(expected)
-        fileOwners.reserveCapacity(expected)
         var stored: [(DaemonTorrent, Int?)] = []
         var loaded = 0
-        config.load(files, on: pool, skipped: { name, reason in log.warn("torrent_skipped", [("file", name), ("reason", reason)]) }) { item in
+        let found = { [self] (count: Int) in
+            session.reserveCapacity(torrents: count)
+            torrents.reserveCapacity(count)
+            ids.reserveCapacity(count)
+            fileOwners.reserveCapacity(count)
+        }
+        let skipped = { [log] (name: String, reason: String) in log.warn("torrent_skipped", [("file", name), ("reason", reason)]) }
+        config.load(files, on: pool, found: found, skipped: skipped) { item in
             loaded += 1
             if let target = item.record.moveTo {
                 finishInterruptedMove(item.metainfo, record: item.record, to: target)
@@ -313,7 +315,7 @@ public final class Daemon {
         // The queue as it was left (records without a place keep their order, after the others).
         let ordered = stored.enumerated().sorted { ($0.element.1 ?? Int.max, $0.offset) < ($1.element.1 ?? Int.max, $1.offset) }
         for (position, item) in ordered.enumerated() { item.element.0.queuePosition = position }
-        let magnets = config.loadMagnets(files) { name, reason in log.warn("torrent_skipped", [("file", name), ("reason", reason)]) }
+        let magnets = config.loadMagnets(files, skipped: skipped)
         for (link, record) in magnets { _ = attachMagnet(link, record: record) }
         if loaded > 0 || !magnets.isEmpty {
             log.info("restored", [("torrents", loaded), ("magnets", magnets.count), ("from", snapshot == nil ? "files" : "snapshot")])

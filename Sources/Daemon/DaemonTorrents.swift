@@ -139,8 +139,12 @@ struct ConfigDirectory: Sendable {
     /// file per torrent: 10,000 torrents take two cores' worth of system calls). A snapshot's
     /// torrents are in order already, so each is handed over while the pool parses the next;
     /// the folders' are sorted once all are read. Unreadable ones are reported through `skipped`.
-    func load(_ files: ConfigFiles, on pool: WorkerPool, skipped: (String, String) -> Void, each: (Stored) -> Void) {
+    /// `found` hears how many there are before the first is handed over.
+    func load(
+        _ files: ConfigFiles, on pool: WorkerPool, found: (Int) -> Void, skipped: (String, String) -> Void, each: (Stored) -> Void
+    ) {
         let names = files.names(in: .torrents).filter { $0.hasSuffix(".torrent") }
+        found(names.count)
         var kept: [Stored] = []
         pool.map(names, { name in (name, Self.loadOne(name, from: files)) }) { name, loaded in
             switch loaded {
@@ -172,9 +176,9 @@ struct ConfigDirectory: Sendable {
         let location = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory, names: record.names)
         // A torrent whose move was interrupted is not judged until the move is finished.
         guard record.moveTo == nil else { return .success(Stored(metainfo: metainfo, record: record, verdict: nil, location: location)) }
-        let resume = base + ".resume"
-        let saved = (try? files.read(.resume, resume, limit: ResumeStore.maxResumeBytes)) ?? (files.exists(.resume, resume) ? [] : nil)
-        let verdict = ResumeStore.verdict(metainfo, location: location, saved: saved)
+        let verdict = ResumeStore.verdict(metainfo, location: location) { () throws(SystemError) in
+            try files.read(.resume, base + ".resume", limit: ResumeStore.maxResumeBytes)
+        }
         return .success(Stored(metainfo: metainfo, record: record, verdict: verdict, location: location))
     }
 }

@@ -46,9 +46,11 @@ public struct ResumeStore: Sendable {
     /// Saved resume data for `metainfo`, if present and intact.
     public func load(_ metainfo: Metainfo) -> ResumeData? {
         guard let bytes = try? FileContents.read(path(metainfo.infoHash), limit: Self.maxResumeBytes) else { return nil }
-        return ResumeData(
-            bencoded: bytes, infoHash: metainfo.infoHash, pieceCount: metainfo.info.pieceCount,
-            fileCount: metainfo.info.files.count)
+        return Self.decode(bytes, for: metainfo)
+    }
+
+    private static func decode(_ bytes: [UInt8], for metainfo: Metainfo) -> ResumeData? {
+        ResumeData(bencoded: bytes, infoHash: metainfo.infoHash, pieceCount: metainfo.info.pieceCount, fileCount: metainfo.info.files.count)
     }
 
     /// Saves `data`, creating the directory if needed.
@@ -91,17 +93,19 @@ public struct ResumeStore: Sendable {
 
     /// Whether the resume data of `metainfo` can be trusted, and if not why.
     public func verdict(_ metainfo: Metainfo, location: ContentLocation) -> Verdict {
-        let bytes = try? FileContents.read(path(metainfo.infoHash), limit: Self.maxResumeBytes)
-        let exists = bytes != nil || (try? FileStatus.of(path(metainfo.infoHash))) ?? nil != nil
-        return Self.verdict(metainfo, location: location, saved: exists ? bytes ?? [] : nil)
+        Self.verdict(metainfo, location: location) { () throws(SystemError) in
+            try FileContents.read(path(metainfo.infoHash), limit: Self.maxResumeBytes)
+        }
     }
 
-    /// What resume data read elsewhere is worth: `saved` is the resume file's bytes (nil: there
-    /// is none; empty: it is there but could not be read).
-    public static func verdict(_ metainfo: Metainfo, location: ContentLocation, saved bytes: [UInt8]?) -> Verdict {
-        guard let bytes else { return .missing }
-        guard let saved = ResumeData(bencoded: bytes, infoHash: metainfo.infoHash, pieceCount: metainfo.info.pieceCount, fileCount: metainfo.info.files.count)
-        else { return .corrupt }
+    /// What resume data read by `read` (from this store's file, or from elsewhere) is worth:
+    /// `read` failing with "not found" means there is none, any other failure that it is corrupt.
+    public static func verdict(
+        _ metainfo: Metainfo, location: ContentLocation, read: () throws(SystemError) -> [UInt8]
+    ) -> Verdict {
+        let bytes: [UInt8]
+        do { bytes = try read() } catch { return error.isNotFound ? .missing : .corrupt }
+        guard let saved = decode(bytes, for: metainfo) else { return .corrupt }
         guard saved.files == fileStates(location) else { return .filesChanged }
         return saved.clean ? .trusted(saved.pieces) : .unclean
     }
