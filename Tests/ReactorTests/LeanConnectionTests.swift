@@ -67,6 +67,57 @@ import ReactorTesting
         #expect(clientGotAll)
     }
 
+    // A peer that answers at once (on another core, as a leecher does) must not keep the loop
+    // reading it: after a short read the next bytes wait for the loop's next turn, so two such
+    // peers take turns. Reading on until the socket was empty served one peer window after
+    // window while the others waited (uneven per-peer rates in Benchmarks/compare).
+    @Test func aPeerAnsweringAtOnceTakesTurnsWithAnother() throws {
+        let loop = try EventLoop()
+        var order: [Int] = []
+        var peers: [Int32] = []
+        var servers: [Probe] = []
+        for index in 0..<2 {
+            let server = Probe()
+            server.onBytes = { _, input in
+                _ = input.readAll()
+                order.append(index)
+                // The peer's answer is in the socket before the handler returns.
+                if order.count < 40 { _ = Glibc.write(peers[index], "ping", 4) }
+            }
+            servers.append(server)
+        }
+        var acceptedCount = 0
+        let listener = try loop.listen(on: loopback) { _ in
+            defer { acceptedCount += 1 }
+            return servers[acceptedCount]
+        }
+        for _ in 0..<2 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = listener.localAddress.port.bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            try #require(connected == 0)
+            peers.append(fd)
+        }
+        defer { for fd in peers { Glibc.close(fd) } }
+        #expect(loop.run(until: { acceptedCount == 2 }, timeout: .seconds(10)))
+        for fd in peers { _ = Glibc.write(fd, "ping", 4) }
+        #expect(loop.run(until: { order.count >= 40 }, timeout: .seconds(10)))
+        // Each turn serves each readable peer once: at most two calls in a row for one peer (the
+        // last of one turn, the first of the next).
+        var longest = 0, run = 0
+        for (position, index) in order.enumerated() {
+            run = position > 0 && order[position - 1] == index ? run + 1 : 1
+            longest = max(longest, run)
+        }
+        #expect(longest <= 2, "calls in order: \(order)")
+        #expect(order.filter { $0 == 0 }.count >= 15 && order.filter { $0 == 1 }.count >= 15)
+    }
+
     // The peer closing is heard once, after every byte it sent.
     @Test func peerCloseIsHeardAfterItsBytes() throws {
         let loop = try EventLoop()

@@ -31,9 +31,9 @@ extension BufferEventConnection {
     }
 
     /// The socket is readable (lean): drop what is to be discarded, read the rest into the input
-    /// buffer and hand it to the handler, until the socket is drained, reading is paused, the input
-    /// is at its limit (as a bufferevent's read watermark: the handler must take some first) or
-    /// this turn's budget is spent.
+    /// buffer and hand it to the handler, until a read comes up short (the socket is drained),
+    /// reading is paused, the input is at its limit (as a bufferevent's read watermark: the handler
+    /// must take some first) or this turn's budget is spent.
     func leanRead() {
         var budget = maxSingleRead
         // A first read of 16 KiB: an idle peer's few bytes do not take a large chain for a moment.
@@ -57,9 +57,14 @@ extension BufferEventConnection {
                 count = Self.read(leanSocket, into: input, room: room)
                 if count > 0 {
                     budget -= count
-                    if count == room { step = budget }
+                    let filled = count == room
+                    if filled { step = budget }
                     readArrived()
-                    continue
+                    // A short read drained the socket. What the peer sends in answer to what the
+                    // handler just wrote waits for the loop's next turn: reading on here let one
+                    // quick peer be served window after window while the others waited.
+                    if filled { continue }
+                    break
                 }
             }
             if readEnded(count) { continue }
