@@ -29,4 +29,29 @@ import Testing
         #expect(queue.elements == model)
         #expect(model.allSatisfy { queue.contains($0) })
     }
+
+    // The filter before the scan never hides a queued request, through rebuilds (many distinct
+    // requests), emptying and refilling, and removals; and a request not queued is not found.
+    @Test func containsAgreesWithTheQueueThroughFilterRebuilds() {
+        var queue = RequestQueue()
+        var model: [BlockRequest] = []
+        for step in 0..<5_000 {
+            let request = BlockRequest(piece: PieceIndex((step * 7919) % 1_009), offset: (step % 13) * 16_384, length: 16_384)
+            #expect(queue.contains(request) == model.contains(request))
+            if step % 3 == 2, !model.isEmpty {
+                #expect(queue.popFirst() == model.removeFirst())
+            } else if !model.contains(request) {
+                queue.append(request)
+                model.append(request)
+            }
+            if step % 400 == 399 { while !model.isEmpty { #expect(queue.popFirst() == model.removeFirst()) } }
+            if step % 97 == 0, let victim = model.last {
+                let removed = queue.remove(victim)
+                #expect(removed)
+                model.removeLast()
+            }
+        }
+        #expect(model.allSatisfy { queue.contains($0) })
+        #expect(!queue.contains(BlockRequest(piece: PieceIndex(5_000), offset: 0, length: 16_384)))
+    }
 }
