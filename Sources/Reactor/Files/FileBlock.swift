@@ -34,7 +34,9 @@ public final class OpenFile: @unchecked Sendable {
     /// How blocks of this file are queued.
     public let mode: PayloadMode
     /// Residency memory for `isResident`: touched on the loop thread only.
-    private var residentChunks = Set<Int>()
+    /// One bit per chunk seen resident (a bitmap, not a set: no hashing per block served), made
+    /// at the first check.
+    private var residentChunks: [UInt64] = []
     private var residencyCheckedAt = ContinuousClock.now
     private var clockSkips = 0
 
@@ -99,16 +101,19 @@ public final class OpenFile: @unchecked Sendable {
             clockSkips = 0
             let now = ContinuousClock.now
             if now - residencyCheckedAt > Self.residencyMemory {
-                residentChunks.removeAll(keepingCapacity: true)
+                for index in residentChunks.indices { residentChunks[index] = 0 }
                 residencyCheckedAt = now
             }
         }
         let first = Int(offset / Self.residencyChunk)
         let last = Int((offset + Int64(length) - 1) / Self.residencyChunk)
-        for chunk in first...last where !residentChunks.contains(chunk) {
+        if residentChunks.isEmpty {
+            residentChunks = [UInt64](repeating: 0, count: Int((size + Self.residencyChunk - 1) / Self.residencyChunk + 63) / 64)
+        }
+        for chunk in first...last where residentChunks[chunk >> 6] & (1 << (chunk & 63)) == 0 {
             let start = Int64(chunk) * Self.residencyChunk
             if Self.allResident(mapping, from: start, to: min(start + Self.residencyChunk, size)) {
-                residentChunks.insert(chunk)
+                residentChunks[chunk >> 6] |= 1 << (chunk & 63)
             } else if !Self.allResident(mapping, from: max(start, offset), to: min(start + Self.residencyChunk, offset + Int64(length))) {
                 return false
             }
@@ -117,7 +122,7 @@ public final class OpenFile: @unchecked Sendable {
     }
 
     /// Forgets which chunks were seen resident (after evicting pages, say).
-    public func forgetResidency() { residentChunks.removeAll() }
+    public func forgetResidency() { residentChunks = [] }
 
     /// Where the `length` bytes at `offset` sit in the mapping, in the mapped-reference mode
     /// (nil in the others, or out of the file as opened): a batched write hands them to the

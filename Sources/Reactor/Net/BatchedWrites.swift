@@ -13,8 +13,27 @@ extension BufferEventConnection {
     struct Batch {
         var on = false
         var headers: [UInt8] = []
-        var items: [(headerEnd: Int, file: OpenFile, offset: Int64, length: Int)] = []
+        var items: [Item] = []
+        /// Keeps the items' files alive (open and mapped) until the writev: each file once per run
+        /// of blocks from it, not a retain and release per block.
+        var files: [OpenFile] = []
         var bytes = 0
+
+        /// A header's end in `headers`, and a block: plain values, so the list is freed without
+        /// visiting each item.
+        struct Item {
+            var headerEnd: Int
+            unowned(unsafe) var file: OpenFile
+            var offset: Int64
+            var length: Int
+        }
+
+        mutating func append(header: [UInt8], file: OpenFile, offset: Int64, length: Int) {
+            headers.append(contentsOf: header)
+            if files.last !== file { files.append(file) }
+            items.append(Item(headerEnd: headers.count, file: file, offset: offset, length: length))
+            bytes += header.count + length
+        }
     }
     /// Headers and blocks in one writev at most (IOV_MAX is 1,024).
     static let batchItems = 256

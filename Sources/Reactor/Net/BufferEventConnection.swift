@@ -213,9 +213,7 @@ final class BufferEventConnection: Connection {
         guard isLive, !closingAfterFlush else { return false }
         if batch.on {
             if block.file.mapped(offset: block.offset, length: block.length) != nil {
-                batch.headers += header
-                batch.items.append((batch.headers.count, block.file, block.offset, block.length))
-                batch.bytes += header.count + block.length
+                batch.append(header: header, file: block.file, offset: block.offset, length: block.length)
                 if batch.items.count >= Self.batchItems {
                     endBatch()
                     beginBatch()

@@ -64,8 +64,11 @@ public struct PeerSessionConfiguration: Equatable, Sendable {
 /// actions out; no I/O, no clock.
 public struct PeerSession: Sendable {
     private let shared: PeerSessionConfiguration.Shared
-    /// Limits and identity, the same for every peer of the torrent.
-    public var configuration: PeerSessionConfiguration { shared.value }
+    /// Limits and identity, the same for every peer of the torrent. Lent, not copied: a copy
+    /// retained and released its arrays and strings on every request a peer sent.
+    public var configuration: PeerSessionConfiguration {
+        _read { yield shared.value }
+    }
     /// Whether both sides set the BEP 6 bit.
     public let fastExtension: Bool
     /// Whether both sides set the BEP 10 bit.
