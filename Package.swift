@@ -2,6 +2,11 @@
 // evtorrent: a BitTorrent client on a libevent reactor. Target map and rules: ../shared/DESIGN.md §1.
 import PackageDescription
 
+/// Release builds leave out the runtime's exclusivity checks on class properties and globals (the
+/// compile-time checks stay, and debug builds, which the tests run, keep the runtime ones): they
+/// were a fifth of the instructions a seeder spends per block served (Benchmarks/RESULTS.md).
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "evtorrent",
     products: [
@@ -25,13 +30,13 @@ let package = Package(
             providers: [.apt(["libssl-dev", "pkg-config"])]),
 
         // Pure protocol code: no Foundation, no C, no clock, no files.
-        .target(name: "TorrentCore", exclude: ["README.md"]),
+        .target(name: "TorrentCore", exclude: ["README.md"], swiftSettings: hotPath),
         // The only importer of CLibevent and COpenSSL.
-        .target(name: "Reactor", dependencies: ["CLibevent", "COpenSSL"], exclude: ["README.md"]),
+        .target(name: "Reactor", dependencies: ["CLibevent", "COpenSSL"], exclude: ["README.md"], swiftSettings: hotPath),
         // Virtual time and fake connections, so Client's handlers are tested without sockets.
         .target(name: "ReactorTesting", dependencies: ["Reactor"]),
         // The engine: glue between TorrentCore and Reactor.
-        .target(name: "Client", dependencies: ["TorrentCore", "Reactor"], exclude: ["README.md"]),
+        .target(name: "Client", dependencies: ["TorrentCore", "Reactor"], exclude: ["README.md"], swiftSettings: hotPath),
         // `evtorrent daemon`: settings, config directory, the Transmission RPC server.
         .target(
             name: "Daemon",
