@@ -51,6 +51,31 @@ private func decodeAll(_ chunks: [[UInt8]], decoder: PeerMessageDecoder) throws(
         #expect(reused == PeerMessage.pieceHeader(for: request))
     }
 
+    // A run of requests decodes in place to what the message decoder makes of each, and stops
+    // at the first other message (a cancel has the same length), at a partial request, or when
+    // told to.
+    @Test func requestRunsDecodeAsMessagesDoAndStopAtAnythingElse() throws {
+        let requests = (0..<5).map { BlockRequest(piece: PieceIndex(70_000 + $0), offset: $0 * 16_384, length: 16_384 - $0) }
+        let cancel = PeerMessage.cancel(requests[0])
+        var stream = requests.flatMap { PeerMessage.request($0).encoded() } + cancel.encoded()
+        stream += PeerMessage.request(requests[1]).encoded().prefix(10)
+        let decoder = PeerMessageDecoder(pieceCount: 100_000)
+        var seen: [BlockRequest] = []
+        let used = stream.withUnsafeBytes { PeerMessageDecoder.requests(in: $0) { seen.append($0); return true } }
+        #expect(used == 5 * 17)
+        #expect(seen == requests)
+        for request in requests {
+            #expect(try PeerMessage.request(request).encoded().withUnsafeBytes { try decoder.message(frame: $0) } == .request(request))
+        }
+        // After the cancel: only a partial request, nothing taken.
+        let rest = Array(stream[(5 * 17 + 17)...])
+        #expect(rest.withUnsafeBytes { PeerMessageDecoder.requests(in: $0) { _ in true } } == 0)
+        // Stopped after the second.
+        var taken = 0
+        let stopped = stream.withUnsafeBytes { PeerMessageDecoder.requests(in: $0) { _ in taken += 1; return taken < 2 } }
+        #expect(stopped == 2 * 17 && taken == 2)
+    }
+
     // An oversized length prefix fails as soon as its 4 bytes arrive, before any body is buffered.
     @Test func oversizedLengthFailsBeforeBuffering() {
         let decoder = PeerMessageDecoder(maxMessageLength: 1000)

@@ -73,6 +73,27 @@ private func block(_ piece: Int, _ offset: Int = 0, _ length: Int = 16_384) -> B
         #expect(try session.received(.piece(inside, data), now: start) == [.storeBlock(inside, data)])
     }
 
+    // The request fast path answers as the message path does: choked, duplicates, out of range,
+    // over the cap and the flood that closes the peer; the queue ends the same.
+    @Test func receivedRequestMatchesTheMessagePath() throws {
+        var requests = [block(0), block(0), block(12), block(9, 0, 5_000)]
+        for piece in 0..<9 { for offset in stride(from: 0, to: 32_768, by: 64) { requests.append(block(piece, offset, 64)) } }
+        for fast in [true, false] {
+            var viaMessage = seedSession(fast: fast, now: start), direct = seedSession(fast: fast, now: start)
+            for (index, request) in requests.enumerated() {
+                if index == 2 {
+                    _ = viaMessage.setChoking(false)
+                    _ = direct.setChoking(false)
+                }
+                let expected = Result { () throws(PeerError) in try viaMessage.received(.request(request), now: start) }
+                let got = Result { () throws(PeerError) in try direct.receivedRequest(request, now: start) }
+                #expect(got == expected, "request \(index): \(request)")
+                if case .failure = expected { break }
+            }
+            #expect(direct.queuedRequests == viaMessage.queuedRequests)
+        }
+    }
+
     // Over the queue cap requests are rejected (fast) or dropped; a sustained flood closes the peer.
     @Test func requestFloodIsCappedThenDropped() throws {
         for fast in [true, false] {

@@ -13,6 +13,8 @@ final class PeerConnection: ConnectionHandler {
     static let encryptedLowWatermark = 32 << 10
     /// Messages up to this long are decoded in the input buffer rather than copied out first.
     static let smallMessageLength = 64
+    /// A run of requests is parsed from at most this many bytes at a time (a window of 250).
+    static let requestRunBytes = 250 * 17
 
     /// The session outlives its connections (it closes them all before it goes): a plain pointer.
     /// `unowned` checked it on every use, and the session has a side table (weak references to
@@ -183,7 +185,18 @@ final class PeerConnection: ConnectionHandler {
             }
             // Then whole messages straight from the input buffer: small ones (requests, haves)
             // decoded in place, others with one copy; a partial one waits there for the rest.
+            let requestRuns = !session.log.enabled(.debug)
             while queue.count == 0, inSession, let length = input.peekUInt32().map(Int.init) {
+                // A run of requests, parsed in place and handed to the session one by one
+                // without the message enum (a third of a seeder's instructions per block went
+                // into decoding requests one message at a time).
+                if length == 13, requestRuns,
+                    input.consumeFront(upTo: Self.requestRunBytes, { bytes in
+                        PeerMessageDecoder.requests(in: bytes) { takeRequest($0, now: now) }
+                    }) > 0
+                {
+                    continue
+                }
                 try decoder.check(length: length)
                 guard input.count >= 4 + length else { break }
                 let message: PeerMessage?
@@ -218,6 +231,19 @@ final class PeerConnection: ConnectionHandler {
         let nowInterested = read { $0.peerInterested } ?? false
         perform(actions)
         if nowInterested != wasInterested { torrent?.interestChanged(self, interested: nowInterested) }
+    }
+
+    /// Takes one request of a run: as `handle(.request(request))`, which it must match. False
+    /// to stop the run (the peer was dropped).
+    private func takeRequest(_ request: BlockRequest, now: ContinuousClock.Instant) -> Bool {
+        guard inSession else { return false }
+        let actions: [PeerAction]
+        do { actions = try peer!.receivedRequest(request, now: now) } catch {
+            drop(error)
+            return false
+        }
+        if !actions.isEmpty { perform(actions) }
+        return inSession
     }
 
     func outputFlushed(_ connection: any Connection) { pump() }

@@ -96,6 +96,24 @@ public struct InputBuffer {
         return true
     }
 
+    /// Hands up to `limit` bytes from the front to `body`, contiguous, and removes as many as it
+    /// says it used (a run of small messages parsed in place, one drain for all).
+    @discardableResult
+    public mutating func consumeFront(upTo limit: Int, _ body: (UnsafeRawBufferPointer) -> Int) -> Int {
+        let available = min(limit, count)
+        guard available > 0 else { return 0 }
+        let used: Int
+        switch storage {
+        case .evbuffer(let buffer):
+            used = body(UnsafeRawBufferPointer(start: evbuffer_pullup(buffer, available), count: available))
+        case .bytes(let bytes):
+            used = bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[..<available])) }
+        }
+        precondition(used >= 0 && used <= available, "used more than it was given")
+        drain(used)
+        return used
+    }
+
     /// Removes and returns everything.
     public mutating func readAll() -> [UInt8] { read(count) ?? [] }
 

@@ -161,6 +161,14 @@ public struct PeerSession: Sendable {
         return actions
     }
 
+    /// Takes one Request: the same as `received(.request(request), now:)`, without going
+    /// through the message enum (once per block a seeder serves).
+    public mutating func receivedRequest(_ request: BlockRequest, now: ContinuousClock.Instant) throws(PeerError) -> [PeerAction] {
+        lastReceived = now
+        sawFirstMessage = true
+        return try gotRequest(request)
+    }
+
     /// Takes one message from the peer. Throws if the peer broke the protocol (close it).
     public mutating func received(_ message: PeerMessage, now: ContinuousClock.Instant) throws(PeerError) -> [PeerAction] {
         lastReceived = now

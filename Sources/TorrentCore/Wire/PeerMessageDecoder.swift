@@ -53,6 +53,22 @@ public struct PeerMessageDecoder: Sendable {
         return try Self.message(id: frame[4], body: frame[5...], length: length)
     }
 
+    /// The whole Request messages at the front of `bytes`, one after another, each handed to
+    /// `each` (a seeder's hot path: a leecher's pipelined requests arrive in runs). Stops at the
+    /// first other message, a partial one, or when `each` returns false; returns how many bytes
+    /// the requests took. Decodes exactly as `message(frame:)` does for a request.
+    public static func requests(in bytes: UnsafeRawBufferPointer, _ each: (BlockRequest) -> Bool) -> Int {
+        var offset = 0
+        while bytes.count - offset >= 17, readUInt32(bytes, at: offset) == 13, bytes[offset + 4] == PeerMessage.ID.request {
+            let request = BlockRequest(
+                piece: PieceIndex(Int(readUInt32(bytes, at: offset + 5))), offset: Int(readUInt32(bytes, at: offset + 9)),
+                length: Int(readUInt32(bytes, at: offset + 13)))
+            offset += 17
+            guard each(request) else { break }
+        }
+        return offset
+    }
+
     /// Throws if a message of `length` bytes (after the prefix) is over the limit: callers that
     /// read the prefix themselves check it before buffering the rest.
     public func check(length: Int) throws(WireError) {
