@@ -86,7 +86,7 @@ private func block(_ piece: Int, _ offset: Int = 0, _ length: Int = 16_384) -> B
                     _ = direct.setChoking(false)
                 }
                 let expected = Result { () throws(PeerError) in try viaMessage.received(.request(request), now: start) }
-                let got = Result { () throws(PeerError) in try direct.receivedRequest(request, now: start) }
+                let got = Result { () throws(PeerError) in try direct.receivedRequest(request, now: start).map { [$0] } ?? [] }
                 #expect(got == expected, "request \(index): \(request)")
                 if case .failure = expected { break }
             }

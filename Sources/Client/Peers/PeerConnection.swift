@@ -237,12 +237,12 @@ final class PeerConnection: ConnectionHandler {
     /// to stop the run (the peer was dropped).
     private func takeRequest(_ request: BlockRequest, now: ContinuousClock.Instant) -> Bool {
         guard inSession else { return false }
-        let actions: [PeerAction]
-        do { actions = try peer!.receivedRequest(request, now: now) } catch {
+        let action: PeerAction?
+        do { action = try peer!.receivedRequest(request, now: now) } catch {
             drop(error)
             return false
         }
-        if !actions.isEmpty { perform(actions) }
+        if let action { perform([action]) }
         return inSession
     }
 

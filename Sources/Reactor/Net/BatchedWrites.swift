@@ -26,12 +26,14 @@ extension BufferEventConnection {
             unowned(unsafe) var file: OpenFile
             var offset: Int64
             var length: Int
+            /// Where the block sits in the file's mapping.
+            var mapped: UnsafeRawPointer
         }
 
-        mutating func append(header: [UInt8], file: OpenFile, offset: Int64, length: Int) {
+        mutating func append(header: [UInt8], file: OpenFile, offset: Int64, length: Int, mapped: UnsafeRawPointer) {
             headers.append(contentsOf: header)
             if files.last !== file { files.append(file) }
-            items.append(Item(headerEnd: headers.count, file: file, offset: offset, length: length))
+            items.append(Item(headerEnd: headers.count, file: file, offset: offset, length: length, mapped: mapped))
             bytes += header.count + length
         }
     }
@@ -60,9 +62,7 @@ extension BufferEventConnection {
                         vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: headers.baseAddress! + start), iov_len: item.headerEnd - start)
                         count += 1
                     }
-                    // In the mapping: `write` took only blocks that are.
-                    let block = item.file.mapped(offset: item.offset, length: item.length)!
-                    vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: block), iov_len: item.length)
+                    vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: item.mapped), iov_len: item.length)
                     count += 1
                     start = item.headerEnd
                 }

@@ -212,8 +212,8 @@ final class BufferEventConnection: Connection {
     func write(header: [UInt8], block: FileBlock) -> Bool {
         guard isLive, !closingAfterFlush else { return false }
         if batch.on {
-            if block.file.mapped(offset: block.offset, length: block.length) != nil {
-                batch.append(header: header, file: block.file, offset: block.offset, length: block.length)
+            if let mapped = block.file.mapped(offset: block.offset, length: block.length) {
+                batch.append(header: header, file: block.file, offset: block.offset, length: block.length, mapped: mapped)
                 if batch.items.count >= Self.batchItems {
                     endBatch()
                     beginBatch()

@@ -163,7 +163,7 @@ public struct PeerSession: Sendable {
 
     /// Takes one Request: the same as `received(.request(request), now:)`, without going
     /// through the message enum (once per block a seeder serves).
-    public mutating func receivedRequest(_ request: BlockRequest, now: ContinuousClock.Instant) throws(PeerError) -> [PeerAction] {
+    public mutating func receivedRequest(_ request: BlockRequest, now: ContinuousClock.Instant) throws(PeerError) -> PeerAction? {
         lastReceived = now
         sawFirstMessage = true
         return try gotRequest(request)
@@ -230,7 +230,7 @@ public struct PeerSession: Sendable {
             try checkBothSeeds()
             return message == .haveAll ? [.countPieces(peerPieces)] : []
         case .request(let request):
-            return try gotRequest(request)
+            return try gotRequest(request).map { [$0] } ?? []
         case .cancel(let request):
             guard queue.remove(request) else { return [] }
             // BEP 6: every request gets a piece or a reject, cancelled ones included.
@@ -365,22 +365,24 @@ public struct PeerSession: Sendable {
         return outstanding.sorted { ($0.piece, $0.offset) < ($1.piece, $1.offset) }
     }
 
-    private mutating func gotRequest(_ request: BlockRequest) throws(PeerError) -> [PeerAction] {
+    /// A request's answer: nothing (queued, or a duplicate dropped) or a reject. At most one
+    /// action, so no array per request.
+    private mutating func gotRequest(_ request: BlockRequest) throws(PeerError) -> PeerAction? {
         let piece = request.piece
         guard configuration.contains(request), request.length <= configuration.maxBlockLength, ours[piece] else {
             throw .invalidRequest(request)
         }
         if amChoking {
-            return fastExtension ? [.send(.rejectRequest(request))] : []
+            return fastExtension ? .send(.rejectRequest(request)) : nil
         }
         if queue.count >= configuration.maxQueuedRequests {
             overLimit += 1
             if overLimit > configuration.maxQueuedRequests { throw .requestFlood(queued: overLimit) }
-            return fastExtension ? [.send(.rejectRequest(request))] : []
+            return fastExtension ? .send(.rejectRequest(request)) : nil
         }
-        if queue.contains(request) { return [] }
+        if queue.contains(request) { return nil }
         queue.append(request)
-        return []
+        return nil
     }
 
     private mutating func rejectAll() -> [PeerAction] {
