@@ -53,5 +53,19 @@ import Testing
         }
         #expect(model.allSatisfy { queue.contains($0) })
         #expect(!queue.contains(BlockRequest(piece: PieceIndex(5_000), offset: 0, length: 16_384)))
+        // Steady state, as a seeder sees it: a short queue, one in and one out, so the filter is
+        // rebuilt again and again with requests queued.
+        while !model.isEmpty { #expect(queue.popFirst() == model.removeFirst()) }
+        for step in 0..<2_000 {
+            let request = BlockRequest(piece: PieceIndex(2_000 + step), offset: 0, length: 16_384)
+            queue.append(request)
+            model.append(request)
+            if model.count > 20 {
+                let served = model.removeFirst()
+                #expect(queue.popFirst() == served)
+                #expect(!queue.contains(served))
+            }
+            #expect(model.allSatisfy { queue.contains($0) })
+        }
     }
 }
