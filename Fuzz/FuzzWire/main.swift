@@ -4,7 +4,8 @@ import TorrentCore
 // decoder never crash; a decoded message encodes to bytes that decode to it again; and a
 // PeerSession fed the messages (with timers and our own serving in between) never traps, and
 // every action it returns is valid for the torrent - pieces in range, blocks within their
-// piece, stored data as long as its request, bitfields of the torrent's size. The first two bytes
+// piece, stored data as long as its request, bitfields of the torrent's size; and the request-run
+// parser reads what the message decoder reads. The first two bytes
 // choose the torrent's shape, the third what we have.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzWire(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
@@ -18,6 +19,7 @@ public func fuzzWire(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     var ours = Bitfield(count: pieceCount)
     if bytes[2] & 2 != 0 { for index in stride(from: 0, to: pieceCount, by: 2) { ours[PieceIndex(index)] = true } }
     var queue = ByteQueue(Array(bytes.dropFirst(3)))
+    checkRequestRuns(Array(bytes.dropFirst(3)), decoder: PeerMessageDecoder(pieceCount: pieceCount))
 
     // The stream may open with a handshake; whatever it holds, decoding it must not crash.
     var probe = queue
@@ -52,6 +54,18 @@ public func fuzzWire(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         check(session.timerFired(now: now), pieceCount: pieceCount, configuration: configuration)
     }
     return 0
+}
+
+/// The seeder's request-run parser takes exactly the requests the message decoder reads at the
+/// front of the same bytes, and stops where they stop.
+private func checkRequestRuns(_ raw: [UInt8], decoder: PeerMessageDecoder) {
+    var viaRuns: [BlockRequest] = []
+    let used = raw.withUnsafeBytes { PeerMessageDecoder.requests(in: $0) { viaRuns.append($0); return true } }
+    var viaMessages: [BlockRequest] = []
+    var queue = ByteQueue(raw)
+    while let message = try? decoder.next(from: &queue), case .request(let request) = message { viaMessages.append(request) }
+    precondition(used == 17 * viaRuns.count, "the run parser took \(used) bytes for \(viaRuns.count) requests")
+    precondition(viaRuns == viaMessages, "the run parser read \(viaRuns), the decoder \(viaMessages)")
 }
 
 private func checkBlock(_ request: BlockRequest, pieceCount: Int, configuration: PeerSessionConfiguration) {
