@@ -56,6 +56,21 @@ import Testing
         // Steady state, as a seeder sees it: a short queue, one in and one out, so the filter is
         // rebuilt again and again with requests queued.
         while !model.isEmpty { #expect(queue.popFirst() == model.removeFirst()) }
+        // The same at depths either side of the wide filter's threshold (64).
+        for depth in [20, 250] {
+            for step in 0..<2_000 {
+                let request = BlockRequest(piece: PieceIndex(depth * 10_000 + step), offset: 0, length: 16_384)
+                queue.append(request)
+                model.append(request)
+                if model.count > depth {
+                    let served = model.removeFirst()
+                    #expect(queue.popFirst() == served)
+                    #expect(!queue.contains(served))
+                }
+                if step % 7 == 0 { #expect(model.allSatisfy { queue.contains($0) }) }
+            }
+            while !model.isEmpty { #expect(queue.popFirst() == model.removeFirst()) }
+        }
         for step in 0..<2_000 {
             let request = BlockRequest(piece: PieceIndex(2_000 + step), offset: 0, length: 16_384)
             queue.append(request)
