@@ -185,12 +185,11 @@ final class PeerConnection: ConnectionHandler {
             }
             // Then whole messages straight from the input buffer: small ones (requests, haves)
             // decoded in place, others with one copy; a partial one waits there for the rest.
-            let requestRuns = !session.log.enabled(.debug)
             while queue.count == 0, inSession, let length = input.peekUInt32().map(Int.init) {
                 // A run of requests, parsed in place and handed to the session one by one
                 // without the message enum (a third of a seeder's instructions per block went
                 // into decoding requests one message at a time).
-                if length == 13, requestRuns,
+                if length == 13,
                     input.consumeFront(upTo: Self.requestRunBytes, { bytes in
                         PeerMessageDecoder.requests(in: bytes) { takeRequest($0, now: now) }
                     }) > 0
@@ -221,7 +220,7 @@ final class PeerConnection: ConnectionHandler {
     /// closes the connection (the caller stops at once: `peer` is nil).
     private func handle(_ message: PeerMessage, now: ContinuousClock.Instant) {
         guard inSession else { return }
-        if session.log.enabled(.debug) { session.log.debug("peer_message", [("peer", remote), ("message", "\(message)".prefix(80))]) }
+        logReceived(message)
         let wasInterested = read { $0.peerInterested } ?? false
         let actions: [PeerAction]
         do { actions = try peer!.received(message, now: now) } catch {
@@ -233,10 +232,17 @@ final class PeerConnection: ConnectionHandler {
         if nowInterested != wasInterested { torrent?.interestChanged(self, interested: nowInterested) }
     }
 
+    /// Each message a peer sends, at debug level.
+    private func logReceived(_ message: @autoclosure () -> PeerMessage) {
+        guard session.log.enabled(.debug) else { return }
+        session.log.debug("peer_message", [("peer", remote), ("message", "\(message())".prefix(80))])
+    }
+
     /// Takes one request of a run: as `handle(.request(request))`, which it must match. False
     /// to stop the run (the peer was dropped).
     private func takeRequest(_ request: BlockRequest, now: ContinuousClock.Instant) -> Bool {
         guard inSession else { return false }
+        logReceived(.request(request))
         let action: PeerAction?
         do { action = try peer!.receivedRequest(request, now: now) } catch {
             drop(error)

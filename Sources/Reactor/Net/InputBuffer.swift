@@ -75,25 +75,13 @@ public struct InputBuffer {
     public mutating func consume<Value, Failure: Error>(
         _ count: Int, _ body: (UnsafeRawBufferPointer) throws(Failure) -> Value
     ) throws(Failure) -> Value? {
-        var outcome: Result<Value, Failure>?
-        withFront(count) { bytes in outcome = Result { () throws(Failure) -> Value in try body(bytes) } }
-        return try outcome?.get()
-    }
-
-    /// Calls `body` with the first `count` bytes, contiguous, then removes them; false (and
-    /// nothing removed, `body` not called) if fewer wait.
-    @usableFromInline
-    @discardableResult
-    mutating func withFront(_ count: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Bool {
-        guard count <= self.count else { return false }
-        switch storage {
-        case .evbuffer(let buffer):
-            body(UnsafeRawBufferPointer(start: evbuffer_pullup(buffer, count), count: count))
-            evbuffer_drain(buffer, count)
-        case .bytes:
-            read(count)!.withUnsafeBytes(body)
+        guard count <= self.count else { return nil }
+        var outcome: Result<Value, Failure>!
+        consumeFront(upTo: count) { bytes in
+            outcome = Result { () throws(Failure) -> Value in try body(bytes) }
+            return bytes.count
         }
-        return true
+        return try outcome.get()
     }
 
     /// Hands up to `limit` bytes from the front to `body`, contiguous, and removes as many as it
@@ -101,7 +89,6 @@ public struct InputBuffer {
     @discardableResult
     public mutating func consumeFront(upTo limit: Int, _ body: (UnsafeRawBufferPointer) -> Int) -> Int {
         let available = min(limit, count)
-        guard available > 0 else { return 0 }
         let used: Int
         switch storage {
         case .evbuffer(let buffer):
