@@ -10,43 +10,29 @@ public enum DigestAlgorithm: Sendable {
     /// The digest length in bytes.
     public var length: Int { self == .sha1 ? 20 : 32 }
 
-    /// The algorithm object, fetched once per process: implicit fetches on every call cost time (LIBEVENT-NOTES §5).
-    fileprivate var md: OpaquePointer {
-        switch self {
-        case .sha1: return FetchedAlgorithms.shared.sha1
-        case .sha256: return FetchedAlgorithms.shared.sha256
-        }
-    }
+    fileprivate var isSHA256: Int32 { self == .sha256 ? 1 : 0 }
 }
 
-/// The fetched EVP_MD objects. They are immutable once fetched and OpenSSL allows sharing them.
-private struct FetchedAlgorithms: @unchecked Sendable {
-    let sha1: OpaquePointer
-    let sha256: OpaquePointer
-
-    static let shared = FetchedAlgorithms(
-        sha1: EVP_MD_fetch(nil, "SHA1", nil)!, sha256: EVP_MD_fetch(nil, "SHA256", nil)!)
-}
-
-/// Streaming digest over OpenSSL EVP; owns one EVP_MD_CTX. Not thread-safe: one per thread.
+/// Streaming digest over OpenSSL's SHA functions, not EVP: the same assembly (SHA-NI), without
+/// loading OpenSSL's provider, which maps 2 MB of libcrypto into every process that hashes once
+/// (Benchmarks/RESULTS.md). Owns its state. Not thread-safe: one per thread.
 public final class Digest {
-    private let context: OpaquePointer
+    private let state: UnsafeMutableRawPointer
     private let algorithm: DigestAlgorithm
 
     /// A fresh digest of `algorithm`.
     public init(_ algorithm: DigestAlgorithm) {
         self.algorithm = algorithm
-        guard let context = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new: out of memory") }
-        self.context = context
+        state = .allocate(byteCount: evtorrent_digest_state_size(), alignment: 16)
         reset()
     }
 
-    deinit { EVP_MD_CTX_free(context) }
+    deinit { state.deallocate() }
 
     /// Adds bytes to the digest.
     public func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        precondition(EVP_DigestUpdate(context, base, bytes.count) == 1, "EVP_DigestUpdate failed")
+        evtorrent_digest_update(algorithm.isSHA256, state, base, bytes.count)
     }
 
     /// Adds bytes to the digest.
@@ -57,29 +43,29 @@ public final class Digest {
 
     /// The digest of everything added since the last reset; the digest is then reset for reuse.
     public func finish() -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: algorithm.length)
-        var length: UInt32 = 0
-        out.withUnsafeMutableBufferPointer { buffer in
-            precondition(EVP_DigestFinal_ex(context, buffer.baseAddress, &length) == 1, "EVP_DigestFinal_ex failed")
+        let out = [UInt8](unsafeUninitializedCapacity: algorithm.length) { buffer, count in
+            evtorrent_digest_final(algorithm.isSHA256, state, buffer.baseAddress)
+            count = algorithm.length
         }
         reset()
         return out
     }
 
     /// Drops what was added since the last reset (a piece given up half way).
-    public func reset() {
-        precondition(EVP_DigestInit_ex(context, algorithm.md, nil) == 1, "EVP_DigestInit_ex failed")
-    }
+    public func reset() { evtorrent_digest_init(algorithm.isSHA256, state) }
 
     /// The digest of `bytes` in one call.
     public static func hash(_ algorithm: DigestAlgorithm, _ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: algorithm.length)
-        var length: UInt32 = 0
-        let ok = out.withUnsafeMutableBufferPointer { buffer in
-            EVP_Digest(bytes.baseAddress, bytes.count, buffer.baseAddress, &length, algorithm.md, nil)
+        // The state on the stack: 112 bytes, no allocation.
+        withUnsafeTemporaryAllocation(byteCount: evtorrent_digest_state_size(), alignment: 16) { state in
+            let flag = algorithm.isSHA256
+            evtorrent_digest_init(flag, state.baseAddress)
+            if let base = bytes.baseAddress, bytes.count > 0 { evtorrent_digest_update(flag, state.baseAddress, base, bytes.count) }
+            return [UInt8](unsafeUninitializedCapacity: algorithm.length) { buffer, count in
+                evtorrent_digest_final(flag, state.baseAddress, buffer.baseAddress)
+                count = algorithm.length
+            }
         }
-        precondition(ok == 1, "EVP_Digest failed")
-        return out
     }
 
     /// The digest of `bytes` in one call.
