@@ -13,7 +13,16 @@ final class TorrentStorage {
     let location: ContentLocation
     private let metainfo: Metainfo
     private let disk: DiskIO
-    private let writer: FileWriter
+    /// Its open files for writing, made at the first write: a seeding torrent (most of ten
+    /// thousand) never writes, and a writer with its lock is four allocations.
+    private var openWriter: FileWriter?
+    private var writer: FileWriter {
+        if let openWriter { return openWriter }
+        let made = FileWriter(preallocate: preallocate)
+        openWriter = made
+        return made
+    }
+    private let preallocate: Bool
     private let resume: ResumeStore?
     /// Pieces were added since the resume file was last written.
     var resumeDirty = false
@@ -25,7 +34,7 @@ final class TorrentStorage {
         self.location = location
         self.disk = disk
         self.resume = resume
-        writer = FileWriter(preallocate: preallocate)
+        self.preallocate = preallocate
     }
 
     // MARK: - Serving
@@ -180,12 +189,12 @@ final class TorrentStorage {
         }
         resumeDirty = false
         savingResume = true
-        let writer = self.writer
+        let writer = openWriter
         let location = self.location
         let data = snapshot()
         disk.offloader.offload(to: disk.diskPool, { () -> SystemError? in
             do throws(SystemError) {
-                try writer.syncAll()
+                try writer?.syncAll()
                 var saved = data
                 saved.files = ResumeStore.fileStates(location)
                 try store.save(saved)
@@ -206,7 +215,7 @@ final class TorrentStorage {
     }
 
     /// Closes the files written (after the last resume save).
-    func closeFiles() { writer.closeAll() }
+    func closeFiles() { openWriter?.closeAll() }
 }
 
 @available(*, unavailable)
