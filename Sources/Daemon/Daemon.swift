@@ -36,6 +36,8 @@ public final class Daemon {
     var ids: [InfoHash: Int] = [:]
     /// Which torrent owns each data file (by path), to refuse a torrent that would write another's.
     var fileOwners: [String: Int] = [:]
+    /// Download folders and tracker tiers, kept once for all torrents that have them alike.
+    let shared = SharedValues()
     /// Ids removed recently, for `recently-active` lists (the web client drops them).
     var removed: [(id: Int, at: ContinuousClock.Instant)] = []
     private var nextID = 1
@@ -187,7 +189,7 @@ public final class Daemon {
     func add(_ metainfo: Metainfo, bytes: [UInt8], downloadDirectory: String, paused: Bool, labels: [String]) -> (DaemonTorrent, duplicate: Bool) {
         if let id = ids[metainfo.infoHash], let existing = torrents[id] { return (existing, true) }
         let record = ConfigDirectory.Record(
-            downloadDirectory: downloadDirectory, addedDate: Int64(time(nil)), paused: paused, labels: labels)
+            downloadDirectory: shared.string(downloadDirectory), addedDate: Int64(time(nil)), paused: paused, labels: labels)
         let config = self.config, infoHash = metainfo.infoHash
         inBackground("torrent_save_failed", metainfo.info.name) { () throws(SystemError) in try config.save(bytes, record, for: infoHash) }
         return (attach(metainfo, record: record), false)
@@ -302,7 +304,7 @@ public final class Daemon {
             fileOwners.reserveCapacity(count)
         }
         let skipped = { [log] (name: String, reason: String) in log.warn("torrent_skipped", [("file", name), ("reason", reason)]) }
-        config.load(files, on: pool, found: found, skipped: skipped) { item in
+        config.load(files, on: pool, sharing: shared, found: found, skipped: skipped) { item in
             loaded += 1
             if let target = item.record.moveTo {
                 finishInterruptedMove(item.metainfo, record: item.record, to: target)

@@ -51,8 +51,14 @@ final class DaemonTorrent {
 struct ConfigDirectory: Sendable {
     let path: String
     var torrents: String { path + "/torrents" }
-    var resume: ResumeStore { ResumeStore(directory: path + "/resume") }
+    /// Made once: every torrent's options hold it, so they share its path.
+    let resume: ResumeStore
     var settings: String { path + "/settings.json" }
+
+    init(path: String) {
+        self.path = path
+        resume = ResumeStore(directory: path + "/resume")
+    }
 
     /// Creates the directories.
     func prepare() throws(DaemonError) {
@@ -141,12 +147,13 @@ struct ConfigDirectory: Sendable {
     /// the folders' are sorted once all are read. Unreadable ones are reported through `skipped`.
     /// `found` hears how many there are before the first is handed over.
     func load(
-        _ files: ConfigFiles, on pool: WorkerPool, found: (Int) -> Void, skipped: (String, String) -> Void, each: (Stored) -> Void
+        _ files: ConfigFiles, on pool: WorkerPool, sharing: SharedValues, found: (Int) -> Void, skipped: (String, String) -> Void,
+        each: (Stored) -> Void
     ) {
         let names = files.names(in: .torrents).filter { $0.hasSuffix(".torrent") }
         found(names.count)
         var kept: [Stored] = []
-        pool.map(names, { name in (name, Self.loadOne(name, from: files)) }) { name, loaded in
+        pool.map(names, { name in (name, Self.loadOne(name, from: files, sharing: sharing)) }) { name, loaded in
             switch loaded {
             case .success(let stored) where files.snapshot != nil: each(stored)
             case .success(let stored): kept.append(stored)
@@ -161,18 +168,19 @@ struct ConfigDirectory: Sendable {
         let text: String
     }
 
-    private static func loadOne(_ name: String, from files: ConfigFiles) -> Result<Stored, Unloadable> {
+    private static func loadOne(_ name: String, from files: ConfigFiles, sharing: SharedValues) -> Result<Stored, Unloadable> {
         let base = String(name.dropLast(".torrent".count))
         let bytes: [UInt8]
         do { bytes = try files.read(.torrents, name, limit: MetainfoLoader.maxTorrentFileBytes) } catch {
             return .failure(Unloadable(text: error.description))
         }
         let metainfo: Metainfo
-        do { metainfo = try MetainfoLoader.parse(bytes, path: "\(files.root)/torrents/\(name)") } catch {
+        do { metainfo = try MetainfoLoader.parse(bytes, path: "\(files.root)/torrents/\(name)", sharingTiers: sharing.tiers) } catch {
             return .failure(Unloadable(text: error.description))
         }
-        guard let record = (try? files.read(.torrents, base + ".json", limit: 1 << 20)).flatMap({ try? JSON(parsing: $0) }).flatMap(Record.init(json:))
+        guard var record = (try? files.read(.torrents, base + ".json", limit: 1 << 20)).flatMap({ try? JSON(parsing: $0) }).flatMap(Record.init(json:))
         else { return .failure(Unloadable(text: "its record \(base).json is missing or broken")) }
+        record.downloadDirectory = sharing.string(record.downloadDirectory)
         let location = ContentLocation(metainfo: metainfo, directory: record.downloadDirectory, names: record.names)
         // A torrent whose move was interrupted is not judged until the move is finished.
         guard record.moveTo == nil else { return .success(Stored(metainfo: metainfo, record: record, verdict: nil, location: location)) }

@@ -319,7 +319,7 @@ extension Daemon {
         _ bytes: [UInt8], directory: String, paused: Bool, labels: [String], files: Arguments = []
     ) -> Result<Arguments, RPCFailure> {
         let metainfo: Metainfo
-        do { metainfo = try MetainfoLoader.parse(bytes, path: "metainfo") } catch {
+        do { metainfo = try MetainfoLoader.parse(bytes, path: "metainfo", sharingTiers: shared.tiers) } catch {
             return .failure(RPCFailure(.invalidParams, "invalid or corrupt torrent file (\(error))"))
         }
         if ids[metainfo.infoHash] == nil, let other = collision(ContentLocation(metainfo: metainfo, directory: directory)) {

@@ -28,8 +28,12 @@ public enum MetainfoLoader {
         return try parse(bytes, path: path, strict: strict)
     }
 
-    /// Validates torrent bytes, naming `path` in any error.
-    public static func parse(_ bytes: [UInt8], path: String, strict: Bool = false) throws(LoadError) -> Metainfo {
-        do { return try Metainfo(bencoded: bytes, sha1: Digest.sha1, strict: strict) } catch { throw .invalid(path: path, error) }
+    /// Validates torrent bytes, naming `path` in any error. `sharingTiers`: see `Metainfo.init`.
+    public static func parse(
+        _ bytes: [UInt8], path: String, strict: Bool = false, sharingTiers: ([[String]]) -> [[String]] = { $0 }
+    ) throws(LoadError) -> Metainfo {
+        do { return try Metainfo(bencoded: bytes, sha1: Digest.sha1, strict: strict, sharingTiers: sharingTiers) } catch {
+            throw .invalid(path: path, error)
+        }
     }
 }

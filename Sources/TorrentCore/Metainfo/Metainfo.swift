@@ -152,8 +152,11 @@ public struct Metainfo: Sendable {
     ///     by default keys are taken as libtorrent and Transmission take them, the info hash
     ///     computed over the bytes as found, and a file whose path is taken is renamed as
     ///     libtorrent renames it (`bar.txt` → `bar.1.txt`).
+    ///   - sharingTiers: gives back a copy of the tracker tiers kept already, if equal ones are
+    ///     (a box of torrents from one tracker keeps its announce URLs once).
     public init(
-        bencoded bytes: [UInt8], sha1: (ArraySlice<UInt8>) -> [UInt8], limits: BencodeLimits = .default, strict: Bool = false
+        bencoded bytes: [UInt8], sha1: (ArraySlice<UInt8>) -> [UInt8], limits: BencodeLimits = .default, strict: Bool = false,
+        sharingTiers share: ([[String]]) -> [[String]] = { $0 }
     ) throws(MetainfoError) {
         var limits = limits
         limits.allowsUnsortedKeys = !strict
@@ -169,7 +172,7 @@ public struct Metainfo: Sendable {
             preconditionFailure("the sha1 function must return 20 bytes")
         }
         contents = Contents(
-            info: info, infoBytes: Array(bytes[span]), infoHash: hash, trackerTiers: Metainfo.tiers(in: top),
+            info: info, infoBytes: Array(bytes[span]), infoHash: hash, trackerTiers: share(Metainfo.tiers(in: top)),
             webSeeds: Metainfo.strings(top["url-list"]), comment: top["comment"]?.stringValue,
             createdBy: top["created by"]?.stringValue, creationDate: top["creation date"]?.integerValue)
     }
