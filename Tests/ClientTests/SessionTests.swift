@@ -138,6 +138,27 @@ func makeDownloader(_ fixture: SeedFixture) -> (ScriptedPeer, () -> [UInt8]?) {
         #expect(peer.handshake?.infoHash == fixture.metainfo.infoHash)
     }
 
+    // The choke state lives while the torrent has peers: made for the first, dropped when the
+    // last leaves, made afresh for the next, which is served as the first was.
+    @Test func servesAgainAfterItsLastPeerLeft() throws {
+        let fixture = try SeedFixture()
+        defer { fixture.cleanup() }
+        let torrent = try #require(fixture.session.torrent(for: fixture.metainfo.infoHash))
+        #expect(!torrent.holdsChokeState && torrent.unchokedCount == 0)
+        for round in 0..<2 {
+            let (peer, result) = makeDownloader(fixture)
+            var connection: (any Connection)?
+            let made = peer.onMade
+            peer.onMade = { made?($0); connection = $0 }
+            fixture.loop.connect(to: fixture.session.listenAddress, handler: peer)
+            #expect(fixture.loop.run(until: { result() != nil }, timeout: .seconds(10)), "round \(round)")
+            #expect(result() == fixture.stream && torrent.holdsChokeState && torrent.unchokedCount == 1 && torrent.interestedCount == 1)
+            connection?.close()
+            #expect(fixture.loop.run(until: { torrent.peerCount == 0 }, timeout: .seconds(5)))
+            #expect(!torrent.holdsChokeState && torrent.unchokedCount == 0 && torrent.interestedCount == 0)
+        }
+    }
+
     // Hostile peers are each dropped with a logged reason while a good peer keeps being served:
     // an oversized length prefix, an out-of-range request, a bitfield with spare bits, a request
     // flood, an unknown info hash, and a handshake that never completes.
