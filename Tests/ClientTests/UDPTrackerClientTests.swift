@@ -107,8 +107,11 @@ final class ScriptedUDPTracker {
         #expect(tracker.connectTimes.count == 3)
         let gaps = zip(tracker.connectTimes.dropFirst(), tracker.connectTimes).map { $0 - $1 }
         #expect(gaps.count == 2)
-        #expect(gaps[0] >= .milliseconds(95) && gaps[0] < .milliseconds(180), "first retry after \(gaps[0])")
-        #expect(gaps[1] >= .milliseconds(190) && gaps[1] < .milliseconds(350), "second retry after \(gaps[1])")
+        // Measured where the tracker receives: the first packet's receipt can lag its send by a few
+        // milliseconds more than a retry's does (first use of the tracker's path in a debug
+        // build; 92–95 ms gaps in 3 of 13 runs), so the bounds leave 20 ms below the schedule.
+        #expect(gaps[0] >= .milliseconds(80) && gaps[0] < .milliseconds(180), "first retry after \(gaps[0])")
+        #expect(gaps[1] >= .milliseconds(180) && gaps[1] < .milliseconds(350), "second retry after \(gaps[1])")
         _ = try announce(client, loop, port: tracker.socket.localAddress.port)?.get()
         #expect(tracker.connectTimes.count == 3, "the connection id was not reused")
         #expect(tracker.announces == 2)
