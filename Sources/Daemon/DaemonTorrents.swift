@@ -25,7 +25,7 @@ final class DaemonTorrent {
         _read {
             if let changedSettings { yield changedSettings.value } else { yield Self.defaultSettings }
         }
-        set { changedSettings = newValue == Self.defaultSettings ? nil : Box(value: newValue) }
+        set { changedSettings = newValue == Self.defaultSettings ? nil : Box(newValue) }
     }
     private var changedSettings: Box<TorrentSettings>?
     private static let defaultSettings = TorrentSettings()
@@ -51,12 +51,6 @@ final class DaemonTorrent {
     }
 
     var infoHash: InfoHash { torrent.metainfo.infoHash }
-}
-
-/// A value kept out of line (an immutable box: a change puts a new one in).
-final class Box<Value: Sendable>: Sendable {
-    let value: Value
-    init(value: Value) { self.value = value }
 }
 
 /// The config directory's torrents: `torrents/<infohash>.torrent` (the file as added) and

@@ -193,4 +193,23 @@ import TorrentCore
         manual.session.setTorrentLimits(content.metainfo.infoHash, upload: nil, download: nil, peers: nil)
         #expect(connected[1...].allSatisfy { $0.rateLimit == nil })
     }
+
+    // Torrents added with equal options share one copy of them; a torrent's own change stays its own.
+    @Test func equalOptionsAreKeptOnce() throws {
+        let content = try TestContent()
+        defer { content.directory.cleanup() }
+        try content.directory.write("other/x.bin", patternBytes(40_000, seed: 3))
+        let other = try makeTorrent(of: content.directory.path + "/other")
+        let manual = ManualSession()
+        var options = TorrentOptions()
+        options.seedRatioLimit = 2
+        let first = content.seed(in: manual, options: options)
+        let second = manual.session.add(
+            other, location: ContentLocation(metainfo: other, directory: content.directory.path),
+            have: Bitfield(count: other.info.pieceCount, allSet: true), options: options)
+        #expect(first.sharesOptions(with: second))
+        manual.session.setTorrentLimits(content.metainfo.infoHash, upload: 1_000, download: nil, peers: nil)
+        #expect(first.options.uploadLimit == 1_000 && second.options.uploadLimit == nil && second.options.seedRatioLimit == 2)
+        #expect(!first.sharesOptions(with: second) && first.options.seedRatioLimit == 2)
+    }
 }

@@ -2,7 +2,7 @@ import Reactor
 import TorrentCore
 
 /// How a torrent downloads.
-public struct DownloadOptions: Sendable {
+public struct DownloadOptions: Equatable, Sendable {
     /// Per-piece priorities (0 skips the piece); nil wants everything.
     public var piecePriorities: [UInt8]?
     /// Fetch pieces in order.

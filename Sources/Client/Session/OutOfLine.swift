@@ -4,3 +4,10 @@ final class OutOfLine<Value> {
     var value: Value
     init(_ value: Value) { self.value = value }
 }
+
+/// A value kept out of line and never changed (a change puts a new box in), so holders of equal
+/// values can share one: a torrent's options, a daemon torrent's settings.
+public final class Box<Value: Sendable>: Sendable {
+    public let value: Value
+    public init(_ value: Value) { self.value = value }
+}

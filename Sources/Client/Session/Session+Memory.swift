@@ -17,4 +17,13 @@ extension Session {
         trimChecks = 0
         ResourceLimits.releaseFreeMemory()
     }
+
+    /// A box holding `options`: the one the last torrent got if equal (torrents added together
+    /// mostly run with the same options), else a new one.
+    func shared(_ options: TorrentOptions) -> Box<TorrentOptions> {
+        if let lastOptions, lastOptions.value == options { return lastOptions }
+        let made = Box(options)
+        lastOptions = made
+        return made
+    }
 }

@@ -123,6 +123,8 @@ public final class Session {
     var settleTrims = 0
     /// Peers ranked by rechokes in this tick (their working set is given back after).
     var rechokedPeers = 0
+    /// The options box the last torrent got, for the next with equal options (`shared`).
+    var lastOptions: Box<TorrentOptions>?
     /// Torrents the tick visits: those with peers or a download.
     private var ticking: [InfoHash: Torrent] = [:]
     var connections = PeerTable()

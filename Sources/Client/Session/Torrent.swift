@@ -85,8 +85,16 @@ public final class Torrent {
     public var downloadFinished: (() -> Void)?
     /// Addresses banned for sending bad data.
     public private(set) var bannedPeers: Set<String> = []
-    /// How the session runs it (seeding limits may change while it runs).
-    public internal(set) var options: TorrentOptions
+    /// How the session runs it (seeding limits may change while it runs). In a box torrents added
+    /// with equal options share (a daemon's torrents mostly run with the same): 8 bytes each, not
+    /// 177. A change gives this torrent a box of its own.
+    public internal(set) var options: TorrentOptions {
+        _read { yield optionsBox.value }
+        set { optionsBox = session.shared(newValue) }
+    }
+    private var optionsBox: Box<TorrentOptions>
+    /// Whether it holds the very options box `other` holds (tests: equal options are kept once).
+    func sharesOptions(with other: Torrent) -> Bool { optionsBox === other.optionsBox }
     /// Where its peers come from.
     let sources: PeerSources
     /// Whether it is running or stopped (and why).
@@ -113,7 +121,7 @@ public final class Torrent {
         random = SplitMix64(seed: session.seeds.next())
         self.metainfo = metainfo
         self.have = have ?? Bitfield(count: metainfo.info.pieceCount)
-        self.options = torrentOptions
+        optionsBox = session.shared(torrentOptions)
         if let handed {
             sources = handed
             handed.add(torrentOptions.peers, from: .manual)

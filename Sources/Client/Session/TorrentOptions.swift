@@ -3,7 +3,7 @@ import TorrentCore
 
 /// How a session runs one torrent. Names follow Transmission's RPC where the concept is the same
 /// (`seedRatioLimit`, `seedIdleLimit`).
-public struct TorrentOptions: Sendable {
+public struct TorrentOptions: Equatable, Sendable {
     /// Fetch the missing wanted pieces; nil seeds only what is had.
     public var download: DownloadOptions?
     /// Trackers to announce to, by tier (BEP 12); the session's own embedded tracker is added

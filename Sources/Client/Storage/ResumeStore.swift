@@ -2,7 +2,7 @@ import Reactor
 import TorrentCore
 
 /// Keeps `<infohash>.resume` files in a session directory, written atomically (DESIGN §6).
-public struct ResumeStore: Sendable {
+public struct ResumeStore: Equatable, Sendable {
     /// The directory (created on first save).
     public let directory: String
 
