@@ -7,14 +7,14 @@ public struct ContentLocation: Sendable {
     /// Each file's path on disk.
     public let paths: [String]
     /// Files whose bytes are zeros by definition (BEP 47 padding) and are never read.
-    public let isPadding: [Bool]
+    public let isPadding: FileFlags
 
     /// Files at `paths` laid out by `layout`.
     public init(layout: FileLayout, paths: [String], isPadding: [Bool]? = nil) {
         precondition(paths.count == layout.fileCount)
         self.layout = layout
         self.paths = paths
-        self.isPadding = isPadding ?? [Bool](repeating: false, count: paths.count)
+        self.isPadding = FileFlags(isPadding ?? [])
     }
 
     /// Where `metainfo`'s content lives when downloaded into `directory` (the content is `directory/name`).
@@ -40,4 +40,16 @@ public struct ContentLocation: Sendable {
     public static func names(of metainfo: Metainfo) -> [String] {
         metainfo.info.files.indices.map { metainfo.info.relativePath(of: FileIndex($0)).joined(separator: "/") }
     }
+}
+
+/// A flag per file, kept only if some file has it: most torrents have no padding files and keep
+/// no array for it (one allocation fewer per torrent of ten thousand).
+public struct FileFlags: Sendable {
+    private let flags: [Bool]
+
+    /// `flags` in file order (fewer than the files: the rest are false).
+    public init(_ flags: [Bool]) { self.flags = flags.contains(true) ? flags : [] }
+
+    /// The flag of file `index`.
+    public subscript(index: Int) -> Bool { index < flags.count && flags[index] }
 }
