@@ -91,6 +91,26 @@ private func parseError(_ bytes: [UInt8], strict: Bool = false) -> MetainfoError
         #expect(try parse(torrent(info: info)).infoHash == metainfo.infoHash)
     }
 
+    // The piece hashes are kept as the part of the info bytes they are, not a second copy, even
+    // when a file's name spells the same key and length before them.
+    @Test func pieceHashesAreKeptInTheInfoBytes() throws {
+        let hashes = (0..<40).map { UInt8($0 * 3) }
+        let decoy = "6:pieces40:" + String(repeating: "x", count: 40)
+        let info = multiFileInfo(files: [fileEntry([decoy], 10), fileEntry(["b"], 12)], pieceCount: 2)
+        var entries = info.entries.map { ($0.key, $0.value) }
+        entries[entries.firstIndex { $0.0 == Array("pieces".utf8) }!].1 = .bytes(hashes)
+        let metainfo = try parse(torrent(info: BencodeDictionary(entries.map { (String(decoding: $0.0, as: UTF8.self), $0.1) })))
+        #expect(Array(metainfo.info.hash(of: PieceIndex(0))) == Array(hashes[0..<20]))
+        #expect(Array(metainfo.info.hash(of: PieceIndex(1))) == Array(hashes[20..<40]))
+        let within = metainfo.infoBytes.withUnsafeBufferPointer { bytes in
+            metainfo.info.pieceHashes.withUnsafeBufferPointer { pieces in
+                pieces.baseAddress! >= bytes.baseAddress! && pieces.baseAddress! + pieces.count <= bytes.baseAddress! + bytes.count
+            }
+        }
+        #expect(within)
+        #expect(TorrentInfo.find(hashes, in: Array(decoy.utf8)) == nil)
+    }
+
     // Each structural rule has its own error, so the user learns what is wrong.
     @Test func rejectsStructuralProblems() {
         #expect(parseError(Array("i1e".utf8)) == .notADictionary)

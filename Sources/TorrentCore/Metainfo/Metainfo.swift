@@ -26,7 +26,7 @@ public struct TorrentInfo: Equatable, Sendable {
     private struct Fields: Equatable, Sendable {
         let name: String
         let pieceLength: Int
-        let pieceHashes: [UInt8]
+        let pieceHashes: ArraySlice<UInt8>
         let files: [TorrentFile]
         let isSingleFile: Bool
         let isPrivate: Bool
@@ -42,7 +42,7 @@ public struct TorrentInfo: Equatable, Sendable {
     private let storage: Storage
 
     init(
-        name: String, pieceLength: Int, pieceHashes: [UInt8], files: [TorrentFile], isSingleFile: Bool, isPrivate: Bool,
+        name: String, pieceLength: Int, pieceHashes: ArraySlice<UInt8>, files: [TorrentFile], isSingleFile: Bool, isPrivate: Bool,
         source: String?, layout: FileLayout
     ) {
         storage = Storage(
@@ -55,8 +55,9 @@ public struct TorrentInfo: Equatable, Sendable {
     public var name: String { _read { yield storage.fields.name } }
     /// Bytes per piece.
     public var pieceLength: Int { storage.fields.pieceLength }
-    /// The concatenated 20-byte SHA-1 of every piece.
-    public var pieceHashes: [UInt8] { _read { yield storage.fields.pieceHashes } }
+    /// The concatenated 20-byte SHA-1 of every piece: a part of the metainfo's `infoBytes` when
+    /// parsed from them (kept once: a big torrent's hashes are most of its metainfo).
+    public var pieceHashes: ArraySlice<UInt8> { _read { yield storage.fields.pieceHashes } }
     /// The files in torrent order; one entry with an empty path for a single-file torrent.
     public var files: [TorrentFile] { _read { yield storage.fields.files } }
     /// Whether the torrent was given as a single file (`length`) rather than a list (`files`).
@@ -79,7 +80,8 @@ public struct TorrentInfo: Equatable, Sendable {
 
     /// The expected SHA-1 of `piece`.
     public func hash(of piece: PieceIndex) -> ArraySlice<UInt8> {
-        pieceHashes[piece.value * 20..<piece.value * 20 + 20]
+        let start = pieceHashes.startIndex + piece.value * 20
+        return pieceHashes[start..<start + 20]
     }
 
     /// A file's path relative to the download directory, starting with the torrent's name.
@@ -167,12 +169,13 @@ public struct Metainfo: Sendable {
         guard let infoDictionary = infoValue.dictionaryValue, let span = decoded.spans[Array("info".utf8)] else {
             throw .wrongType(key: "info", expected: "a dictionary")
         }
-        let info = try TorrentInfo(parsing: infoDictionary, strict: strict)
+        let infoBytes = Array(bytes[span])
+        let info = try TorrentInfo(parsing: infoDictionary, strict: strict, encoded: infoBytes)
         guard let hash = InfoHash(bytes: sha1(bytes[span])) else {
             preconditionFailure("the sha1 function must return 20 bytes")
         }
         contents = Contents(
-            info: info, infoBytes: Array(bytes[span]), infoHash: hash, trackerTiers: share(Metainfo.tiers(in: top)),
+            info: info, infoBytes: infoBytes, infoHash: hash, trackerTiers: share(Metainfo.tiers(in: top)),
             webSeeds: Metainfo.strings(top["url-list"]), comment: top["comment"]?.stringValue,
             createdBy: top["created by"]?.stringValue, creationDate: top["creation date"]?.integerValue)
     }

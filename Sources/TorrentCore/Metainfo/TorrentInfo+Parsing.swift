@@ -7,7 +7,9 @@ extension TorrentInfo {
     /// Two files at one path, or a file where another file's path has a directory, are refused
     /// when `strict`; otherwise the later file is renamed `NAME.1.EXT`, `NAME.2.EXT`, ... (the
     /// names libtorrent gives them), so both are kept and neither overwrites the other.
-    init(parsing info: BencodeDictionary, strict: Bool = false) throws(MetainfoError) {
+    /// `encoded`: the dictionary's bytes, kept by the caller; the piece hashes are then kept as
+    /// the part of them they are, not a second copy.
+    init(parsing info: BencodeDictionary, strict: Bool = false, encoded: [UInt8]? = nil) throws(MetainfoError) {
         let rawName = try Self.required(info, "name").bytesValue
         guard let rawName else { throw .wrongType(key: "name", expected: "a string") }
         let name = String(decoding: rawName, as: UTF8.self)
@@ -58,9 +60,26 @@ extension TorrentInfo {
             throw .wrongType(key: "private", expected: "an integer")
         }
         self.init(
-            name: name, pieceLength: Int(pieceLength), pieceHashes: pieceHashes, files: files,
+            name: name, pieceLength: Int(pieceLength), pieceHashes: encoded.flatMap { Self.find(pieceHashes, in: $0) } ?? pieceHashes[...],
+            files: files,
             isSingleFile: isSingleFile, isPrivate: privateFlag?.integerValue == 1,
             source: info["source"]?.stringValue, layout: layout)
+    }
+
+    /// Where `hashes` are in `encoded`, the info dictionary's bytes: after the key and length
+    /// (`6:pieces40:`), checked byte for byte (a file name could spell the same key).
+    static func find(_ hashes: [UInt8], in encoded: [UInt8]) -> ArraySlice<UInt8>? {
+        let marker = Array("6:pieces\(hashes.count):".utf8)
+        guard encoded.count >= marker.count + hashes.count else { return nil }
+        var position = 0
+        while position <= encoded.count - marker.count - hashes.count {
+            if encoded[position] == marker[0], encoded[position..<position + marker.count].elementsEqual(marker) {
+                let start = position + marker.count
+                if encoded[start..<start + hashes.count].elementsEqual(hashes) { return encoded[start..<start + hashes.count] }
+            }
+            position += 1
+        }
+        return nil
     }
 
     private static func required(_ dictionary: BencodeDictionary, _ key: String) throws(MetainfoError)
