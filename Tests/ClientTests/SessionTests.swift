@@ -139,12 +139,13 @@ func makeDownloader(_ fixture: SeedFixture) -> (ScriptedPeer, () -> [UInt8]?) {
     }
 
     // The choke state lives while the torrent has peers: made for the first, dropped when the
-    // last leaves, made afresh for the next, which is served as the first was.
+    // last leaves, made afresh for the next, which is served as the first was. Its storage is
+    // made at the first request, not before.
     @Test func servesAgainAfterItsLastPeerLeft() throws {
         let fixture = try SeedFixture()
         defer { fixture.cleanup() }
         let torrent = try #require(fixture.session.torrent(for: fixture.metainfo.infoHash))
-        #expect(!torrent.holdsChokeState && torrent.unchokedCount == 0)
+        #expect(!torrent.holdsChokeState && torrent.unchokedCount == 0 && !torrent.hasStorage)
         for round in 0..<2 {
             let (peer, result) = makeDownloader(fixture)
             var connection: (any Connection)?
@@ -153,6 +154,7 @@ func makeDownloader(_ fixture: SeedFixture) -> (ScriptedPeer, () -> [UInt8]?) {
             fixture.loop.connect(to: fixture.session.listenAddress, handler: peer)
             #expect(fixture.loop.run(until: { result() != nil }, timeout: .seconds(10)), "round \(round)")
             #expect(result() == fixture.stream && torrent.holdsChokeState && torrent.unchokedCount == 1 && torrent.interestedCount == 1)
+            #expect(torrent.hasStorage)
             connection?.close()
             #expect(fixture.loop.run(until: { torrent.peerCount == 0 }, timeout: .seconds(5)))
             #expect(!torrent.holdsChokeState && torrent.unchokedCount == 0 && torrent.interestedCount == 0)

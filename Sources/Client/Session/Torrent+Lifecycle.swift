@@ -113,7 +113,7 @@ extension Torrent {
         let count = metainfo.info.pieceCount
         phase = .checking(piecesDone: 0, of: count)
         let checker = Checker(
-            metainfo: metainfo, location: storage.location, disk: session.disk,
+            metainfo: metainfo, location: location, disk: session.disk,
             progress: { [weak self] done in self?.phase = .checking(piecesDone: done, of: count) },
             completion: { [weak self] verified in self?.checked(verified) })
         self.checker = checker

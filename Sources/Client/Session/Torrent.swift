@@ -32,8 +32,22 @@ public final class Torrent {
     /// The session outlives its torrents (it removes them before it goes): a plain pointer, see
     /// PeerConnection.session.
     unowned(unsafe) let session: Session
-    /// Its data on disk: serving, hashing, writing, resume.
-    let storage: TorrentStorage
+    /// Where its files are.
+    public let location: ContentLocation
+    /// Its data on disk (serving, hashing, writing, resume), made when first needed: a torrent
+    /// no peer asked anything of, never checked and never written keeps none (144 bytes each).
+    private var storageBox: TorrentStorage?
+    var storage: TorrentStorage {
+        if let storageBox { return storageBox }
+        let download = options.download
+        let made = TorrentStorage(
+            metainfo: metainfo, location: location, disk: session.disk, preallocate: download?.preallocate ?? false,
+            resume: download?.resume)
+        storageBox = made
+        return made
+    }
+    /// Whether its storage was made (tests: not until something needs it).
+    var hasStorage: Bool { storageBox != nil }
     var peers: [PeerKey: PeerConnection] = [:]
     /// The peers' ids, to refuse a second connection from the same peer without a scan of all
     /// (18,000 handshakes against one torrent scanned 18,000 peers each: seconds of a stalled loop).
@@ -128,10 +142,7 @@ public final class Torrent {
         } else {
             sources = PeerSources(manual: torrentOptions.peers)
         }
-        let options = torrentOptions.download
-        storage = TorrentStorage(
-            metainfo: metainfo, location: location, disk: session.disk, preallocate: options?.preallocate ?? false,
-            resume: options?.resume)
+        self.location = location
         handed?.handOver(totals: { [unowned self] in (self.uploadedBytes, self.downloadedBytes, self.bytesMissing) }, found: { [weak self] in self?.dial() })
         if let have { begin(with: have) } else { check() }
     }
@@ -150,8 +161,6 @@ public final class Torrent {
         chokeBox?.value.replaceChoker(freshChoker)
     }
 
-    /// Where its files are.
-    public var location: ContentLocation { storage.location }
     /// Connected peers past the handshake.
     public var peerCount: Int { peers.count }
     /// Peers it may have at once.
@@ -447,7 +456,9 @@ public final class Torrent {
     /// Writes the resume file now if anything changed since the last one (a torrent added with a
     /// resume store); `completion` runs when it is on disk.
     public func saveResume(completion: @escaping () -> Void) {
-        storage.saveResume(resumeSnapshot, failed: { [weak self] error in
+        // Without storage nothing was written or checked: nothing to save.
+        guard let storageBox else { return completion() }
+        storageBox.saveResume(resumeSnapshot, failed: { [weak self] error in
             self?.session.log.warn("resume_save_failed", [("error", error)])
         }, completion: completion)
     }
