@@ -9,7 +9,9 @@ let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], 
 
 /// Release builds of the command link the Swift runtime and libraries into it: the loader then
 /// relocates only what the binary uses, which takes 2.8 MB off a daemon's memory and a millisecond
-/// off its start (Benchmarks/RESULTS.md, "Daemon memory: the runtime linked in").
+/// off its start (Benchmarks/RESULTS.md, "Daemon memory and start-up … (session 13)"). The two
+/// libraries named are what FoundationEssentials (pulled in by dependencies) needs when static;
+/// `swift build --static-swift-stdlib` adds them by itself.
 let staticSwift: [LinkerSetting] = [.unsafeFlags(["-static-stdlib", "-l_FoundationCShims", "-l_FoundationCollections"], .when(configuration: .release))]
 
 let package = Package(

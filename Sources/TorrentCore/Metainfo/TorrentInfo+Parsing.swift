@@ -70,14 +70,11 @@ extension TorrentInfo {
     /// (`6:pieces40:`), checked byte for byte (a file name could spell the same key).
     static func find(_ hashes: [UInt8], in encoded: [UInt8]) -> ArraySlice<UInt8>? {
         let marker = Array("6:pieces\(hashes.count):".utf8)
-        guard encoded.count >= marker.count + hashes.count else { return nil }
-        var position = 0
-        while position <= encoded.count - marker.count - hashes.count {
-            if encoded[position] == marker[0], encoded[position..<position + marker.count].elementsEqual(marker) {
-                let start = position + marker.count
-                if encoded[start..<start + hashes.count].elementsEqual(hashes) { return encoded[start..<start + hashes.count] }
-            }
-            position += 1
+        var rest = encoded[...]
+        while let found = rest.firstRange(of: marker) {
+            let value = found.upperBound..<found.upperBound + hashes.count
+            if value.upperBound <= encoded.count, encoded[value].elementsEqual(hashes) { return encoded[value] }
+            rest = encoded[(found.lowerBound + 1)...]
         }
         return nil
     }
