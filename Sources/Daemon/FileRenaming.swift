@@ -25,7 +25,7 @@ enum FileRenaming {
     }
 
     static func rename(_ names: [String], path: String, to name: String) -> Result<Renamed, Refusal> {
-        guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.utf8.contains(0) else {
+        guard !name.isEmpty, name != ".", name != "..", !name.utf8.contains(UInt8(ascii: "/")), !name.utf8.contains(0) else {
             return .failure(.invalidName(name))
         }
         let components = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)

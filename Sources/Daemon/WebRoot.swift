@@ -20,7 +20,7 @@ struct WebRoot {
         guard let directory else { return .failure(.noWebRoot) }
         guard let decoded = Self.percentDecoded(relative) else { return .failure(.forbidden) }
         let parts = decoded.split(separator: "/", omittingEmptySubsequences: true)
-        guard !decoded.contains("\\"), !decoded.contains("\0"), parts.allSatisfy({ $0 != ".." && $0 != "." }) else {
+        guard !decoded.utf8.contains(UInt8(ascii: "\\")), !decoded.utf8.contains(0), parts.allSatisfy({ $0 != ".." && $0 != "." }) else {
             return .failure(.forbidden)
         }
         let joined = ([directory] + parts.map(String.init) + (parts.isEmpty ? ["index.html"] : [])).joined(separator: "/")
@@ -32,10 +32,11 @@ struct WebRoot {
     /// Percent-decoding (`+` stays `+` in a path) that refuses an encoded `/`, `\` or NUL: a way
     /// to smuggle separators past the check on the path's parts.
     static func percentDecoded(_ text: String) -> String? {
-        let lower = text.lowercased()
-        guard !["%2f", "%5c", "%00"].contains(where: lower.contains),
-            let bytes = PercentEncoding.decode(text, plusIsSpace: false)
-        else { return nil }
+        let encoded = Array(text.utf8), refused: Set<String> = ["2f", "5c", "00"]
+        for index in encoded.indices where encoded[index] == UInt8(ascii: "%") && index + 2 < encoded.count {
+            if refused.contains(String(decoding: encoded[index + 1...index + 2], as: UTF8.self).lowercased()) { return nil }
+        }
+        guard let bytes = PercentEncoding.decode(text, plusIsSpace: false) else { return nil }
         return String(validating: bytes, as: UTF8.self)
     }
 

@@ -25,7 +25,7 @@ import TorrentCore
         #expect(try root.file(for: "javascript%2Fmain.js".replacingOccurrences(of: "%2F", with: "/")).get() == real + "/javascript/main.js")
         #expect(try root.file(for: "inside.js").get() == real + "/javascript/main.js")
         for hostile in ["../secret.txt", "javascript/../../secret.txt", "%2e%2e/secret.txt", "..%2Fsecret.txt", "javascript%2F..%2F..%2Fsecret.txt",
-                        "a%00b", "escape", "%2", "..\\secret.txt"] {
+                        "a%00b", "escape", "%2", "..\\secret.txt", "javascript%2fmain.js", "javascript%5Cmain.js"] {
             guard case .failure(let error) = root.file(for: hostile) else {
                 Issue.record("served \(hostile)")
                 continue

@@ -38,6 +38,8 @@ private func refusal(_ text: String, maxHead: Int = 1024, maxBody: Int = 1 << 20
             return
         }
         #expect(!closing.keepAlive && closing.headers.last?.value == "spaced")
+        #expect(HTTPRequestHead.lists("close", in: "keep-alive, close") && HTTPRequestHead.lists("close", in: "close"))
+        #expect(!HTTPRequestHead.lists("close", in: "keep-alive") && !HTTPRequestHead.lists("close", in: "closed, upgrade"))
         #expect(try head("GET /x HTTP/1.1\r\nHost: a\r\n") == .incomplete)
         #expect(try head("GE") == .incomplete)
     }

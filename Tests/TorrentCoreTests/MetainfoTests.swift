@@ -109,6 +109,8 @@ private func parseError(_ bytes: [UInt8], strict: Bool = false) -> MetainfoError
         }
         #expect(within)
         #expect(TorrentInfo.find(hashes, in: Array(decoy.utf8)) == nil)
+        #expect(TorrentInfo.find(hashes, in: Array("6:pieces40:".utf8) + hashes).map(Array.init) == hashes)
+        #expect(TorrentInfo.find(hashes, in: Array("6:pieces40:".utf8) + hashes.dropLast()) == nil)
     }
 
     // Each structural rule has its own error, so the user learns what is wrong.

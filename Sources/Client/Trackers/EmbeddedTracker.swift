@@ -21,7 +21,7 @@ public final class EmbeddedTracker {
     /// Where clients announce: `http://HOST:PORT/announce`.
     public func announceURL(host: String) -> String {
         let port = server?.localAddress.port ?? 0
-        return host.contains(":") ? "http://[\(host)]:\(port)/announce" : "http://\(host):\(port)/announce"
+        return host.utf8.contains(UInt8(ascii: ":")) ? "http://[\(host)]:\(port)/announce" : "http://\(host):\(port)/announce"
     }
 
     /// The bound address.

@@ -190,7 +190,7 @@ public final class TrackerAnnouncer {
             }
             return
         }
-        let separator = url.contains("?") ? "&" : "?"
+        let separator = url.utf8.contains(UInt8(ascii: "?")) ? "&" : "?"
         http.get(url + separator + request.query(), timeout: .seconds(15), maxResponseBytes: 2 << 20) { result in
             handle(Self.interpret(result))
         }

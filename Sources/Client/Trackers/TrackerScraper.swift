@@ -51,7 +51,7 @@ public final class TrackerScraper {
             } else if lower.hasPrefix("http://") || lower.hasPrefix("https://"),
                 let scrapeURL = ScrapeCounts.scrapeURL(forAnnounce: url)
             {
-                let separator = scrapeURL.contains("?") ? "&" : "?"
+                let separator = scrapeURL.utf8.contains(UInt8(ascii: "?")) ? "&" : "?"
                 http.get(scrapeURL + separator + "info_hash=" + PercentEncoding.encode(infoHash.bytes), timeout: timeout) { result in
                     guard results[index] == nil else { return }
                     switch result {

@@ -113,8 +113,15 @@ public struct HTTPRequestHead: Equatable, Sendable {
         return .head(
             HTTPRequestHead(
                 method: method, path: String(split[0]), query: split.count > 1 ? String(split[1]) : "", headers: headers,
-                contentLength: length, keepAlive: version == "HTTP/1.1" && !connection.contains("close"),
+                contentLength: length, keepAlive: version == "HTTP/1.1" && !Self.lists("close", in: connection),
                 expectsContinue: expect == "100-continue", length: end))
+    }
+
+    /// Whether a header's comma-separated value lists `token` (`Connection: keep-alive, close`).
+    /// Split by hand, not `contains(_:)` on strings: that is _StringProcessing's, whose code every
+    /// request would then map.
+    static func lists(_ token: String, in value: String) -> Bool {
+        value.split { $0 == "," || $0 == " " || $0 == "\t" }.contains { $0 == token }
     }
 
     /// Where the head ends (after `\r\n\r\n`, or a bare `\n\n` as lenient servers allow), or nil.

@@ -15,7 +15,7 @@ public struct TorrentFile: Equatable, Sendable {
     }
 
     /// Whether this is a BEP 47 padding file, whose bytes are zeros and never stored.
-    public var isPadding: Bool { attributes.contains("p") }
+    public var isPadding: Bool { attributes.utf8.contains(UInt8(ascii: "p")) }
 }
 
 /// The `info` dictionary: what the info hash covers.

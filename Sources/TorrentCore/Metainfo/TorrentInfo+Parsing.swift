@@ -68,13 +68,15 @@ extension TorrentInfo {
 
     /// Where `hashes` are in `encoded`, the info dictionary's bytes: after the key and length
     /// (`6:pieces40:`), checked byte for byte (a file name could spell the same key).
+    /// A plain scan, not `firstRange(of:)`: that is _StringProcessing's searcher, and a daemon
+    /// loading ten thousand torrents then maps its code and the regex library's beside it.
     static func find(_ hashes: [UInt8], in encoded: [UInt8]) -> ArraySlice<UInt8>? {
         let marker = Array("6:pieces\(hashes.count):".utf8)
-        var rest = encoded[...]
-        while let found = rest.firstRange(of: marker) {
-            let value = found.upperBound..<found.upperBound + hashes.count
-            if value.upperBound <= encoded.count, encoded[value].elementsEqual(hashes) { return encoded[value] }
-            rest = encoded[(found.lowerBound + 1)...]
+        let last = encoded.count - marker.count - hashes.count
+        guard last >= 0 else { return nil }
+        for start in 0...last where encoded[start] == marker[0] {
+            let value = start + marker.count..<start + marker.count + hashes.count
+            if encoded[start..<value.lowerBound].elementsEqual(marker), encoded[value].elementsEqual(hashes) { return encoded[value] }
         }
         return nil
     }
