@@ -139,13 +139,14 @@ func makeDownloader(_ fixture: SeedFixture) -> (ScriptedPeer, () -> [UInt8]?) {
     }
 
     // The choke state lives while the torrent has peers: made for the first, dropped when the
-    // last leaves, made afresh for the next, which is served as the first was. Its storage is
-    // made at the first request, not before.
+    // last leaves, made afresh for the next, which is served as the first was. The rest of its
+    // activity (peers, rates) goes once its rates fall to zero. Its storage is made at the first
+    // request, not before.
     @Test func servesAgainAfterItsLastPeerLeft() throws {
         let fixture = try SeedFixture()
         defer { fixture.cleanup() }
         let torrent = try #require(fixture.session.torrent(for: fixture.metainfo.infoHash))
-        #expect(!torrent.holdsChokeState && torrent.unchokedCount == 0 && !torrent.hasStorage)
+        #expect(!torrent.holdsChokeState && !torrent.holdsActivity && torrent.unchokedCount == 0 && !torrent.hasStorage)
         for round in 0..<2 {
             let (peer, result) = makeDownloader(fixture)
             var connection: (any Connection)?
@@ -158,7 +159,10 @@ func makeDownloader(_ fixture: SeedFixture) -> (ScriptedPeer, () -> [UInt8]?) {
             connection?.close()
             #expect(fixture.loop.run(until: { torrent.peerCount == 0 }, timeout: .seconds(5)))
             #expect(!torrent.holdsChokeState && torrent.unchokedCount == 0 && torrent.interestedCount == 0)
+            #expect(fixture.loop.run(until: { !torrent.holdsActivity }, timeout: .seconds(120)), "round \(round): activity kept")
+            #expect(torrent.uploadRate == 0 && torrent.peers.isEmpty)
         }
+        #expect(torrent.uploadedBytes == Int64(2 * fixture.stream.count))
     }
 
     // Hostile peers are each dropped with a logged reason while a good peer keeps being served:

@@ -105,7 +105,8 @@ extension Torrent {
         checker?.cancel()
         // Peers we dialled are dialled again as soon as the check ends, not after a backoff (a
         // download checked again mid-way sat without peers).
-        redialAfterCheck += peers.values.filter { $0.outgoingTorrent != nil }.map(\.remote)
+        let dialled = peers.values.filter { $0.outgoingTorrent != nil }.map(\.remote)
+        if !dialled.isEmpty { redialAfterCheck += dialled }
         closePeers()
         retireDownloader()
         // Until this check ends, what `have` says is not to be trusted (a stop meanwhile checks again).
@@ -125,7 +126,8 @@ extension Torrent {
         session.log.info("check_finished", [("torrent", metainfo.info.name), ("pieces", verified.setCount), ("of", verified.count)])
         phase = .running
         for address in redialAfterCheck { sources.release(address) }
-        redialAfterCheck = []
+        if holdsActivity { redialAfterCheck = [] }
+        releaseActivityIfIdle()
         begin(with: verified)
         // What the check found is worth keeping: a restart trusts it while no file changes.
         storage.resumeDirty = true

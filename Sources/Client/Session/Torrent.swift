@@ -23,12 +23,11 @@ public final class Torrent {
     /// again only when it changes (a new listen port).
     var sharedPeerConfiguration: PeerSessionConfiguration.Shared {
         let current = peerConfiguration
-        if let cached = peerConfigurationCache, cached.value == current { return cached }
+        if let cached = activity.peerConfiguration, cached.value == current { return cached }
         let made = PeerSessionConfiguration.Shared(current)
-        peerConfigurationCache = made
+        activity.peerConfiguration = made
         return made
     }
-    private var peerConfigurationCache: PeerSessionConfiguration.Shared?
     /// The session outlives its torrents (it removes them before it goes): a plain pointer, see
     /// PeerConnection.session.
     unowned(unsafe) let session: Session
@@ -48,26 +47,45 @@ public final class Torrent {
     }
     /// Whether its storage was made (tests: not until something needs it).
     var hasStorage: Bool { storageBox != nil }
-    var peers: [PeerKey: PeerConnection] = [:]
-    /// The peers' ids, to refuse a second connection from the same peer without a scan of all
-    /// (18,000 handshakes against one torrent scanned 18,000 peers each: seconds of a stalled loop).
-    private var peerIDs: [[UInt8]: PeerKey] = [:]
-    /// Addresses of dialled peers a check closed, to dial again when it ends.
-    var redialAfterCheck: [SocketAddress] = []
-    /// Whom to serve, while it has peers. Kept in a box made when the first peer joins and dropped
-    /// when the last leaves: ten thousand torrents without peers pay 8 bytes each, not 112.
-    private var chokeBox: OutOfLine<ChokeState>?
+    /// Its peers, dials, choke state and rates, while it has any (see `TorrentActivity`).
+    private var activityBox: TorrentActivity?
+    private var activity: TorrentActivity {
+        if let activityBox { return activityBox }
+        let made = TorrentActivity(up: uploadedBytes, down: downloadedBytes)
+        activityBox = made
+        return made
+    }
+    /// Drops the activity once nothing is left in it.
+    func releaseActivityIfIdle() {
+        if activityBox?.isIdle == true { activityBox = nil }
+    }
+    /// Whether it keeps activity now (tests: only while it has peers, dials or rates).
+    var holdsActivity: Bool { activityBox != nil }
+    var peers: [PeerKey: PeerConnection] {
+        get { activityBox?.peers ?? [:] }
+        _modify { yield &activity.peers }
+    }
+    private var peerIDs: [[UInt8]: PeerKey] {
+        get { activityBox?.peerIDs ?? [:] }
+        _modify { yield &activity.peerIDs }
+    }
+    var redialAfterCheck: [SocketAddress] {
+        get { activityBox?.redialAfterCheck ?? [] }
+        _modify { yield &activity.redialAfterCheck }
+    }
+    /// Whom to serve, while it has peers: made when the first peer joins, dropped when the last leaves.
     var choke: ChokeState {
         _read {
-            if let chokeBox { yield chokeBox.value } else { yield ChokeState(choker: freshChoker) }
+            if let state = activityBox?.choke { yield state } else { yield ChokeState(choker: freshChoker) }
         }
         _modify {
-            if chokeBox == nil { chokeBox = OutOfLine(ChokeState(choker: freshChoker)) }
-            yield &chokeBox!.value
+            let activity = self.activity
+            if activity.choke == nil { activity.choke = ChokeState(choker: freshChoker) }
+            yield &activity.choke!
         }
     }
     /// Whether it keeps choke state now (tests: only while it has peers).
-    var holdsChokeState: Bool { chokeBox != nil }
+    var holdsChokeState: Bool { activityBox?.choke != nil }
     /// The choker a torrent starts with: tit-for-tat while downloading, the session's while seeding.
     private var freshChoker: Choker {
         if isDownloading, let download = options.download { return Choker(slots: download.unchokeSlots, algorithm: .titForTat) }
@@ -92,11 +110,21 @@ public final class Torrent {
     /// Payload bytes uploaded since start.
     public private(set) var uploadedBytes: Int64 = 0
     /// Payload bytes per second, up and down, smoothed over the last seconds (0 when idle).
-    public private(set) var uploadRate = 0
-    public private(set) var downloadRate = 0
-    private var lastRateSample: (up: Int64, down: Int64) = (0, 0)
+    public var uploadRate: Int { activityBox?.uploadRate ?? 0 }
+    public var downloadRate: Int { activityBox?.downloadRate ?? 0 }
+    /// The one-torrent commands' callbacks, in a box only they make.
+    private var callbackBox: TorrentCallbacks?
+    private var callbacks: TorrentCallbacks {
+        if let callbackBox { return callbackBox }
+        let made = TorrentCallbacks()
+        callbackBox = made
+        return made
+    }
     /// Called once when every wanted piece is verified and on disk.
-    public var downloadFinished: (() -> Void)?
+    public var downloadFinished: (() -> Void)? {
+        get { callbackBox?.downloadFinished }
+        set { if newValue != nil || callbackBox != nil { callbacks.downloadFinished = newValue } }
+    }
     /// Addresses banned for sending bad data.
     public private(set) var bannedPeers: Set<String> = []
     /// How the session runs it (seeding limits may change while it runs). In a box torrents added
@@ -114,11 +142,20 @@ public final class Torrent {
     /// Whether it is running or stopped (and why).
     public internal(set) var phase = TorrentPhase.running
     /// Called when it stops by itself (a seeding limit) or is stopped.
-    public var stopped: ((StopReason) -> Void)?
+    public var stopped: ((StopReason) -> Void)? {
+        get { callbackBox?.stopped }
+        set { if newValue != nil || callbackBox != nil { callbacks.stopped = newValue } }
+    }
     var seedingSince: ContinuousClock.Instant?
     var lastUploadSeen: (bytes: Int64, at: ContinuousClock.Instant)?
     /// Outgoing connections for it not yet past their handshake.
-    var pendingDials = 0
+    var pendingDials: Int {
+        get { activityBox?.pendingDials ?? 0 }
+        set {
+            activity.pendingDials = newValue
+            if newValue == 0 { releaseActivityIfIdle() }
+        }
+    }
     /// The hash check running, while `phase` is `.checking`.
     var checker: Checker?
     /// Whether `have` came from a finished check or trusted resume data (a check cancelled by a
@@ -158,7 +195,7 @@ public final class Torrent {
         guard !picker.isFinished else { return }
         downloadBox = OutOfLine(Downloader(picker: picker, seed: session.seeds.next()))
         resumeInterval = max(1, Int(options.resumeInterval.components.seconds))
-        chokeBox?.value.replaceChoker(freshChoker)
+        activityBox?.choke?.replaceChoker(freshChoker)
     }
 
     /// Connected peers past the handshake.
@@ -166,7 +203,10 @@ public final class Torrent {
     /// Peers it may have at once.
     public var peerLimit: Int { min(options.maxPeers ?? .max, session.options.maxPeersPerTorrent) }
     /// Each peer's share of its own rate caps, as last applied (nil: none).
-    private var rateShare: RateLimit?
+    private var rateShare: RateLimit? {
+        get { activityBox?.rateShare }
+        set { if newValue != nil || activityBox != nil { activity.rateShare = newValue } }
+    }
     /// Whether its own caps are (or were until now) split among its peers; most torrents have
     /// none and skip the work.
     private var ratesShared: Bool { rateShare != nil || options.uploadLimit != nil || options.downloadLimit != nil }
@@ -284,7 +324,10 @@ public final class Torrent {
         guard peers.removeValue(forKey: peer.key) != nil else { return }
         if let id = peer.peerID, peerIDs[id] == peer.key { peerIDs.removeValue(forKey: id) }
         choke.peerLeft(peer.key)
-        if peers.isEmpty { chokeBox = nil }
+        if peers.isEmpty {
+            activityBox?.choke = nil
+            releaseActivityIfIdle()
+        }
         guard isDownloading else { return }
         perform(downloader.peerLeft(peer.key, pieces: pieces, released: released))
     }
@@ -437,7 +480,7 @@ public final class Torrent {
         session.log.info("download_finished", [("torrent", metainfo.info.name), ("downloaded", downloadedBytes)])
         retireDownloader()
         storage.closeFiles()
-        chokeBox?.value.replaceChoker(freshChoker)
+        activityBox?.choke?.replaceChoker(freshChoker)
         for peer in Array(peers.values) { peer.becameSeedOrDone(isSeed: have.isFull) }
         sources.completed()
         seedingSince = session.loop.now
@@ -498,22 +541,27 @@ public final class Torrent {
         checkSeedLimits(now: now)
     }
 
+    /// Without activity nothing moved: no peers sent or took payload since it went idle.
     private func sampleRates() {
+        guard let activity = activityBox else { return }
         let up = uploadedBytes, down = downloadedBytes
-        uploadRate = (uploadRate + Int(up - lastRateSample.up)) / 2
-        downloadRate = max(0, (downloadRate + Int(down - lastRateSample.down)) / 2)
-        lastRateSample = (up, down)
+        activity.uploadRate = (activity.uploadRate + Int(up - activity.lastRateSample.up)) / 2
+        activity.downloadRate = max(0, (activity.downloadRate + Int(down - activity.lastRateSample.down)) / 2)
+        activity.lastRateSample = (up, down)
+        releaseActivityIfIdle()
     }
 
     /// The tick stops visiting it: nothing moves, so the rates are zero.
     func stoppedTicking() {
-        uploadRate = 0
-        downloadRate = 0
-        lastRateSample = (uploadedBytes, downloadedBytes)
+        guard let activity = activityBox else { return }
+        activity.uploadRate = 0
+        activity.downloadRate = 0
+        activity.lastRateSample = (uploadedBytes, downloadedBytes)
+        releaseActivityIfIdle()
     }
 
     private func rechoke(now: ContinuousClock.Instant) {
-        guard chokeBox != nil else { return }  // no peers
+        guard activityBox?.choke != nil else { return }  // no peers
         var rates: [PeerKey: ChokeRates] = [:]
         for (key, peer) in peers {
             // Every peer's counters restart; only candidates need their rates.
