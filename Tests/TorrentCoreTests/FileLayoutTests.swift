@@ -18,6 +18,21 @@ import Testing
         #expect(layout.spans(of: PieceIndex(3)) == [FileSpan(file: FileIndex(3), offset: 0, length: 4)])
     }
 
+    // Each file's offset and length come back as given, for one file, none, and empty ones
+    // first, between and last (only the starts after the first file are kept).
+    @Test func givesBackEachFilesOffsetAndLength() {
+        for lengths: [Int64] in [[10], [], [0], [0, 3], [5, 0, 7, 4], [2, 0, 0], [1, 2, 3, 4, 5, 6, 7]] {
+            let layout = FileLayout(fileLengths: lengths, pieceLength: 4)
+            #expect(layout.fileCount == lengths.count && layout.fileLengths == lengths, "\(lengths)")
+            var offset: Int64 = 0
+            for (index, length) in lengths.enumerated() {
+                #expect(layout.offset(ofFile: index) == offset && layout.length(ofFile: index) == length, "\(lengths) file \(index)")
+                offset += length
+            }
+            #expect(layout.totalLength == offset)
+        }
+    }
+
     // The last piece is shorter when the total is not a multiple of the piece length.
     @Test func lastPieceIsShort() {
         let layout = FileLayout(fileLengths: [10], pieceLength: 4)

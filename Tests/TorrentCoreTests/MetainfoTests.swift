@@ -76,6 +76,10 @@ private func parseError(_ bytes: [UInt8], strict: Bool = false) -> MetainfoError
         #expect(metainfo.info.source == "TRK")
         #expect(metainfo.trackerTiers == [["http://only/announce"]])
         #expect(metainfo.info.layout.length(of: PieceIndex(1)) == 40000 - 32768)
+        // A single file with BEP 47 attributes keeps them (the plain one keeps no list at all).
+        let executable = BencodeDictionary(info.entries.map { (String(decoding: $0.key, as: UTF8.self), $0.value) } + [("attr", .string("x"))])
+        let flagged = try parse(torrent(info: executable))
+        #expect(flagged.info.files == [TorrentFile(path: [], length: 40000, attributes: "x")] && !flagged.info.files[0].isPadding)
     }
 
     // The info hash is the SHA-1 of the info bytes exactly as they appear in the file, whatever

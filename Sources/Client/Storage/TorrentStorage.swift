@@ -131,7 +131,7 @@ final class TorrentStorage {
                         try writer.write(
                             UnsafeRawBufferPointer(rebasing: buffer[position..<position + span.length]),
                             to: location.paths[span.file.value], at: span.offset,
-                            fileLength: location.layout.fileLengths[span.file.value])
+                            fileLength: location.layout.length(ofFile: span.file.value))
                         return nil
                     } catch { return error }
                 }
@@ -160,8 +160,8 @@ final class TorrentStorage {
     /// disk pool; padding files and files with a piece not had (skipped) are not looked at.
     func damagedFiles(have: Bitfield, completion: @escaping ([String]) -> Void) {
         let location = self.location
-        let whole = location.layout.fileLengths.indices.filter { index in
-            guard !location.isPadding[index], location.layout.fileLengths[index] > 0,
+        let whole = (0..<location.layout.fileCount).filter { index in
+            guard !location.isPadding[index], location.layout.length(ofFile: index) > 0,
                 let pieces = location.layout.pieces(of: FileIndex(index))
             else { return false }
             return (pieces.lowerBound.value...pieces.upperBound.value).allSatisfy { have[PieceIndex($0)] }
@@ -169,7 +169,7 @@ final class TorrentStorage {
         disk.offloader.offload(to: disk.diskPool, { () -> [String] in
             whole.compactMap { index in
                 let written = FileContents.dataPrefix(location.paths[index]) ?? -1
-                return written < location.layout.fileLengths[index] ? location.paths[index] : nil
+                return written < location.layout.length(ofFile: index) ? location.paths[index] : nil
             }
         }, completion: completion)
     }

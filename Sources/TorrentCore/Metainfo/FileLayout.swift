@@ -20,11 +20,14 @@ public struct FileSpan: Equatable, Sendable {
 /// The torrent is one stream of `totalLength` bytes cut into pieces of `pieceLength` bytes (the last
 /// one shorter); files are consecutive ranges of that stream. This is mainline's Storage interval
 /// arithmetic, with no disk behind it.
+///
+/// It keeps where each file after the first starts, and nothing else per file: a single-file
+/// torrent (most of a daemon's thousands) keeps no array at all.
 public struct FileLayout: Equatable, Sendable {
-    /// Each file's length, in torrent order.
-    public let fileLengths: [Int64]
-    /// Each file's first byte in the stream.
-    public let fileOffsets: [Int64]
+    /// Where files 1, 2, … start in the stream (file 0 starts at 0; its end is the next start).
+    private let laterStarts: [Int64]
+    /// How many files the layout has.
+    public let fileCount: Int
     /// The nominal piece length; every piece but the last has exactly this many bytes.
     public let pieceLength: Int
     /// The sum of all file lengths.
@@ -36,19 +39,37 @@ public struct FileLayout: Equatable, Sendable {
     /// before building a layout.
     public init(fileLengths: [Int64], pieceLength: Int) {
         precondition(pieceLength > 0, "piece length must be positive")
-        var offsets: [Int64] = []
-        offsets.reserveCapacity(fileLengths.count)
+        var starts: [Int64] = []
+        if fileLengths.count > 1 { starts.reserveCapacity(fileLengths.count - 1) }
         var total: Int64 = 0
-        for length in fileLengths {
+        for (index, length) in fileLengths.enumerated() {
             precondition(length >= 0, "file length must not be negative")
-            offsets.append(total)
+            if index > 0 { starts.append(total) }
             total += length
         }
-        self.fileLengths = fileLengths
-        self.fileOffsets = offsets
+        laterStarts = starts
+        fileCount = fileLengths.count
         self.pieceLength = pieceLength
         self.totalLength = total
     }
+
+    /// File `index`'s first byte in the stream.
+    @inline(__always)
+    public func offset(ofFile index: Int) -> Int64 {
+        precondition(index >= 0 && index < fileCount, "file \(index) out of range")
+        return index == 0 ? 0 : laterStarts[index - 1]
+    }
+
+    /// File `index`'s length.
+    @inline(__always)
+    public func length(ofFile index: Int) -> Int64 {
+        (index + 1 < fileCount ? laterStarts[index] : totalLength) - offset(ofFile: index)
+    }
+
+    /// Each file's length, in torrent order (made when asked).
+    public var fileLengths: [Int64] { (0..<fileCount).map { length(ofFile: $0) } }
+    /// Each file's first byte in the stream (made when asked).
+    public var fileOffsets: [Int64] { (0..<fileCount).map { offset(ofFile: $0) } }
 
     /// How many pieces the stream has.
     public var pieceCount: Int { Self.pieceCount(totalLength: totalLength, pieceLength: pieceLength) }
@@ -60,9 +81,6 @@ public struct FileLayout: Equatable, Sendable {
         let (whole, rest) = totalLength.quotientAndRemainder(dividingBy: Int64(pieceLength))
         return Int(whole) + (rest > 0 ? 1 : 0)
     }
-
-    /// How many files the layout has.
-    public var fileCount: Int { fileLengths.count }
 
     /// The number of bytes in `piece` (the last piece may be shorter).
     public func length(of piece: PieceIndex) -> Int {
@@ -90,11 +108,10 @@ public struct FileLayout: Equatable, Sendable {
         var file = fileContaining(range.lowerBound)
         var position = range.lowerBound
         while position < range.upperBound {
-            let fileEnd = fileOffsets[file] + fileLengths[file]
-            let end = min(fileEnd, range.upperBound)
+            let start = offset(ofFile: file)
+            let end = min(start + length(ofFile: file), range.upperBound)
             if end > position {
-                result.append(
-                    FileSpan(file: FileIndex(file), offset: position - fileOffsets[file], length: Int(end - position)))
+                result.append(FileSpan(file: FileIndex(file), offset: position - start, length: Int(end - position)))
             }
             position = end
             file += 1
@@ -107,15 +124,16 @@ public struct FileLayout: Equatable, Sendable {
     public func span(within range: Range<Int64>) -> FileSpan? {
         guard !range.isEmpty, range.lowerBound >= 0, range.upperBound <= totalLength else { return nil }
         let file = fileContaining(range.lowerBound)
-        guard range.upperBound <= fileOffsets[file] + fileLengths[file] else { return nil }
-        return FileSpan(file: FileIndex(file), offset: range.lowerBound - fileOffsets[file], length: Int(range.count))
+        let start = offset(ofFile: file)
+        guard range.upperBound <= start + length(ofFile: file) else { return nil }
+        return FileSpan(file: FileIndex(file), offset: range.lowerBound - start, length: Int(range.count))
     }
 
     /// The pieces that hold any byte of `file`; nil for an empty file.
     public func pieces(of file: FileIndex) -> ClosedRange<PieceIndex>? {
-        let length = fileLengths[file.value]
+        let length = length(ofFile: file.value)
         guard length > 0 else { return nil }
-        let start = fileOffsets[file.value]
+        let start = offset(ofFile: file.value)
         let first = PieceIndex(Int(start / Int64(pieceLength)))
         let last = PieceIndex(Int((start + length - 1) / Int64(pieceLength)))
         return first...last
@@ -125,13 +143,13 @@ public struct FileLayout: Equatable, Sendable {
     private func fileContaining(_ position: Int64) -> Int {
         // Last file whose offset is <= position, then skip forward past empty files.
         var low = 0
-        var high = fileOffsets.count
+        var high = fileCount
         while low < high {
             let mid = (low + high) / 2
-            if fileOffsets[mid] <= position { low = mid + 1 } else { high = mid }
+            if offset(ofFile: mid) <= position { low = mid + 1 } else { high = mid }
         }
         var file = max(low - 1, 0)
-        while fileLengths[file] == 0 || fileOffsets[file] + fileLengths[file] <= position { file += 1 }
+        while length(ofFile: file) == 0 || offset(ofFile: file) + length(ofFile: file) <= position { file += 1 }
         return file
     }
 }

@@ -27,7 +27,9 @@ public struct TorrentInfo: Equatable, Sendable {
         let name: String
         let pieceLength: Int
         let pieceHashes: ArraySlice<UInt8>
-        let files: [TorrentFile]
+        /// The files as listed; empty for a single file without BEP 47 attributes (most
+        /// torrents), which `files` makes when asked rather than each torrent keeping an array.
+        let listedFiles: [TorrentFile]
         let isSingleFile: Bool
         let isPrivate: Bool
         let source: String?
@@ -45,10 +47,11 @@ public struct TorrentInfo: Equatable, Sendable {
         name: String, pieceLength: Int, pieceHashes: ArraySlice<UInt8>, files: [TorrentFile], isSingleFile: Bool, isPrivate: Bool,
         source: String?, layout: FileLayout
     ) {
+        let plain = isSingleFile && files.count == 1 && files[0].path.isEmpty && files[0].attributes.isEmpty
         storage = Storage(
             Fields(
-                name: name, pieceLength: pieceLength, pieceHashes: pieceHashes, files: files, isSingleFile: isSingleFile,
-                isPrivate: isPrivate, source: source, layout: layout))
+                name: name, pieceLength: pieceLength, pieceHashes: pieceHashes, listedFiles: plain ? [] : files,
+                isSingleFile: isSingleFile, isPrivate: isPrivate, source: source, layout: layout))
     }
 
     /// The suggested name of the file (single-file) or top directory (multi-file).
@@ -59,7 +62,10 @@ public struct TorrentInfo: Equatable, Sendable {
     /// parsed from them (kept once: a big torrent's hashes are most of its metainfo).
     public var pieceHashes: ArraySlice<UInt8> { _read { yield storage.fields.pieceHashes } }
     /// The files in torrent order; one entry with an empty path for a single-file torrent.
-    public var files: [TorrentFile] { _read { yield storage.fields.files } }
+    public var files: [TorrentFile] {
+        let listed = storage.fields.listedFiles
+        return listed.isEmpty ? [TorrentFile(path: [], length: storage.fields.layout.totalLength)] : listed
+    }
     /// Whether the torrent was given as a single file (`length`) rather than a list (`files`).
     public var isSingleFile: Bool { storage.fields.isSingleFile }
     /// BEP 27: peers only from the torrent's trackers.
