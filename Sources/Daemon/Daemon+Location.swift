@@ -26,7 +26,7 @@ extension Daemon {
         entry.isMoving = true
         entry.error = nil
         // The new paths are claimed at once: no torrent added meanwhile may take them.
-        for path in target.paths { fileOwners[path] = entry.id }
+        for path in target.paths { fileOwners.claim(path, for: entry.id) }
         log.info("moving", [("torrent", metainfo.info.name), ("to", directory), ("move", move)])
         session.stop(entry.infoHash, waitForTrackers: false) { [weak self] in
             guard let self, self.torrents[entry.id] === entry else { return }
@@ -95,10 +95,8 @@ extension Daemon {
     ) {
         let metainfo = entry.torrent.metainfo
         let location = ContentLocation(metainfo: metainfo, directory: directory, names: entry.names)
-        for path in source.paths + location.paths where fileOwners[path] == entry.id {
-            fileOwners.removeValue(forKey: path)
-        }
-        for path in location.paths { fileOwners[path] = entry.id }
+        for path in source.paths + location.paths { fileOwners.release(path, from: entry.id) }
+        for path in location.paths { fileOwners.claim(path, for: entry.id) }
         if let failure {
             entry.error = "moving its data failed (\(failure)); it stays in \(directory)"
             log.warn("move_failed", [("torrent", metainfo.info.name), ("error", failure), ("stays_in", directory)])

@@ -34,8 +34,8 @@ public final class Daemon {
     /// Magnets whose metadata is not in yet (ids shared with `torrents`).
     var magnets: [Int: DaemonMagnet] = [:]
     var ids: [InfoHash: Int] = [:]
-    /// Which torrent owns each data file (by path), to refuse a torrent that would write another's.
-    var fileOwners: [String: Int] = [:]
+    /// Which torrent owns each data file, to refuse a torrent that would write another's.
+    var fileOwners = FileOwners()
     /// Download folders and tracker tiers, kept once for all torrents that have them alike.
     let shared = SharedValues()
     /// Ids removed recently, for `recently-active` lists (the web client drops them).
@@ -227,7 +227,7 @@ public final class Daemon {
         torrents[entry.id] = entry
         if entry.settings != TorrentSettings() { apply(entry) }
         ids[metainfo.infoHash] = entry.id
-        for path in location.paths { fileOwners[path] = entry.id }
+        for path in location.paths { fileOwners.claim(path, for: entry.id) }
         return entry
     }
 
@@ -257,7 +257,7 @@ public final class Daemon {
         ids.removeValue(forKey: entry.infoHash)
         for other in torrents.values where other.queuePosition > entry.queuePosition { other.queuePosition -= 1 }
         for other in magnets.values where other.queuePosition > entry.queuePosition { other.queuePosition -= 1 }
-        for path in entry.torrent.location.paths where fileOwners[path] == entry.id { fileOwners.removeValue(forKey: path) }
+        for path in entry.torrent.location.paths { fileOwners.release(path, from: entry.id) }
         removed.append((entry.id, loop.now))
         let location = entry.torrent.location
         session.remove(entry.infoHash)

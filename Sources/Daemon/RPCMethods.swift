@@ -268,7 +268,7 @@ extension Daemon {
     /// torrents writing one file corrupt each other), if any.
     func collision(_ location: ContentLocation, except: DaemonTorrent? = nil) -> DaemonTorrent? {
         for path in location.paths {
-            if let owner = fileOwners[path], owner != except?.id, let entry = torrents[owner] { return entry }
+            if let owner = fileOwners.owner(of: path), owner != except?.id, let entry = torrents[owner] { return entry }
         }
         return nil
     }

@@ -32,8 +32,8 @@ extension Preparation {
         if let pieces = resume.trustedPieces(metainfo, location: location) {
             return PreparedDownload(metainfo: metainfo, location: location, have: pieces, priorities: priorities, how: "resume")
         }
-        let anyOnDisk = location.paths.indices.contains { index in
-            !location.isPadding[index] && ((try? FileStatus.of(location.paths[index])) ?? nil) != nil
+        let anyOnDisk = (0..<location.fileCount).contains { index in
+            !location.isPadding[index] && ((try? FileStatus.of(location.path(of: index))) ?? nil) != nil
         }
         guard anyOnDisk else {
             return PreparedDownload(

@@ -1,29 +1,40 @@
 import TorrentCore
 
 /// Where a torrent's files are on disk: one absolute path per file, in torrent order.
+///
+/// A torrent's own location keeps its folder (one string the daemon's torrents in it share) and
+/// its info, and spells a file's path when asked: ten thousand torrents kept no path strings
+/// (180 bytes each). What reads or writes often keeps the paths it needs (`TorrentStorage`).
 public struct ContentLocation: Sendable {
     /// Byte-stream arithmetic over the files.
     public let layout: FileLayout
-    /// Each file's path on disk.
-    public let paths: [String]
     /// Files whose bytes are zeros by definition (BEP 47 padding) and are never read.
     public let isPadding: FileFlags
+    private let source: Source
+
+    private enum Source: Sendable {
+        /// Each path given whole.
+        case listed([String])
+        /// The torrent's own names in `directory` (`directory/name/...`).
+        case named(directory: String, info: TorrentInfo)
+        /// `directory/` followed by each of `names`.
+        case renamed(directory: String, names: [String])
+    }
 
     /// Files at `paths` laid out by `layout`.
     public init(layout: FileLayout, paths: [String], isPadding: [Bool]? = nil) {
         precondition(paths.count == layout.fileCount)
         self.layout = layout
-        self.paths = paths
+        source = .listed(paths)
         self.isPadding = FileFlags(isPadding ?? [])
     }
 
     /// Where `metainfo`'s content lives when downloaded into `directory` (the content is `directory/name`).
     public init(metainfo: Metainfo, directory: String) {
         let info = metainfo.info
-        let paths = info.files.indices.map { index in
-            ([directory] + info.relativePath(of: FileIndex(index))).joined(separator: "/")
-        }
-        self.init(layout: info.layout, paths: paths, isPadding: info.files.map(\.isPadding))
+        layout = info.layout
+        source = .named(directory: directory, info: info)
+        isPadding = FileFlags(info.files.map(\.isPadding))
     }
 
     /// Where `metainfo`'s content lives in `directory` with its files renamed: `names` holds each
@@ -33,7 +44,38 @@ public struct ContentLocation: Sendable {
             self.init(metainfo: metainfo, directory: directory)
             return
         }
-        self.init(layout: metainfo.info.layout, paths: names.map { directory + "/" + $0 }, isPadding: metainfo.info.files.map(\.isPadding))
+        self.init(layout: metainfo.info.layout, source: .renamed(directory: directory, names: names), isPadding: metainfo.info.files.map(\.isPadding))
+    }
+
+    private init(layout: FileLayout, source: Source, isPadding: [Bool]) {
+        self.layout = layout
+        self.source = source
+        self.isPadding = FileFlags(isPadding)
+    }
+
+    /// How many files.
+    public var fileCount: Int { layout.fileCount }
+
+    /// File `index`'s path on disk.
+    public func path(of index: Int) -> String {
+        switch source {
+        case .listed(let paths): return paths[index]
+        case .named(let directory, let info):
+            if info.isSingleFile { return directory + "/" + info.name }
+            return ([directory, info.name] + info.files[index].path).joined(separator: "/")
+        case .renamed(let directory, let names): return directory + "/" + names[index]
+        }
+    }
+
+    /// Every file's path on disk, in torrent order (spelled when asked).
+    public var paths: [String] {
+        switch source {
+        case .listed(let paths): return paths
+        case .named(let directory, let info) where !info.isSingleFile:
+            let prefix = directory + "/" + info.name
+            return info.files.map { ([prefix] + $0.path).joined(separator: "/") }
+        default: return (0..<fileCount).map(path(of:))
+        }
     }
 
     /// Each file's path relative to the download directory, as the torrent names it.

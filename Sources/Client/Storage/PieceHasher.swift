@@ -132,11 +132,11 @@ struct PieceRun {
         var index = -1
         var file: ReadOnlyFile?
 
-        func file(_ index: Int, path: String) throws(SystemError) -> ReadOnlyFile {
+        func file(_ index: Int, path: @autoclosure () -> String) throws(SystemError) -> ReadOnlyFile {
             if index == self.index, let file { return file }
             file = nil
             self.index = -1
-            let opened = try ReadOnlyFile(path: path)
+            let opened = try ReadOnlyFile(path: path())
             (self.index, file) = (index, opened)
             return opened
         }
@@ -204,7 +204,7 @@ struct PieceRun {
             case .read:
                 let target = UnsafeMutableRawBufferPointer(rebasing: buffer[..<span.length])
                 do {
-                    let count = try open.file(file, path: location.paths[file]).read(into: target, at: span.offset)
+                    let count = try open.file(file, path: location.path(of: file)).read(into: target, at: span.offset)
                     if count < span.length { return .shortFile(span.file) }
                 } catch {
                     return error.isNotFound ? .missingFile(span.file) : .readFailed(error)
@@ -222,7 +222,7 @@ struct PieceRun {
     private func map(_ file: Int, range: (Int64, Int64)) -> Part {
         guard range.1 - range.0 >= Int64(Self.smallestMapping) else { return .read }
         do {
-            let handle = try open.file(file, path: location.paths[file])
+            let handle = try open.file(file, path: location.path(of: file))
             let end = min(range.1, try handle.currentSize())
             guard end > range.0 else { return .failed(.shortFile(FileIndex(file))) }
             let region = try MappedRegion(handle, offset: range.0, length: Int(end - range.0))

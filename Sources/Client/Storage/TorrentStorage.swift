@@ -11,6 +11,9 @@ import TorrentCore
 final class TorrentStorage {
     /// Where the files are.
     let location: ContentLocation
+    /// Each file's path, spelled once for the blocks served and written (the location spells
+    /// them when asked).
+    private let paths: [String]
     private let metainfo: Metainfo
     private let disk: DiskIO
     /// Its open files for writing, made at the first write: a seeding torrent (most of ten
@@ -32,6 +35,7 @@ final class TorrentStorage {
     init(metainfo: Metainfo, location: ContentLocation, disk: DiskIO, preallocate: Bool = false, resume: ResumeStore? = nil) {
         self.metainfo = metainfo
         self.location = location
+        paths = location.paths
         self.disk = disk
         self.resume = resume
         self.preallocate = preallocate
@@ -79,7 +83,7 @@ final class TorrentStorage {
     }
 
     private func prepare(_ span: FileSpan) -> BlockReader.Readiness {
-        disk.blocks.prepare(path: location.paths[span.file.value], offset: span.offset, length: span.length)
+        disk.blocks.prepare(path: paths[span.file.value], offset: span.offset, length: span.length)
     }
 
     private func queue(_ parts: [BlockPart], header: [UInt8], on connection: any Connection) -> BlockQueueing {
@@ -113,7 +117,7 @@ final class TorrentStorage {
 
     /// Writes a verified piece on the disk pool; `completion` gets the error, if any, on the loop.
     func write(_ piece: PieceIndex, _ bytes: [UInt8], completion: @escaping (SystemError?) -> Void) {
-        let location = self.location
+        let location = self.location, paths = self.paths
         let writer = self.writer
         let spans = location.layout.spans(of: piece)
         let disk = self.disk, start = disk.began(), count = bytes.count
@@ -130,7 +134,7 @@ final class TorrentStorage {
                     do throws(SystemError) {
                         try writer.write(
                             UnsafeRawBufferPointer(rebasing: buffer[position..<position + span.length]),
-                            to: location.paths[span.file.value], at: span.offset,
+                            to: paths[span.file.value], at: span.offset,
                             fileLength: location.layout.length(ofFile: span.file.value))
                         return nil
                     } catch { return error }
@@ -145,7 +149,7 @@ final class TorrentStorage {
     func createEmptyFiles(completion: @escaping (SystemError?) -> Void) {
         let writer = self.writer
         let info = metainfo.info
-        let empty = info.files.indices.filter { info.files[$0].length == 0 && !location.isPadding[$0] }.map { location.paths[$0] }
+        let empty = info.files.indices.filter { info.files[$0].length == 0 && !location.isPadding[$0] }.map { paths[$0] }
         disk.offloader.offload(to: disk.diskPool, { () -> SystemError? in
             for path in empty {
                 do throws(SystemError) { try writer.create(path) } catch { return error }
@@ -159,7 +163,7 @@ final class TorrentStorage {
     /// extended them again over a hole of zeros), so pieces counted are gone. Checked on the
     /// disk pool; padding files and files with a piece not had (skipped) are not looked at.
     func damagedFiles(have: Bitfield, completion: @escaping ([String]) -> Void) {
-        let location = self.location
+        let location = self.location, paths = self.paths
         let whole = (0..<location.layout.fileCount).filter { index in
             guard !location.isPadding[index], location.layout.length(ofFile: index) > 0,
                 let pieces = location.layout.pieces(of: FileIndex(index))
@@ -168,8 +172,8 @@ final class TorrentStorage {
         }
         disk.offloader.offload(to: disk.diskPool, { () -> [String] in
             whole.compactMap { index in
-                let written = FileContents.dataPrefix(location.paths[index]) ?? -1
-                return written < location.layout.length(ofFile: index) ? location.paths[index] : nil
+                let written = FileContents.dataPrefix(paths[index]) ?? -1
+                return written < location.layout.length(ofFile: index) ? paths[index] : nil
             }
         }, completion: completion)
     }
