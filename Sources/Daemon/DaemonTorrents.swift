@@ -11,8 +11,6 @@ final class DaemonTorrent {
     var downloadDirectory: String
     let addedDate: Int64
     var labels: [String]
-    /// Its data is being moved (`torrent-set-location`).
-    var isMoving = false
     /// What went wrong last that the user should know (a failed move).
     var error: String?
     /// Its files' paths relative to the download directory once one was renamed (nil: the
@@ -31,6 +29,9 @@ final class DaemonTorrent {
     private static let defaultSettings = TorrentSettings()
     /// Its place in the queue (0 first).
     var queuePosition = 0
+    // The flags last and together: between the fields they padded each to eight bytes.
+    /// Its data is being moved (`torrent-set-location`).
+    var isMoving = false
     /// Stopped by the download queue, waiting for a place (not by the user: it is not paused).
     var isQueued = false
     /// Started with `torrent-start-now`: the queue leaves it running.
