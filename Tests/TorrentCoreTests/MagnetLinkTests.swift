@@ -95,4 +95,40 @@ import Testing
         #expect(Bitfield(bytes: [0xFF], count: 10) == nil)
         #expect(Bitfield(bytes: [0xFF, 0, 0], count: 10) == nil)
     }
+
+    // An all-set field keeps no bits until one is cleared, and reads, compares, hashes, unites
+    // and subtracts as the same field with its bits kept does.
+    @Test func allSetFieldKeepsNoBits() {
+        for count in [1, 8, 10, 77] {
+            let compact = Bitfield(count: count, allSet: true)
+            var kept = Bitfield(count: count)
+            for piece in 0..<count { kept[PieceIndex(piece)] = true }
+            #expect(compact.isCompactFull && !kept.isCompactFull, "\(count)")
+            #expect(compact == kept && compact.hashValue == kept.hashValue && compact.bytes == kept.bytes)
+            #expect(compact.setCount == count && compact.isFull && !compact.isEmpty && compact[PieceIndex(count - 1)])
+            let wire = Bitfield(bytes: kept.bytes, count: count)
+            #expect(wire?.isCompactFull == true && wire == kept)
+
+            var cleared = compact
+            cleared[PieceIndex(0)] = false
+            #expect(!cleared.isCompactFull && cleared.setCount == count - 1 && !cleared[PieceIndex(0)] && !cleared.isFull)
+            var stillFull = compact
+            stillFull[PieceIndex(0)] = true
+            #expect(stillFull.isCompactFull)
+
+            var union = Bitfield(count: count)
+            union[PieceIndex(0)] = true
+            union.formUnion(compact)
+            #expect(union.isFull && union == compact)
+            var subtracted = compact
+            var one = Bitfield(count: count)
+            one[PieceIndex(count - 1)] = true
+            subtracted.subtract(one)
+            #expect(subtracted.setCount == count - 1 && !subtracted[PieceIndex(count - 1)])
+            subtracted.subtract(compact)
+            #expect(subtracted.isEmpty && subtracted == Bitfield(count: count))
+            #expect(compact != cleared && Bitfield(count: count) != compact)
+        }
+        #expect(Bitfield(count: 0, allSet: true) == Bitfield(count: 0) && Bitfield(count: 0, allSet: true).isEmpty)
+    }
 }
