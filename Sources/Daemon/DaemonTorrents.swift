@@ -28,8 +28,13 @@ final class DaemonTorrent {
     private var changedSettings: Box<TorrentSettings>?
     private static let defaultSettings = TorrentSettings()
     /// Its place in the queue (0 first).
-    var queuePosition = 0
-    // The flags last and together: between the fields they padded each to eight bytes.
+    var queuePosition: Int {
+        get { Int(position) }
+        set { position = Int32(clamping: newValue) }
+    }
+    // The place and the flags last and together, in four bytes and one each: between the fields
+    // they padded each to eight, and the record took a larger size class.
+    private var position: Int32 = 0
     /// Its data is being moved (`torrent-set-location`).
     var isMoving = false
     /// Stopped by the download queue, waiting for a place (not by the user: it is not paused).

@@ -23,17 +23,18 @@ public struct TorrentFile: Equatable, Sendable {
 /// Kept behind one reference, like `Metainfo`'s contents: a caller binding `let info = ...` (the
 /// RPC's listing does so for every torrent) copies a pointer, not six arrays and strings.
 public struct TorrentInfo: Equatable, Sendable {
+    // The piece length is the layout's, and the flags come last: a daemon keeps ten thousand of
+    // these, and each field between two others is padded to eight bytes.
     private struct Fields: Equatable, Sendable {
         let name: String
-        let pieceLength: Int
         let pieceHashes: ArraySlice<UInt8>
         /// The files as listed; empty for a single file without BEP 47 attributes (most
         /// torrents), which `files` makes when asked rather than each torrent keeping an array.
         let listedFiles: [TorrentFile]
-        let isSingleFile: Bool
-        let isPrivate: Bool
         let source: String?
         let layout: FileLayout
+        let isSingleFile: Bool
+        let isPrivate: Bool
     }
 
     private final class Storage: Sendable {
@@ -47,17 +48,18 @@ public struct TorrentInfo: Equatable, Sendable {
         name: String, pieceLength: Int, pieceHashes: ArraySlice<UInt8>, files: [TorrentFile], isSingleFile: Bool, isPrivate: Bool,
         source: String?, layout: FileLayout
     ) {
+        precondition(layout.pieceLength == pieceLength, "the layout is cut in the torrent's pieces")
         let plain = isSingleFile && files.count == 1 && files[0].path.isEmpty && files[0].attributes.isEmpty
         storage = Storage(
             Fields(
-                name: name, pieceLength: pieceLength, pieceHashes: pieceHashes, listedFiles: plain ? [] : files,
-                isSingleFile: isSingleFile, isPrivate: isPrivate, source: source, layout: layout))
+                name: name, pieceHashes: pieceHashes, listedFiles: plain ? [] : files, source: source, layout: layout,
+                isSingleFile: isSingleFile, isPrivate: isPrivate))
     }
 
     /// The suggested name of the file (single-file) or top directory (multi-file).
     public var name: String { _read { yield storage.fields.name } }
     /// Bytes per piece.
-    public var pieceLength: Int { storage.fields.pieceLength }
+    public var pieceLength: Int { storage.fields.layout.pieceLength }
     /// The concatenated 20-byte SHA-1 of every piece: a part of the metainfo's `infoBytes` when
     /// parsed from them (kept once: a big torrent's hashes are most of its metainfo).
     public var pieceHashes: ArraySlice<UInt8> { _read { yield storage.fields.pieceHashes } }
