@@ -147,7 +147,15 @@ public final class Torrent {
         set { if newValue != nil || callbackBox != nil { callbacks.stopped = newValue } }
     }
     var seedingSince: ContinuousClock.Instant?
-    var lastUploadSeen: (bytes: Int64, at: ContinuousClock.Instant)?
+    /// The upload total last seen and when, while an idle limit is watched: out of line, as most
+    /// torrents watch none (8 bytes each, not 32).
+    var lastUploadSeen: (bytes: Int64, at: ContinuousClock.Instant)? {
+        get { uploadSeenBox?.value }
+        set {
+            if let newValue, let uploadSeenBox { uploadSeenBox.value = newValue } else { uploadSeenBox = newValue.map { OutOfLine($0) } }
+        }
+    }
+    private var uploadSeenBox: OutOfLine<(bytes: Int64, at: ContinuousClock.Instant)>?
     /// Outgoing connections for it not yet past their handshake.
     var pendingDials: Int {
         get { activityBox?.pendingDials ?? 0 }

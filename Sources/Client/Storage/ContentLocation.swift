@@ -6,33 +6,38 @@ import TorrentCore
 /// its info, and spells a file's path when asked: ten thousand torrents kept no path strings
 /// (180 bytes each). What reads or writes often keeps the paths it needs (`TorrentStorage`).
 public struct ContentLocation: Sendable {
-    /// Byte-stream arithmetic over the files.
-    public let layout: FileLayout
     /// Files whose bytes are zeros by definition (BEP 47 padding) and are never read.
     public let isPadding: FileFlags
     private let source: Source
 
     private enum Source: Sendable {
-        /// Each path given whole.
-        case listed([String])
+        /// Each path given whole, laid out by `layout`.
+        case listed([String], FileLayout)
         /// The torrent's own names in `directory` (`directory/name/...`).
         case named(directory: String, info: TorrentInfo)
         /// `directory/` followed by each of `names`.
-        case renamed(directory: String, names: [String])
+        case renamed(directory: String, names: [String], info: TorrentInfo)
+    }
+
+    /// Byte-stream arithmetic over the files (the torrent's own, not a copy: a daemon's engine
+    /// torrents keep their location inline).
+    public var layout: FileLayout {
+        switch source {
+        case .listed(_, let layout): return layout
+        case .named(_, let info), .renamed(_, _, let info): return info.layout
+        }
     }
 
     /// Files at `paths` laid out by `layout`.
     public init(layout: FileLayout, paths: [String], isPadding: [Bool]? = nil) {
         precondition(paths.count == layout.fileCount)
-        self.layout = layout
-        source = .listed(paths)
+        source = .listed(paths, layout)
         self.isPadding = FileFlags(isPadding ?? [])
     }
 
     /// Where `metainfo`'s content lives when downloaded into `directory` (the content is `directory/name`).
     public init(metainfo: Metainfo, directory: String) {
         let info = metainfo.info
-        layout = info.layout
         source = .named(directory: directory, info: info)
         isPadding = FileFlags(info.files.map(\.isPadding))
     }
@@ -44,11 +49,10 @@ public struct ContentLocation: Sendable {
             self.init(metainfo: metainfo, directory: directory)
             return
         }
-        self.init(layout: metainfo.info.layout, source: .renamed(directory: directory, names: names), isPadding: metainfo.info.files.map(\.isPadding))
+        self.init(source: .renamed(directory: directory, names: names, info: metainfo.info), isPadding: metainfo.info.files.map(\.isPadding))
     }
 
-    private init(layout: FileLayout, source: Source, isPadding: [Bool]) {
-        self.layout = layout
+    private init(source: Source, isPadding: [Bool]) {
         self.source = source
         self.isPadding = FileFlags(isPadding)
     }
@@ -59,18 +63,18 @@ public struct ContentLocation: Sendable {
     /// File `index`'s path on disk.
     public func path(of index: Int) -> String {
         switch source {
-        case .listed(let paths): return paths[index]
+        case .listed(let paths, _): return paths[index]
         case .named(let directory, let info):
             if info.isSingleFile { return directory + "/" + info.name }
             return ([directory, info.name] + info.files[index].path).joined(separator: "/")
-        case .renamed(let directory, let names): return directory + "/" + names[index]
+        case .renamed(let directory, let names, _): return directory + "/" + names[index]
         }
     }
 
     /// Every file's path on disk, in torrent order (spelled when asked).
     public var paths: [String] {
         switch source {
-        case .listed(let paths): return paths
+        case .listed(let paths, _): return paths
         case .named(let directory, let info) where !info.isSingleFile:
             let prefix = directory + "/" + info.name
             return info.files.map { ([prefix] + $0.path).joined(separator: "/") }

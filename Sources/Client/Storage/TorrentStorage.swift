@@ -14,6 +14,8 @@ final class TorrentStorage {
     /// Each file's path, spelled once for the blocks served and written (the location spells
     /// them when asked).
     private let paths: [String]
+    /// The location's layout, read once per block served.
+    private let layout: FileLayout
     private let metainfo: Metainfo
     private let disk: DiskIO
     /// Its open files for writing, made at the first write: a seeding torrent (most of ten
@@ -36,6 +38,7 @@ final class TorrentStorage {
         self.metainfo = metainfo
         self.location = location
         paths = location.paths
+        layout = location.layout
         self.disk = disk
         self.resume = resume
         self.preallocate = preallocate
@@ -47,10 +50,10 @@ final class TorrentStorage {
     /// page cache. A part that is not comes back as `.cold`: warm it (`warm`) and try again.
     /// Never waits for the disk.
     func queueBlock(_ request: BlockRequest, header: [UInt8], on connection: any Connection) -> BlockQueueing {
-        let start = Int64(request.piece.value) * Int64(location.layout.pieceLength) + Int64(request.offset)
+        let start = Int64(request.piece.value) * Int64(layout.pieceLength) + Int64(request.offset)
         let range = start..<start + Int64(request.length)
         // Most blocks lie within one file: no arrays on the way.
-        if let span = location.layout.span(within: range), !location.isPadding[span.file.value] {
+        if let span = layout.span(within: range), !location.isPadding[span.file.value] {
             switch prepare(span) {
             case .ready(let block): return write(block, header: header, on: connection)
             case .cold(let block): return .cold(block)
@@ -58,7 +61,7 @@ final class TorrentStorage {
             }
         }
         var parts: [BlockPart] = []
-        for span in location.layout.spans(covering: range) {
+        for span in layout.spans(covering: range) {
             if location.isPadding[span.file.value] {
                 parts.append(.zeros(span.length))
                 continue
