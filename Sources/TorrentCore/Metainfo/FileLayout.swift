@@ -140,15 +140,18 @@ public struct FileLayout: Equatable, Sendable {
     }
 
     /// The index of the non-empty file that holds stream byte `position`.
+    @inline(__always)
     private func fileContaining(_ position: Int64) -> Int {
         // Last file whose offset is <= position, then skip forward past empty files.
+        // How many files after the first start at or before `position`: the index of the last
+        // file that does (a single file: no search at all).
         var low = 0
-        var high = fileCount
+        var high = laterStarts.count
         while low < high {
             let mid = (low + high) / 2
-            if offset(ofFile: mid) <= position { low = mid + 1 } else { high = mid }
+            if laterStarts[mid] <= position { low = mid + 1 } else { high = mid }
         }
-        var file = max(low - 1, 0)
+        var file = low
         while length(ofFile: file) == 0 || offset(ofFile: file) + length(ofFile: file) <= position { file += 1 }
         return file
     }
