@@ -2,16 +2,13 @@
 // evtorrent: a BitTorrent client on a libevent reactor. Target map and rules: ../shared/DESIGN.md §1.
 import PackageDescription
 
+/// Each function of our targets in a section of its own, so the link can put the ones a daemon
+/// runs together (`staticSwift` below).
+let functionSections: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-function-sections"], .when(configuration: .release))]
 /// Release builds leave out the runtime's exclusivity checks on class properties and globals (the
 /// compile-time checks stay, and debug builds, which the tests run, keep the runtime ones): they
 /// were a fifth of the instructions a seeder spends per block served (Benchmarks/RESULTS.md).
-///
-/// Each function gets its own section, so the link can put the ones a daemon runs together (below).
-let hotPath: [SwiftSetting] = [
-    .unsafeFlags(["-enforce-exclusivity=unchecked", "-Xfrontend", "-function-sections"], .when(configuration: .release))
-]
-/// Our other targets in the command: their functions in sections of their own too.
-let functionSections: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-function-sections"], .when(configuration: .release))]
+let hotPath: [SwiftSetting] = functionSections + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 /// Release builds of the command link the Swift runtime and libraries into it: the loader then
 /// relocates only what the binary uses, which takes 2.8 MB off a daemon's memory and a millisecond

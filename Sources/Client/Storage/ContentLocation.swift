@@ -73,13 +73,8 @@ public struct ContentLocation: Sendable {
 
     /// Every file's path on disk, in torrent order (spelled when asked).
     public var paths: [String] {
-        switch source {
-        case .listed(let paths, _): return paths
-        case .named(let directory, let info) where !info.isSingleFile:
-            let prefix = directory + "/" + info.name
-            return info.files.map { ([prefix] + $0.path).joined(separator: "/") }
-        default: return (0..<fileCount).map(path(of:))
-        }
+        if case .listed(let paths, _) = source { return paths }
+        return (0..<fileCount).map(path(of:))
     }
 
     /// Each file's path relative to the download directory, as the torrent names it.
