@@ -75,7 +75,9 @@ public final class Daemon {
         // Every peer is a descriptor, and so is every open data file and RPC connection: the peers
         // may take what the limit leaves after the file cache, the RPC's cap and a margin (18,000
         // peers under a 20,000 limit once left too few to open files with, and reads failed).
-        peerCapacity = SessionHost.peerRoom(capacity: ResourceLimits.raiseOpenFileLimit(), openFiles: options.openFiles)
+        // The allocator keeps freed memory as `seed` does: at glibc's default the heap was given
+        // back and faulted in again hundreds of times a second under 18,000 peers.
+        peerCapacity = SessionHost.peerRoom(capacity: SessionHost.prepareProcess(), openFiles: options.openFiles)
         options.maxPeers = min(max(16, settings.integer("peer-limit-global")), peerCapacity)
         if settings.integer("peer-limit-global") > peerCapacity {
             log.warn("peer_limit_lowered", [

@@ -1,8 +1,8 @@
 import Reactor
 
-/// Giving the heap back (glibc `malloc_trim`). The session raises the trim threshold so the
-/// payload path does not fault memory in and out; these trims, from a 5 s timer and after big
-/// rechokes, keep what peers and rechokes freed from staying resident.
+/// Giving the heap back (glibc `malloc_trim`). `SessionHost.prepareProcess` raises the trim
+/// threshold so the payload path does not fault memory in and out; these trims, from a 5 s timer,
+/// keep what departed peers and rechokes freed from staying resident.
 extension Session {
     /// Trims the heap every sixth call (30 s), and in each of the two calls after a burst of
     /// connections (256 or more opened or closed within a call's 5 s) has settled: handshakes

@@ -121,8 +121,6 @@ public final class Session {
     var connectionsSinceTrim = 0
     var trimChecks = 0
     var settleTrims = 0
-    /// Peers ranked by rechokes in this tick (their working set is given back after).
-    var rechokedPeers = 0
     /// The options box the last torrent got, for the next with equal options (`shared`).
     var lastOptions: Box<TorrentOptions>?
     /// Torrents the tick visits: those with peers or a download.
@@ -572,10 +570,10 @@ public final class Session {
         }
         rateSamples.append((now, stats.uploadedBytes, stats.downloadedBytes))
         if rateSamples.count > 5 { rateSamples.removeFirst() }
-        // A rechoke of thousands of peers leaves its working set free at the top of the heap,
-        // which the raised trim threshold keeps resident (0.7 MB for 5,000 peers every 10 s).
-        if rechokedPeers >= 1024 { ResourceLimits.releaseFreeMemory() }
-        rechokedPeers = 0
+        // No trim after rechokes: one each second after a thousand torrents' rechokes (18 peers
+        // each) gave the whole heap's free pages back only to fault them in again, 13,000 page
+        // faults a second under 18,000 peers. What a big rechoke leaves free goes at the next
+        // half-minute trim.
     }
 }
 

@@ -578,7 +578,6 @@ public final class Torrent {
             guard choke.isCandidate(key) else { continue }
             rates[key] = ChokeRates(uploaded: uploaded, downloaded: downloaded, progress: peer.progress)
         }
-        session.rechokedPeers += rates.count
         perform(choke.rechoke(rates: rates, now: now, random: &random))
     }
 
