@@ -74,6 +74,25 @@ import ReactorTesting
         #expect(Array(outcomes[15...25]) == digests[15...25].map(PieceOutcome.digest))
     }
 
+    // One lane's runs, some mapped and some read as the lane's timing chooses: every digest
+    // matches, and both methods were timed (the file was just written, so it is resident).
+    @Test func runsMappedAndReadAgreeAndAreBothTimed() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanup() }
+        let bytes = patternBytes(4 << 20, seed: 11)
+        try directory.write("big", bytes)
+        let layout = FileLayout(fileLengths: [Int64(bytes.count)], pieceLength: 65_536)
+        let run = PieceRun(location: ContentLocation(layout: layout, paths: [directory.path + "/big"]))
+        let pieces = (0..<layout.pieceCount).map(PieceIndex.init)
+        var outcomes: [PieceOutcome] = []
+        for start in stride(from: 0, to: pieces.count, by: 8) {
+            run.hash(pieces[start..<start + 8]) { _, outcome in outcomes.append(outcome) }
+        }
+        #expect(outcomes == pieces.map { .digest(Digest.hash(.sha1, bytes[$0.value * 65_536..<($0.value + 1) * 65_536])) })
+        #expect(run.readMethodChoice.mappedCost != nil)
+        #expect(run.readMethodChoice.readCost != nil)
+    }
+
     // A file cut short while its run is mapped: the vanished pages raise SIGBUS, which is caught,
     // and the pieces past the new end are reported short instead of the process dying.
     @Test func fileTruncatedWhileMappedIsReportedShort() throws {

@@ -105,7 +105,8 @@ private final class ResultTable: @unchecked Sendable {
 /// (`MappedRegion`) and the digest fed straight from the mapping, span by span. Padding is fed
 /// as zeros; a file part under 256 KiB in the run (small files of a multi-file torrent, where a
 /// mapping costs more than a copy), one not all in the page cache, and anything that cannot be
-/// mapped are read with `pread`. If a mapped page vanished while a piece was hashed (the file
+/// mapped are read with `pread`. Resident parts too, in runs where reading has lately cost the
+/// lane less than mapping (`ReadMethodChoice`: it depends on the page cache's folio size). If a mapped page vanished while a piece was hashed (the file
 /// shrank: `MappedRegion.faults` moved), that piece is read again with `pread`, which says what
 /// happened. One per lane.
 struct PieceRun {
@@ -119,6 +120,7 @@ struct PieceRun {
     private let digest = Digest(.sha1)
     private let open = LaneFile()
     private let owner: BufferOwner
+    private let choice = LaneChoice()
 
     init(location: ContentLocation) {
         self.location = location
@@ -142,6 +144,14 @@ struct PieceRun {
         }
     }
 
+    /// The lane's choice between mapping and reading what is in the page cache, kept across runs.
+    private final class LaneChoice {
+        var value = ReadMethodChoice()
+    }
+
+    /// What the lane has learnt of the two methods' costs (for tests).
+    var readMethodChoice: ReadMethodChoice { choice.value }
+
     /// How one file's part of the current run is hashed.
     private enum Part {
         case mapped(MappedRegion, from: Int64)
@@ -152,6 +162,19 @@ struct PieceRun {
     /// Hashes `pieces` (consecutive in the caller's list; normally consecutive pieces), calling
     /// `done` with each one's position in `pieces` and outcome, in order.
     func hash(_ pieces: ArraySlice<PieceIndex>, done: (Int, PieceOutcome) -> Void) {
+        let maps = choice.value.nextMaps()
+        let began = ContinuousClock.now
+        // The run's mappings are gone when `hash(_:maps:done:)` returns: their teardown is timed.
+        let (bytes, warm) = hash(pieces, maps: maps, done: done)
+        if warm {
+            let (seconds, attoseconds) = (ContinuousClock.now - began).components
+            choice.value.record(mapped: maps, bytes: bytes, nanoseconds: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        }
+    }
+
+    /// Hashes a run, mapping its resident parts if `maps`; returns the bytes hashed and whether
+    /// the run is a fair sample of that method (some part was checked, and all were resident).
+    private func hash(_ pieces: ArraySlice<PieceIndex>, maps: Bool, done: (Int, PieceOutcome) -> Void) -> (Int, Bool) {
         let layout = location.layout
         // Each file's byte range over the whole run.
         var ranges: [Int: (Int64, Int64)] = [:]
@@ -166,11 +189,14 @@ struct PieceRun {
             }
         }
         var parts: [Int: Part] = [:]
+        var (bytes, checked, allResident) = (0, false, true)
         for (position, piece) in pieces.enumerated() {
             let faultsBefore = MappedRegion.faults
+            bytes += layout.length(of: piece)
             var outcome = hash(piece) { file in
                 if let known = parts[file] { return known }
-                let part = map(file, range: ranges[file]!)
+                let (part, resident) = map(file, range: ranges[file]!, maps: maps)
+                if let resident { (checked, allResident) = (true, allResident && resident) }
                 parts[file] = part
                 return part
             }
@@ -181,6 +207,7 @@ struct PieceRun {
             }
             done(position, outcome)
         }
+        return (bytes, checked && allResident)
     }
 
     /// Hashes one piece, each span from its file's `part`.
@@ -218,20 +245,22 @@ struct PieceRun {
     /// Hashes one piece reading every span with `pread` (no mapping).
     func read(_ piece: PieceIndex) -> PieceOutcome { hash(piece) { _ in .read } }
 
-    /// Maps `range` of file `file` (as much of it as the file holds), or says to read it.
-    private func map(_ file: Int, range: (Int64, Int64)) -> Part {
-        guard range.1 - range.0 >= Int64(Self.smallestMapping) else { return .read }
+    /// Maps `range` of file `file` (as much of it as the file holds) if `maps` and it is all in
+    /// the page cache, or says to read it; and whether it was resident (nil if not checked).
+    private func map(_ file: Int, range: (Int64, Int64), maps: Bool) -> (Part, resident: Bool?) {
+        guard range.1 - range.0 >= Int64(Self.smallestMapping) else { return (.read, nil) }
         do {
             let handle = try open.file(file, path: location.path(of: file))
             let end = min(range.1, try handle.currentSize())
-            guard end > range.0 else { return .failed(.shortFile(FileIndex(file))) }
+            guard end > range.0 else { return (.failed(.shortFile(FileIndex(file))), nil) }
             let region = try MappedRegion(handle, offset: range.0, length: Int(end - range.0))
             // Data not in the page cache is read: faulting a cold mapping in was 5–10 % slower
             // than `pread` with the kernel's readahead (1 GiB cold: 1.04–1.27 s against 1.04–1.17).
-            return region.isResident ? .mapped(region, from: range.0) : .read
+            let resident = region.isResident
+            return (resident && maps ? .mapped(region, from: range.0) : .read, resident)
         } catch {
-            if error.isNotFound { return .failed(.missingFile(FileIndex(file))) }
-            return .read
+            if error.isNotFound { return (.failed(.missingFile(FileIndex(file))), nil) }
+            return (.read, nil)
         }
     }
 }
@@ -242,3 +271,4 @@ private final class BufferOwner {
     init(count: Int) { buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 64) }
     deinit { buffer.deallocate() }
 }
+
