@@ -41,6 +41,26 @@ private func evictFromPageCache(_ path: String) {
         #expect(throws: SystemError.self) { try cache.file(at: paths[0] + ".missing") }
     }
 
+    // Hits in the middle, at either end and after evictions keep the list in use order, every
+    // open path in it once.
+    @Test func openFileCacheKeepsUseOrder() throws {
+        let paths = try (0..<5).map { try makeFile(100, seed: UInt64(20 + $0)) }
+        defer { paths.forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let cache = OpenFileCache(capacity: 4)
+        for index in [0, 1, 2, 3] { _ = try cache.file(at: paths[index]) }
+        #expect(cache.pathsNewestFirst == [3, 2, 1, 0].map { paths[$0] })
+        _ = try cache.file(at: paths[1])  // from the middle
+        _ = try cache.file(at: paths[0])  // the oldest
+        _ = try cache.file(at: paths[0])  // already the newest
+        #expect(cache.pathsNewestFirst == [0, 1, 3, 2].map { paths[$0] })
+        _ = try cache.file(at: paths[4])  // evicts paths[2], the least recently used
+        #expect(cache.pathsNewestFirst == [4, 0, 1, 3].map { paths[$0] })
+        cache.evict(paths[0])
+        #expect(cache.pathsNewestFirst == [4, 1, 3].map { paths[$0] })
+        #expect(cache.count == 3)
+        #expect(cache.opens == 5)
+    }
+
     // A file evicted for room while something still holds it (a queued block) is used again, not
     // opened a second time; once nothing holds it, it is opened anew. `evict` (the file changed)
     // always opens anew.

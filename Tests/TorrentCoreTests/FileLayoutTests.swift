@@ -41,9 +41,10 @@ import Testing
         #expect(layout.byteRange(of: PieceIndex(2)) == 8..<10)
     }
 
-    // Any byte range maps to spans that add up to its length, in order, for every split point.
-    @Test func arbitraryRangesCoverExactlyTheirBytes() {
-        let lengths: [Int64] = [3, 0, 0, 9, 1, 0, 6]
+    // Any byte range maps to spans that add up to its length, in order, for every split point;
+    // empty files first, between and last never hold a byte.
+    @Test(arguments: [[3, 0, 0, 9, 1, 0, 6], [0, 0, 4, 2], [7, 0, 0], [0, 5, 0], [8], [1, 1, 1, 1, 1, 1, 1, 1, 1]] as [[Int64]])
+    func arbitraryRangesCoverExactlyTheirBytes(lengths: [Int64]) {
         let layout = FileLayout(fileLengths: lengths, pieceLength: 5)
         for start in 0...layout.totalLength {
             for end in start...layout.totalLength {

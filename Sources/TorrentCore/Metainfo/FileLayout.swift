@@ -123,10 +123,15 @@ public struct FileLayout: Equatable, Sendable {
     /// into another file (then use `spans(covering:)`). Most blocks need no array this way.
     public func span(within range: Range<Int64>) -> FileSpan? {
         guard !range.isEmpty, range.lowerBound >= 0, range.upperBound <= totalLength else { return nil }
-        let file = fileContaining(range.lowerBound)
-        let start = offset(ofFile: file)
-        guard range.upperBound <= start + length(ofFile: file) else { return nil }
-        return FileSpan(file: FileIndex(file), offset: range.lowerBound - start, length: Int(range.count))
+        // Every block served goes through here: the search and the file's bounds are read from the
+        // buffer without bounds checks (the search keeps its indices within it).
+        return laterStarts.withUnsafeBufferPointer { starts in
+            let file = Self.lastStart(atOrBefore: range.lowerBound, in: starts)
+            let start = file == 0 ? 0 : starts[file - 1]
+            let end = file < starts.count ? starts[file] : totalLength
+            guard range.upperBound <= end else { return nil }
+            return FileSpan(file: FileIndex(file), offset: range.lowerBound - start, length: Int(range.count))
+        }
     }
 
     /// The pieces that hold any byte of `file`; nil for an empty file.
@@ -139,20 +144,23 @@ public struct FileLayout: Equatable, Sendable {
         return first...last
     }
 
-    /// The index of the non-empty file that holds stream byte `position`.
+    /// The index of the non-empty file that holds stream byte `position` (within the stream).
     @inline(__always)
     private func fileContaining(_ position: Int64) -> Int {
-        // Last file whose offset is <= position, then skip forward past empty files.
-        // How many files after the first start at or before `position`: the index of the last
-        // file that does (a single file: no search at all).
+        laterStarts.withUnsafeBufferPointer { Self.lastStart(atOrBefore: position, in: $0) }
+    }
+
+    /// How many files after the first start at or before `position`: the index of the last file
+    /// that does (a single file: no search at all). That file holds `position` and is not empty,
+    /// for the file after it starts past `position`; empty files before it start where it does.
+    @inline(__always)
+    private static func lastStart(atOrBefore position: Int64, in starts: UnsafeBufferPointer<Int64>) -> Int {
         var low = 0
-        var high = laterStarts.count
+        var high = starts.count
         while low < high {
-            let mid = (low + high) / 2
-            if laterStarts[mid] <= position { low = mid + 1 } else { high = mid }
+            let mid = (low + high) >> 1
+            if starts[mid] <= position { low = mid + 1 } else { high = mid }
         }
-        var file = low
-        while length(ofFile: file) == 0 || offset(ofFile: file) + length(ofFile: file) <= position { file += 1 }
-        return file
+        return low
     }
 }
