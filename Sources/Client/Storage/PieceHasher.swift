@@ -106,9 +106,9 @@ private final class ResultTable: @unchecked Sendable {
 /// as zeros; a file part under 256 KiB in the run (small files of a multi-file torrent, where a
 /// mapping costs more than a copy), one not all in the page cache, and anything that cannot be
 /// mapped are read with `pread`. Resident parts too, in runs where reading has lately cost the
-/// lane less than mapping (`ReadMethodChoice`: it depends on the page cache's folio size). If a mapped page vanished while a piece was hashed (the file
-/// shrank: `MappedRegion.faults` moved), that piece is read again with `pread`, which says what
-/// happened. One per lane.
+/// lane less than mapping (`ReadMethodChoice`: it depends on the page cache's folio size). If a
+/// mapped page vanished while a piece was hashed (the file shrank: `MappedRegion.faults` moved),
+/// that piece is read again with `pread`, which says what happened. One per lane.
 struct PieceRun {
     /// The most bytes a run should cover: mappings are made and dropped once per run.
     static let bytes = 16 << 20
@@ -271,4 +271,3 @@ private final class BufferOwner {
     init(count: Int) { buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 64) }
     deinit { buffer.deallocate() }
 }
-

@@ -48,7 +48,7 @@ public final class OpenFileCache {
     /// The open file at `path`, opening it (and closing the least recently used) if needed.
     public func file(at path: String) throws(SystemError) -> OpenFile {
         // Most blocks come from the file the last one did: no hashing of the path, no relinking
-        // (the list's weak links make each relink slow-path refcounting). 2 % of a busy seeder.
+        // (2 % of a busy seeder when the list's links were weak). Another hit only relinks.
         if let newest, newest.path == path { return newest.file }
         if let node = nodes[path] {
             unlink(node)
