@@ -31,6 +31,8 @@ static inline void evtorrent_digest_final(int sha256, void *state, unsigned char
 }
 #pragma clang diagnostic pop
 
+#include "SHA1Pair.h"
+
 /// SSL_set_tlsext_host_name is a macro Swift cannot call: send SNI for `name`.
 static inline int evtorrent_ssl_set_sni(SSL *ssl, const char *name) {
     return (int)SSL_set_tlsext_host_name(ssl, name);

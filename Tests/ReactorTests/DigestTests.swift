@@ -14,6 +14,27 @@ import Testing
         #expect(Hex.of(Digest.hash(.sha1, million)) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
     }
 
+    // Two streams hashed together give each one's own digest, at every length across the block
+    // and padding boundaries, for known vectors and for a piece (SHA-NI, or OpenSSL in turn).
+    @Test func pairMatchesEachOnItsOwn() {
+        let data = (0..<600_000).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) }
+        data.withUnsafeBytes { bytes in
+            for length in Array(0...300) + [262_144, 262_143, 299_999] {
+                let first = UnsafeRawBufferPointer(rebasing: bytes[0..<length])
+                let second = UnsafeRawBufferPointer(rebasing: bytes[300_001..<300_001 + length])
+                let (one, two) = Digest.sha1Pair(first, second)
+                #expect(one == Digest.hash(.sha1, first), "length \(length)")
+                #expect(two == Digest.hash(.sha1, second), "length \(length)")
+            }
+        }
+        let abc = Array("abc".utf8)
+        let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
+        let (vector, _) = abc.withUnsafeBytes { Digest.sha1Pair($0, $0) }
+        #expect(Hex.of(vector) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        let (_, long) = million.withUnsafeBytes { Digest.sha1Pair($0, $0) }
+        #expect(Hex.of(long) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
+    }
+
     // Streaming in uneven chunks gives the one-shot digest, and finish() resets for reuse.
     @Test func streamingMatchesOneShot() {
         let data = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }

@@ -124,7 +124,8 @@ struct PieceRun {
 
     init(location: ContentLocation) {
         self.location = location
-        owner = BufferOwner(count: max(location.layout.pieceLength, 1))
+        // Room for two pieces: a pair is read side by side and hashed together.
+        owner = BufferOwner(count: 2 * max(location.layout.pieceLength, 1))
         buffer = owner.buffer
     }
 
@@ -190,24 +191,75 @@ struct PieceRun {
         }
         var parts: [Int: Part] = [:]
         var (bytes, checked, allResident) = (0, false, true)
-        for (position, piece) in pieces.enumerated() {
+        func part(_ file: Int) -> Part {
+            if let known = parts[file] { return known }
+            let (part, resident) = map(file, range: ranges[file]!, maps: maps)
+            if let resident { (checked, allResident) = (true, allResident && resident) }
+            parts[file] = part
+            return part
+        }
+        var position = 0
+        while position < pieces.count {
+            let piece = pieces[pieces.startIndex + position]
             let faultsBefore = MappedRegion.faults
-            bytes += layout.length(of: piece)
-            var outcome = hash(piece) { file in
-                if let known = parts[file] { return known }
-                let (part, resident) = map(file, range: ranges[file]!, maps: maps)
-                if let resident { (checked, allResident) = (true, allResident && resident) }
-                parts[file] = part
-                return part
+            // Two pieces of one length, each within one file, are hashed together (`Digest.sha1Pair`).
+            if position + 1 < pieces.count, let (first, second) = hashPair(piece, pieces[pieces.startIndex + position + 1], part: part) {
+                let next = pieces[pieces.startIndex + position + 1]
+                bytes += layout.length(of: piece) + layout.length(of: next)
+                if MappedRegion.faults != faultsBefore {
+                    parts.removeAll()
+                    done(position, read(piece))
+                    done(position + 1, read(next))
+                } else {
+                    done(position, first)
+                    done(position + 1, second)
+                }
+                position += 2
+                continue
             }
+            bytes += layout.length(of: piece)
+            var outcome = hash(piece, part: part)
             if MappedRegion.faults != faultsBefore {
                 // A patched page reads as zeros from now on without faulting again: map afresh.
                 parts.removeAll()
                 outcome = hash(piece) { _ in .read }
             }
             done(position, outcome)
+            position += 1
         }
         return (bytes, checked && allResident)
+    }
+
+    /// Hashes two pieces together if both have the same length and each lies in one file that
+    /// is mapped or read whole; nil otherwise (padding, a piece across files, a short or missing
+    /// file, a read error: hashed one by one, which also says what went wrong).
+    private func hashPair(_ first: PieceIndex, _ second: PieceIndex, part: (Int) -> Part) -> (PieceOutcome, PieceOutcome)? {
+        let layout = location.layout
+        let length = layout.length(of: first)
+        guard length > 0, layout.length(of: second) == length,
+            let spanOne = layout.span(within: layout.byteRange(of: first)),
+            let spanTwo = layout.span(within: layout.byteRange(of: second)),
+            !location.isPadding[spanOne.file.value], !location.isPadding[spanTwo.file.value]
+        else { return nil }
+        func bytes(of span: FileSpan, into half: Int) -> UnsafeRawBufferPointer? {
+            switch part(span.file.value) {
+            case .failed:
+                return nil
+            case .mapped(let region, let from):
+                let start = Int(span.offset - from)
+                guard start >= 0, start + span.length <= region.bytes.count else { return nil }
+                return UnsafeRawBufferPointer(rebasing: region.bytes[start..<start + span.length])
+            case .read:
+                let target = UnsafeMutableRawBufferPointer(rebasing: buffer[half * length..<(half + 1) * length])
+                guard let file = try? open.file(span.file.value, path: location.path(of: span.file.value)),
+                    let count = try? file.read(into: target, at: span.offset), count == length
+                else { return nil }
+                return UnsafeRawBufferPointer(target)
+            }
+        }
+        guard let one = bytes(of: spanOne, into: 0), let two = bytes(of: spanTwo, into: 1) else { return nil }
+        let (digestOne, digestTwo) = Digest.sha1Pair(one, two)
+        return (.digest(digestOne), .digest(digestTwo))
     }
 
     /// Hashes one piece, each span from its file's `part`.
