@@ -21,6 +21,9 @@ final class Checker {
     private(set) var piecesDone = 0
     private let progress: (Int) -> Void
     private let completion: (Bitfield) -> Void
+    /// Lanes not hashing a batch now, kept so each keeps its buffer and what it has timed of
+    /// mapping against reading (`ReadMethodChoice`): one per batch in flight at most.
+    private var idleRuns: [PieceRun] = []
 
     init(
         metainfo: Metainfo, location: ContentLocation, disk: DiskIO, progress: @escaping (Int) -> Void,
@@ -50,10 +53,10 @@ final class Checker {
         let batch = next..<min(next + perBatch, count)
         next = batch.upperBound
         inFlight += 1
-        let location = self.location
         let expected = batch.map { metainfo.info.hash(of: PieceIndex($0)) }.map(Array.init)
+        // One job at a time uses a run: the pool's queue hands it over, the loop takes it back.
+        nonisolated(unsafe) let run = idleRuns.popLast() ?? PieceRun(location: location)
         disk.offloader.offload(to: disk.hashPool, { () -> [Bool] in
-            let run = PieceRun(location: location)
             var results = [Bool](repeating: false, count: batch.count)
             run.hash(ArraySlice(batch.map(PieceIndex.init))) { index, outcome in
                 if case .digest(let digest) = outcome { results[index] = digest == expected[index] }
@@ -61,6 +64,7 @@ final class Checker {
             return results
         }) { [weak self] results in
             guard let self, !self.cancelled else { return }
+            self.idleRuns.append(run)
             self.inFlight -= 1
             for (piece, ok) in zip(batch, results) where ok { self.have[PieceIndex(piece)] = true }
             self.piecesDone += batch.count
