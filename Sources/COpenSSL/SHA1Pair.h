@@ -17,16 +17,19 @@
 #include <cpuid.h>
 #include <immintrin.h>
 
-/// Whether this CPU has the SHA extensions (CPUID leaf 7, EBX bit 29) and SSE4.1.
+/// Whether this CPU has the SHA extensions (CPUID leaf 7, EBX bit 29) and SSE4.1. Asked once;
+/// lanes asking at the same time store the same answer (relaxed atomics, no data race).
 static inline int evtorrent_sha1_pair_accelerated(void) {
     static int known = -1;
-    if (known < 0) {
+    int answer = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (answer < 0) {
         unsigned a, b, c, d;
         int sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
         int sse41 = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19));
-        known = sha && sse41;
+        answer = sha && sse41;
+        __atomic_store_n(&known, answer, __ATOMIC_RELAXED);
     }
-    return known;
+    return answer;
 }
 
 // Four rounds, group g (0...19) of one stream: W is the ring of four message-schedule vectors.
