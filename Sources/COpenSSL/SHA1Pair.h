@@ -70,8 +70,6 @@ static inline void evtorrent_sha1_pair_blocks(uint32_t *s0, uint32_t *s1, const 
         E10 = _mm_sha1nexte_epu32(E10, savedE1);
         A1 = _mm_add_epi32(A1, savedA1);
     }
-    (void)E01;
-    (void)E11;
     _mm_storeu_si128((__m128i *)s0, _mm_shuffle_epi32(A0, 0x1B));
     s0[4] = (uint32_t)_mm_extract_epi32(E00, 3);
     _mm_storeu_si128((__m128i *)s1, _mm_shuffle_epi32(A1, 0x1B));

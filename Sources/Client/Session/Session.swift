@@ -570,10 +570,6 @@ public final class Session {
         }
         rateSamples.append((now, stats.uploadedBytes, stats.downloadedBytes))
         if rateSamples.count > 5 { rateSamples.removeFirst() }
-        // No trim after rechokes: one each second after a thousand torrents' rechokes (18 peers
-        // each) gave the whole heap's free pages back only to fault them in again, 13,000 page
-        // faults a second under 18,000 peers. What a big rechoke leaves free goes at the next
-        // half-minute trim.
     }
 }
 

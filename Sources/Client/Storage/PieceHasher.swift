@@ -241,23 +241,9 @@ struct PieceRun {
             let spanTwo = layout.span(within: layout.byteRange(of: second)),
             !location.isPadding[spanOne.file.value], !location.isPadding[spanTwo.file.value]
         else { return nil }
-        func bytes(of span: FileSpan, into half: Int) -> UnsafeRawBufferPointer? {
-            switch part(span.file.value) {
-            case .failed:
-                return nil
-            case .mapped(let region, let from):
-                let start = Int(span.offset - from)
-                guard start >= 0, start + span.length <= region.bytes.count else { return nil }
-                return UnsafeRawBufferPointer(rebasing: region.bytes[start..<start + span.length])
-            case .read:
-                let target = UnsafeMutableRawBufferPointer(rebasing: buffer[half * length..<(half + 1) * length])
-                guard let file = try? open.file(span.file.value, path: location.path(of: span.file.value)),
-                    let count = try? file.read(into: target, at: span.offset), count == length
-                else { return nil }
-                return UnsafeRawBufferPointer(target)
-            }
-        }
-        guard let one = bytes(of: spanOne, into: 0), let two = bytes(of: spanTwo, into: 1) else { return nil }
+        guard case .success(let one) = bytes(of: spanOne, from: part(spanOne.file.value), readingAt: 0),
+            case .success(let two) = bytes(of: spanTwo, from: part(spanTwo.file.value), readingAt: length)
+        else { return nil }
         let (digestOne, digestTwo) = Digest.sha1Pair(one, two)
         return (.digest(digestOne), .digest(digestTwo))
     }
@@ -273,25 +259,42 @@ struct PieceRun {
                 digest.update(UnsafeRawBufferPointer(zeros))
                 continue
             }
-            switch part(file) {
-            case .failed(let outcome):
-                return outcome
-            case .mapped(let region, let from):
-                let start = Int(span.offset - from)
-                guard start + span.length <= region.bytes.count else { return .shortFile(span.file) }
-                digest.update(UnsafeRawBufferPointer(rebasing: region.bytes[start..<start + span.length]))
-            case .read:
-                let target = UnsafeMutableRawBufferPointer(rebasing: buffer[..<span.length])
-                do {
-                    let count = try open.file(file, path: location.path(of: file)).read(into: target, at: span.offset)
-                    if count < span.length { return .shortFile(span.file) }
-                } catch {
-                    return error.isNotFound ? .missingFile(span.file) : .readFailed(error)
-                }
-                digest.update(UnsafeRawBufferPointer(target))
+            switch bytes(of: span, from: part(file), readingAt: 0) {
+            case .success(let bytes): digest.update(bytes)
+            case .failure(let failed): return failed.outcome
             }
         }
         return .digest(digest.finish())
+    }
+
+    /// Why a span's bytes could not be had.
+    private struct SpanFailure: Error {
+        let outcome: PieceOutcome
+    }
+
+    /// `span`'s bytes: in the mapping if `part` is mapped, else read with `pread` into the
+    /// lane's buffer at `bufferOffset` (a pair's second piece reads into the buffer's second half).
+    private func bytes(
+        of span: FileSpan, from part: Part, readingAt bufferOffset: Int
+    ) -> Result<UnsafeRawBufferPointer, SpanFailure> {
+        let short = SpanFailure(outcome: .shortFile(span.file))
+        switch part {
+        case .failed(let outcome):
+            return .failure(SpanFailure(outcome: outcome))
+        case .mapped(let region, let from):
+            let start = Int(span.offset - from)
+            guard start >= 0, start + span.length <= region.bytes.count else { return .failure(short) }
+            return .success(UnsafeRawBufferPointer(rebasing: region.bytes[start..<start + span.length]))
+        case .read:
+            let target = UnsafeMutableRawBufferPointer(rebasing: buffer[bufferOffset..<bufferOffset + span.length])
+            do {
+                let file = try open.file(span.file.value, path: location.path(of: span.file.value))
+                if try file.read(into: target, at: span.offset) < span.length { return .failure(short) }
+            } catch {
+                return .failure(SpanFailure(outcome: error.isNotFound ? .missingFile(span.file) : .readFailed(error)))
+            }
+            return .success(UnsafeRawBufferPointer(target))
+        }
     }
 
     /// Hashes one piece reading every span with `pread` (no mapping).
